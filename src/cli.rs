@@ -1,0 +1,159 @@
+//! Raw command-line arguments (clap). `app` turns them into validated settings once; no
+//! other code reads these types.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::Severity;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "s3audit",
+    version,
+    about = "Audit Amazon S3 encryption: default encryption, bucket policies and KMS key health",
+    long_about = "s3audit reads every bucket's encryption settings, bucket policy and the KMS keys \
+they depend on, evaluates them against a catalog of rules (`s3audit rules`), and reports every \
+verdict, passes included, as a table, CSV or JSON.\n\n\
+It only reads: it never calls an API that changes anything. Anything it cannot read \
+(access denied, throttling) is reported as an `error` finding, never as a pass.",
+    after_help = "Exit codes: 0 no failing finding at or above --fail-on; 1 failing findings; \
+2 usage or configuration error; 3 scan incomplete (error findings) and nothing failing.\n\n\
+Examples:\n  s3audit scan --profile audit\n  s3audit scan --bucket my-bucket --format json --output report.json\n  \
+s3audit scan --endpoint-url http://127.0.0.1:5000 --save-snapshot estate.json\n  s3audit evaluate estate.json --format csv"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More logging on stderr: -v progress, -vv debug, -vvv trace (or set S3AUDIT_LOG)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Never colour the table (colour is also off when NO_COLOR is set or stdout is not a terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan buckets and KMS keys, evaluate every rule and report
+    Scan(ScanArgs),
+    /// Re-run the rules on a snapshot saved by `scan --save-snapshot`, offline
+    Evaluate(EvaluateArgs),
+    /// List the rule catalog
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Scan only this bucket (repeatable); it must exist in the account
+    #[arg(long = "bucket", value_name = "NAME", help_heading = "Selection")]
+    pub buckets: Vec<String>,
+
+    /// Skip buckets whose name matches this glob (`*`, `?`; repeatable)
+    #[arg(long, value_name = "GLOB", help_heading = "Selection")]
+    pub exclude: Vec<String>,
+
+    /// Also save everything the scan observed, for `s3audit evaluate` and as evidence
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub save_snapshot: Option<PathBuf>,
+
+    /// Buckets read at once
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Performance")]
+    pub bucket_concurrency: u16,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection (the AWS CLI's conventions)")]
+pub struct ConnectionArgs {
+    /// Named profile from ~/.aws/config and ~/.aws/credentials
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Region to start from; each bucket is then read in its own region
+    #[arg(long, env = "AWS_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every request to this endpoint (an S3-compatible store, a local server);
+    /// uses path-style addressing
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// PEM file of extra certificate authorities to trust
+    #[arg(long, env = "AWS_CA_BUNDLE", value_name = "PATH")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Attempts per request, first included, on throttling and transient faults
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Report format [default: from the --output extension, else table on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write the report here instead of stdout (written whole at the end, never partially)
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Exit 1 when a finding at or above this severity fails
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value = "high")]
+    pub fail_on: Severity,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Rules")]
+pub struct RuleArgs {
+    /// TOML file of rule settings (allowed_kms_keys = [...], required_object_mode = "sse_kms")
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// A KMS key uploads and defaults may use: ARN, key id or alias (repeatable; adds to the config file's list)
+    #[arg(long = "allowed-kms-key", value_name = "KEY")]
+    pub allowed_kms_keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Snapshot written by `s3audit scan --save-snapshot`
+    pub snapshot: PathBuf,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: CatalogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CatalogFormat {
+    Table,
+    Json,
+}

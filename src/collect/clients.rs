@@ -1,0 +1,132 @@
+//! AWS SDK configuration and per-region clients.
+//!
+//! Buckets must be queried through a client for their own region (S3 redirects or refuses
+//! otherwise) and KMS keys through a client for the key's region, so clients are built
+//! lazily per region from one shared SDK configuration.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// How to reach AWS (or an S3-compatible store): the AWS CLI's conventions.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionSettings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Overrides the endpoint for every service (also read from `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Extra PEM certificates to trust (also read from `AWS_CA_BUNDLE`).
+    pub ca_bundle: Option<PathBuf>,
+    /// Attempts per request, including the first, for throttling and transient faults.
+    pub max_attempts: u32,
+}
+
+pub struct Clients {
+    sdk: SdkConfig,
+    /// The region the scan starts from (ListBuckets, STS).
+    pub home_region: String,
+    s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    kms: Mutex<HashMap<String, aws_sdk_kms::Client>>,
+}
+
+impl Clients {
+    pub async fn new(settings: &ConnectionSettings) -> anyhow::Result<Self> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // Adaptive retry adds client-side rate limiting on throttling responses, which
+            // is what a scan that fans out thousands of requests needs.
+            .retry_config(
+                RetryConfig::adaptive()
+                    .with_max_attempts(settings.max_attempts.max(1))
+                    .with_initial_backoff(Duration::from_millis(100)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(path) = &settings.ca_bundle {
+            loader = loader.http_client(http_client_with_ca(path)?);
+        }
+        let sdk = loader.load().await;
+        let home_region = sdk
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .unwrap_or_else(|| "us-east-1".to_string());
+        Ok(Clients {
+            sdk,
+            home_region,
+            s3: Mutex::default(),
+            kms: Mutex::default(),
+        })
+    }
+
+    /// The endpoint override in force (flag or `AWS_ENDPOINT_URL`), if any.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.sdk.endpoint_url()
+    }
+
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let mut clients = self.s3.lock().expect("client cache lock");
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
+                    .region(Region::new(region.to_string()))
+                    // S3-compatible stores and local servers have no virtual-host DNS.
+                    .force_path_style(self.sdk.endpoint_url().is_some())
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        let mut clients = self.kms.lock().expect("client cache lock");
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_kms::config::Builder::from(&self.sdk)
+                    .region(Region::new(region.to_string()))
+                    .build();
+                aws_sdk_kms::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.sdk)
+    }
+}
+
+fn http_client_with_ca(path: &PathBuf) -> anyhow::Result<aws_sdk_s3::config::SharedHttpClient> {
+    use aws_smithy_http_client::tls;
+    let pem =
+        std::fs::read(path).with_context(|| format!("cannot read CA bundle {}", path.display()))?;
+    let trust = tls::TrustStore::default().with_pem_certificate(pem);
+    let ctx = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .with_context(|| format!("invalid CA bundle {}", path.display()))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(ctx)
+        .build_https())
+}

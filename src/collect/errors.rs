@@ -1,0 +1,167 @@
+//! Turning SDK errors into facts (`Observed`) or into fatal, user-facing errors.
+//!
+//! Error codes are matched as strings because "not configured" answers (no encryption
+//! configuration, no policy, ...) have no typed variant in the SDK.
+
+use std::error::Error as StdError;
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::model::Observed;
+
+/// Codes meaning "you may not read this".
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "AllAccessDisabled",
+    "UnauthorizedOperation",
+    "Forbidden",
+];
+
+/// Codes meaning "your credentials are wrong", fatal for the whole scan.
+const CREDENTIAL_CODES: &[&str] = &[
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AuthFailure",
+];
+
+/// A failed call, reduced to what the rest of the program acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFailure {
+    /// The service answered with an error code.
+    Service {
+        code: Option<String>,
+        message: String,
+        status: u16,
+    },
+    /// No answer: connection refused, DNS, TLS, timeout.
+    Unreachable(String),
+    /// The request could not be built or signed (e.g. no credentials).
+    Request(String),
+}
+
+impl CallFailure {
+    pub fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: std::fmt::Debug + HasStatus,
+    {
+        match &err {
+            SdkError::ServiceError(se) => CallFailure::Service {
+                code: se.err().code().map(str::to_string),
+                message: se
+                    .err()
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| DisplayErrorContext(se.err()).to_string()),
+                status: se.raw().status_code(),
+            },
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                CallFailure::Unreachable(one_line(&DisplayErrorContext(&err).to_string()))
+            }
+            SdkError::ConstructionFailure(_) => {
+                CallFailure::Request(one_line(&DisplayErrorContext(&err).to_string()))
+            }
+            // A response that could not be parsed still came from the service.
+            _ => CallFailure::Service {
+                code: None,
+                message: one_line(&DisplayErrorContext(&err).to_string()),
+                status: 0,
+            },
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CallFailure::Service { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn is_denied(&self) -> bool {
+        match self {
+            CallFailure::Service { code, status, .. } => {
+                *status == 403 || code.as_deref().is_some_and(|c| DENIED_CODES.contains(&c))
+            }
+            _ => false,
+        }
+    }
+
+    pub fn is_credentials(&self) -> bool {
+        match self {
+            CallFailure::Service { code, .. } => code
+                .as_deref()
+                .is_some_and(|c| CREDENTIAL_CODES.contains(&c)),
+            CallFailure::Request(m) | CallFailure::Unreachable(m) => {
+                let m = m.to_ascii_lowercase();
+                m.contains("credential") || m.contains("no providers in chain")
+            }
+        }
+    }
+
+    /// The fact this failure establishes, given the codes that mean "not configured".
+    pub fn into_observed<T>(self, absent_codes: &[&str]) -> Observed<T> {
+        if self.code().is_some_and(|c| absent_codes.contains(&c)) {
+            return Observed::Absent;
+        }
+        let reason = self.to_string();
+        if self.is_denied() {
+            Observed::Denied { reason }
+        } else {
+            Observed::Failed { reason }
+        }
+    }
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallFailure::Service {
+                code,
+                message,
+                status,
+            } => {
+                let code = code.as_deref().unwrap_or("error");
+                if message.is_empty() || message == code {
+                    write!(f, "{code} (HTTP {status})")
+                } else {
+                    write!(f, "{code}: {message} (HTTP {status})")
+                }
+            }
+            CallFailure::Unreachable(m) => write!(f, "no response: {m}"),
+            CallFailure::Request(m) => write!(f, "request not sent: {m}"),
+        }
+    }
+}
+
+/// The HTTP status of a raw response; abstracts over the SDK's response type.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Reads one fact: `Present` on success, otherwise what the failure establishes.
+pub fn observe<T, E, R>(result: Result<T, SdkError<E, R>>, absent_codes: &[&str]) -> Observed<T>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    match result {
+        Ok(v) => Observed::Present(v),
+        Err(e) => CallFailure::from_sdk(e).into_observed(absent_codes),
+    }
+}
+
+/// Error chains from the SDK span lines; reports and terminals want one.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,163 @@
+//! Collection: the only code that talks to AWS. It turns SDK answers into the plain
+//! snapshot types of [`crate::model`]; access denied, throttling and missing
+//! configuration are recorded there as facts, never swallowed.
+
+mod buckets;
+pub mod clients;
+pub mod errors;
+mod keys;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use time::OffsetDateTime;
+use wildmatch::WildMatch;
+
+pub use clients::{Clients, ConnectionSettings};
+use errors::CallFailure;
+
+use crate::model::{Estate, SNAPSHOT_VERSION, ScanInfo};
+
+/// What to scan, validated by the CLI layer.
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    pub connection: ConnectionSettings,
+    /// Only these buckets (exact names); empty means all.
+    pub buckets: Vec<String>,
+    /// Skip buckets whose name matches any of these globs (`*`, `?`).
+    pub exclude: Vec<String>,
+    /// Buckets read at once.
+    pub bucket_concurrency: usize,
+}
+
+/// Errors that stop a scan before it produced anything worth reporting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    #[error("cannot reach {endpoint}: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("credentials rejected or missing: {0}")]
+    Credentials(String),
+    #[error("access denied listing buckets (s3:ListAllMyBuckets is required): {0}")]
+    ListDenied(String),
+    #[error("listing buckets failed: {0}")]
+    ListFailed(String),
+    #[error("no such bucket in this account: {}", .0.join(", "))]
+    UnknownBuckets(Vec<String>),
+    #[error(transparent)]
+    Setup(#[from] anyhow::Error),
+}
+
+/// Runs a scan and returns the estate it observed.
+pub async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
+    let started_at = OffsetDateTime::now_utc();
+    let clients = Arc::new(Clients::new(&settings.connection).await?);
+    let endpoint = clients.endpoint_url().map(str::to_string);
+
+    let listed = buckets::list_buckets(&clients).await.map_err(|f| {
+        let shown_endpoint = endpoint
+            .clone()
+            .unwrap_or_else(|| format!("the S3 endpoint of region {}", clients.home_region));
+        if f.is_credentials() {
+            ScanError::Credentials(f.to_string())
+        } else if let CallFailure::Unreachable(detail) = &f {
+            ScanError::Unreachable {
+                endpoint: shown_endpoint,
+                detail: detail.clone(),
+            }
+        } else if f.is_denied() {
+            ScanError::ListDenied(f.to_string())
+        } else {
+            ScanError::ListFailed(f.to_string())
+        }
+    })?;
+    let selected = select(listed, &settings.buckets, &settings.exclude)?;
+    tracing::info!(buckets = selected.len(), "reading bucket configuration");
+
+    let (account, principal) = identity(&clients).await;
+    let resolver = keys::KeyResolver::new(clients.clone());
+    let snapshots: Vec<_> = futures::stream::iter(selected.iter())
+        .map(|listed| {
+            let clients = &clients;
+            let resolver = &resolver;
+            async move {
+                let mut bucket = buckets::read_bucket(clients, listed).await;
+                resolve_default_keys(&mut bucket, resolver, &clients.home_region).await;
+                bucket
+            }
+        })
+        .buffered(settings.bucket_concurrency.max(1))
+        .collect()
+        .await;
+
+    Ok(Estate {
+        snapshot_version: SNAPSHOT_VERSION,
+        scan: ScanInfo {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at,
+            finished_at: OffsetDateTime::now_utc(),
+            account,
+            principal,
+            endpoint,
+            region: clients.home_region.clone(),
+            objects: None,
+        },
+        buckets: snapshots,
+        keys: resolver.into_records(),
+    })
+}
+
+/// Applies `--bucket` and `--exclude`. Naming a bucket the account does not have is a
+/// usage error, not an empty report.
+fn select(
+    listed: Vec<buckets::ListedBucket>,
+    only: &[String],
+    exclude: &[String],
+) -> Result<Vec<buckets::ListedBucket>, ScanError> {
+    let unknown: Vec<String> = only
+        .iter()
+        .filter(|n| !listed.iter().any(|b| &b.name == *n))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ScanError::UnknownBuckets(unknown));
+    }
+    let exclude: Vec<WildMatch> = exclude.iter().map(|g| WildMatch::new(g)).collect();
+    Ok(listed
+        .into_iter()
+        .filter(|b| only.is_empty() || only.contains(&b.name))
+        .filter(|b| !exclude.iter().any(|g| g.matches(&b.name)))
+        .collect())
+}
+
+/// Who ran the scan, for the report. Best effort: some S3-compatible stores have no STS.
+async fn identity(clients: &Clients) -> (Option<String>, Option<String>) {
+    match clients.sts().get_caller_identity().send().await {
+        Ok(id) => (id.account, id.arn),
+        Err(e) => {
+            tracing::warn!("caller identity unknown: {}", CallFailure::from_sdk(e));
+            (None, None)
+        }
+    }
+}
+
+/// Canonicalises the default-encryption key of a bucket. An SSE-KMS default without a
+/// key id uses the region's aws/s3 key, which is resolved too, so KMS rules can judge it.
+async fn resolve_default_keys(
+    bucket: &mut crate::model::BucketSnapshot,
+    resolver: &keys::KeyResolver,
+    home_region: &str,
+) {
+    let region = bucket
+        .region
+        .present()
+        .cloned()
+        .unwrap_or_else(|| home_region.to_string());
+    let crate::model::Observed::Present(enc) = &mut bucket.encryption else {
+        return;
+    };
+    for rule in enc.rules.iter_mut().filter(|r| r.algorithm.is_kms()) {
+        let reference = rule.kms_key_id.as_deref().unwrap_or("alias/aws/s3");
+        rule.kms_key = Some(resolver.resolve(reference, &region).await);
+    }
+}

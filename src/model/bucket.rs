@@ -1,0 +1,115 @@
+use serde::{Deserialize, Serialize};
+
+use super::{ObjectSummary, Observed};
+
+/// Everything a scan read about one bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketSnapshot {
+    pub name: String,
+    /// The bucket's region. `Absent` never occurs: us-east-1 answers an empty constraint,
+    /// which collection maps to `us-east-1`.
+    pub region: Observed<String>,
+    /// Default encryption (GetBucketEncryption). `Absent`: no configuration.
+    pub encryption: Observed<DefaultEncryption>,
+    /// The bucket policy as raw JSON text, kept verbatim for the policy analyser.
+    pub policy: Observed<String>,
+    pub versioning: Observed<Versioning>,
+    pub public_access_block: Observed<PublicAccessBlock>,
+    /// Object-level counts; `None` when objects were not scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<ObjectSummary>,
+}
+
+impl BucketSnapshot {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:s3:::{}", self.name)
+    }
+}
+
+/// A bucket's default encryption configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultEncryption {
+    /// S3 returns a list, though today it holds exactly one rule.
+    pub rules: Vec<EncryptionRule>,
+}
+
+impl DefaultEncryption {
+    /// The rule S3 applies to uploads: the first one (S3 accepts only one).
+    pub fn effective(&self) -> Option<&EncryptionRule> {
+        self.rules.first()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionRule {
+    pub algorithm: SseAlgorithm,
+    /// The key reference exactly as configured (alias, bare key id or ARN), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// The id of the key's record in [`super::Estate::keys`]: the reference canonicalised
+    /// through DescribeKey. For `aws:kms` without a key id this is the bucket region's
+    /// `aws/s3` key, which S3 uses implicitly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_key_enabled: Option<bool>,
+    /// `BlockedEncryptionTypes` as returned (e.g. `["SSE-C"]`); `None` when the server
+    /// did not return the element.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_encryption_types: Option<Vec<String>>,
+}
+
+/// The `SSEAlgorithm` of a default-encryption rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SseAlgorithm {
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "aws:kms")]
+    AwsKms,
+    #[serde(rename = "aws:kms:dsse")]
+    AwsKmsDsse,
+    /// A value this version does not know; rules treat it as not KMS.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl SseAlgorithm {
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "AES256" => Self::Aes256,
+            "aws:kms" => Self::AwsKms,
+            "aws:kms:dsse" => Self::AwsKmsDsse,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Aes256 => "AES256",
+            Self::AwsKms => "aws:kms",
+            Self::AwsKmsDsse => "aws:kms:dsse",
+            Self::Other(s) => s,
+        }
+    }
+
+    pub fn is_kms(&self) -> bool {
+        matches!(self, Self::AwsKms | Self::AwsKmsDsse)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Versioning {
+    /// Never enabled: GetBucketVersioning answers without a Status.
+    Disabled,
+    Enabled,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}

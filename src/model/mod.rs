@@ -1,0 +1,20 @@
+//! Plain snapshot types: what a scan observed, free of any AWS SDK type.
+//!
+//! `collect` fills these in, `rules` reads them, and the whole [`Estate`] round-trips through
+//! JSON so that a saved snapshot can be re-evaluated offline (`s3audit evaluate`).
+
+mod bucket;
+mod estate;
+mod finding;
+mod key;
+mod objects;
+mod observed;
+
+pub use bucket::{
+    BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
+};
+pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
+pub use finding::{Finding, Severity, Status};
+pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
+pub use objects::{ModeCounts, ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject};
+pub use observed::Observed;

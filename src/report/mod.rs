@@ -1,0 +1,144 @@
+//! Rendering: the report contract and one renderer per format. Renderers never decide
+//! pass or fail; they only show the findings the rules produced.
+
+mod csv;
+mod json;
+mod table;
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Estate, Finding, ModeCounts, Observed, Status};
+
+pub use self::csv::CsvRenderer;
+pub use self::json::JsonRenderer;
+pub use self::table::TableRenderer;
+
+/// Version of the JSON report contract (`reports/schema.json`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON report, exactly as DESIGN.md's output contract lays it out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub scan: ScanSection,
+    pub buckets: Vec<BucketSection>,
+    pub keys: Vec<KeySection>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanSection {
+    pub started_at: String,
+    pub finished_at: String,
+    pub account: Option<String>,
+    pub principal: Option<String>,
+    pub endpoint: Option<String>,
+    /// Every fact the scan tried to read was answered.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketSection {
+    pub name: String,
+    /// `None` when the region could not be read.
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<ModeCounts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent: Option<ModeCounts>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeySection {
+    /// The key ARN, or the reference as configured when it could not be resolved.
+    pub arn: String,
+    /// The KMS key state, `NotFound` when the key does not exist, `Unknown` when it
+    /// could not be described.
+    pub state: String,
+    pub manager: Option<String>,
+    pub rotation: Option<bool>,
+    pub region: String,
+}
+
+impl Report {
+    /// Assembles the report of `findings` evaluated on `estate`.
+    pub fn new(estate: &Estate, findings: Vec<Finding>) -> Self {
+        let fmt = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "s3audit".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            scan: ScanSection {
+                started_at: fmt(estate.scan.started_at),
+                finished_at: fmt(estate.scan.finished_at),
+                account: estate.scan.account.clone(),
+                principal: estate.scan.principal.clone(),
+                endpoint: estate.scan.endpoint.clone(),
+                complete: estate.is_complete(),
+            },
+            buckets: estate
+                .buckets
+                .iter()
+                .map(|b| BucketSection {
+                    name: b.name.clone(),
+                    region: b.region.present().cloned(),
+                    objects: b.objects.as_ref().map(|o| o.current),
+                    noncurrent: b.objects.as_ref().and_then(|o| o.noncurrent),
+                })
+                .collect(),
+            keys: estate
+                .keys
+                .values()
+                .map(|k| {
+                    let (state, manager, rotation) = match &k.info {
+                        Observed::Present(i) => (
+                            format!("{:?}", i.state),
+                            Some(
+                                if i.is_aws_managed() {
+                                    "AWS"
+                                } else {
+                                    "CUSTOMER"
+                                }
+                                .to_string(),
+                            ),
+                            i.rotation.present().copied(),
+                        ),
+                        Observed::Absent => ("NotFound".to_string(), None, None),
+                        _ => ("Unknown".to_string(), None, None),
+                    };
+                    KeySection {
+                        arn: k.id.clone(),
+                        state,
+                        manager,
+                        rotation,
+                        region: k.region.clone(),
+                    }
+                })
+                .collect(),
+            findings,
+        }
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.findings.iter().filter(|f| f.status == status).count()
+    }
+}
+
+/// One output format.
+pub trait Render {
+    fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()>;
+}

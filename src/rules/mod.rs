@@ -1,0 +1,131 @@
+//! The rules engine: pure functions from an [`Estate`] to [`Finding`]s.
+//!
+//! Each family file holds its rules as plain functions returning a [`Verdict`]; the engine
+//! attaches the catalog's metadata (title, severity, remediation, frameworks) so that a
+//! rule's code only decides, and its words live in `rules/<ID>.toml`. No I/O, no clock:
+//! the same snapshot always yields the same findings.
+
+mod encryption;
+mod kms;
+pub mod metadata;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::config::RuleConfig;
+use crate::model::{BucketSnapshot, Estate, Finding, KeyRecord, Severity, Status};
+
+/// What a rule sees: the bucket under evaluation and the estate around it.
+pub struct RuleContext<'a> {
+    pub estate: &'a Estate,
+    pub bucket: &'a BucketSnapshot,
+    pub config: &'a RuleConfig,
+}
+
+impl RuleContext<'_> {
+    pub fn key(&self, record_id: &str) -> Option<&KeyRecord> {
+        self.estate.keys.get(record_id)
+    }
+}
+
+/// A rule's decision, before the catalog's metadata is attached.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub status: Status,
+    pub message: String,
+    pub evidence: Value,
+    /// Overrides the catalog severity (e.g. a key pending deletion is critical).
+    pub severity: Option<Severity>,
+    /// Overrides the catalog remediation with one specific to this resource.
+    pub remediation: Option<String>,
+}
+
+impl Verdict {
+    fn new(status: Status, message: impl Into<String>) -> Self {
+        Verdict {
+            status,
+            message: message.into(),
+            evidence: Value::Object(Default::default()),
+            severity: None,
+            remediation: None,
+        }
+    }
+    pub fn pass(message: impl Into<String>) -> Self {
+        Self::new(Status::Pass, message)
+    }
+    pub fn fail(message: impl Into<String>) -> Self {
+        Self::new(Status::Fail, message)
+    }
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::new(Status::Error, message)
+    }
+    pub fn not_applicable(message: impl Into<String>) -> Self {
+        Self::new(Status::NotApplicable, message)
+    }
+    pub fn with_evidence(mut self, evidence: Value) -> Self {
+        self.evidence = evidence;
+        self
+    }
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+    pub fn with_remediation(mut self, remediation: impl Into<String>) -> Self {
+        self.remediation = Some(remediation.into());
+        self
+    }
+}
+
+/// A bucket-scoped rule: its catalog id and the function that decides it.
+pub struct Rule {
+    pub id: &'static str,
+    pub check: fn(&RuleContext) -> Verdict,
+}
+
+/// Every rule, in catalog order.
+pub fn registry() -> impl Iterator<Item = &'static Rule> {
+    encryption::RULES.iter().chain(kms::RULES.iter())
+}
+
+/// Runs every rule on every bucket. Buckets are evaluated in parallel; the output order
+/// is deterministic (bucket order, then catalog order).
+pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
+    estate
+        .buckets
+        .par_iter()
+        .flat_map_iter(|bucket| {
+            let ctx = RuleContext {
+                estate,
+                bucket,
+                config,
+            };
+            registry().map(move |rule| finding(rule.id, bucket, (rule.check)(&ctx)))
+        })
+        .collect()
+}
+
+/// Attaches the catalog's metadata to a verdict.
+pub fn finding(rule_id: &str, bucket: &BucketSnapshot, verdict: Verdict) -> Finding {
+    let meta = metadata::lookup(rule_id)
+        .unwrap_or_else(|| panic!("rule {rule_id} has no metadata (tests/rule_metadata.rs)"));
+    Finding {
+        rule: rule_id.to_string(),
+        status: verdict.status,
+        severity: verdict.severity.unwrap_or(meta.severity),
+        resource: bucket.arn(),
+        bucket: Some(bucket.name.clone()),
+        message: verdict.message,
+        evidence: verdict.evidence,
+        remediation: verdict
+            .remediation
+            .unwrap_or_else(|| meta.remediation.trim().to_string()),
+        frameworks: meta.frameworks.clone(),
+    }
+}
+
+/// The region field of an ARN (`arn:partition:service:region:account:resource`).
+pub(crate) fn arn_region(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    (parts.next()? == "arn").then_some(())?;
+    parts.nth(2).filter(|r| !r.is_empty())
+}
