@@ -20,6 +20,18 @@ pub struct ListedBucket {
 pub async fn list_buckets(clients: &Clients) -> Result<Vec<ListedBucket>, CallFailure> {
     let s3 = clients.s3(&clients.home_region);
     let mut out = Vec::new();
+    // The first call doubles as the connectivity check: a wrong endpoint or region should
+    // be reported in a second, not after the full retry budget meant for throttling.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        s3.config()
+            .to_builder()
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(std::time::Duration::from_millis(50)),
+            )
+            .build(),
+    );
     let mut pages = s3.list_buckets().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(CallFailure::from_sdk)?;

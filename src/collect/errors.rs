@@ -5,7 +5,7 @@
 
 use std::error::Error as StdError;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use crate::model::Observed;
 
@@ -48,7 +48,7 @@ impl CallFailure {
     pub fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-        R: std::fmt::Debug + HasStatus,
+        R: std::fmt::Debug + HasStatus + 'static,
     {
         match &err {
             SdkError::ServiceError(se) => CallFailure::Service {
@@ -57,19 +57,24 @@ impl CallFailure {
                     .err()
                     .message()
                     .map(str::to_string)
-                    .unwrap_or_else(|| DisplayErrorContext(se.err()).to_string()),
+                .unwrap_or_default(),
                 status: se.raw().status_code(),
             },
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                CallFailure::Unreachable(one_line(&DisplayErrorContext(&err).to_string()))
+                let chain = chain(&err);
+                if chain.iter().any(|m| m.contains("no credentials")) {
+                    return CallFailure::Request(NO_CREDENTIALS.to_string());
+                }
+                // The innermost causes say what happened ("Connection refused", a DNS
+                // failure); the outer layers only repeat "dispatch failure".
+                let tail = chain.len().saturating_sub(2);
+                CallFailure::Unreachable(one_line(&chain[tail..].join(": ")))
             }
-            SdkError::ConstructionFailure(_) => {
-                CallFailure::Request(one_line(&DisplayErrorContext(&err).to_string()))
-            }
+            SdkError::ConstructionFailure(_) => CallFailure::Request(one_line(&chain(&err).join(": "))),
             // A response that could not be parsed still came from the service.
             _ => CallFailure::Service {
                 code: None,
-                message: one_line(&DisplayErrorContext(&err).to_string()),
+                message: one_line(&chain(&err).join(": ")),
                 status: 0,
             },
         }
@@ -153,12 +158,29 @@ impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
 pub fn observe<T, E, R>(result: Result<T, SdkError<E, R>>, absent_codes: &[&str]) -> Observed<T>
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: std::fmt::Debug + HasStatus,
+    R: std::fmt::Debug + HasStatus + 'static,
 {
     match result {
         Ok(v) => Observed::Present(v),
         Err(e) => CallFailure::from_sdk(e).into_observed(absent_codes),
     }
+}
+
+const NO_CREDENTIALS: &str = "no credentials found: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, log in with `aws sso login`, or run with an instance or task role";
+
+/// The messages of an error and its sources, outermost first, without repeats. Debug
+/// dumps never reach the user.
+fn chain(err: &(dyn StdError + 'static)) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let msg = e.to_string();
+        if !msg.is_empty() && !parts.iter().any(|p| p.contains(&msg)) {
+            parts.push(msg);
+        }
+        current = e.source();
+    }
+    parts
 }
 
 /// Error chains from the SDK span lines; reports and terminals want one.

@@ -36,7 +36,8 @@ pub struct ScanSettings {
 pub enum ScanError {
     #[error("cannot reach {endpoint}: {detail}")]
     Unreachable { endpoint: String, detail: String },
-    #[error("credentials rejected or missing: {0}")]
+    /// Missing or rejected credentials; the message says which and what to do.
+    #[error("{0}")]
     Credentials(String),
     #[error("access denied listing buckets (s3:ListAllMyBuckets is required): {0}")]
     ListDenied(String),
@@ -59,7 +60,10 @@ pub async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
             .clone()
             .unwrap_or_else(|| format!("the S3 endpoint of region {}", clients.home_region));
         if f.is_credentials() {
-            ScanError::Credentials(f.to_string())
+            ScanError::Credentials(match &f {
+                CallFailure::Request(m) => m.clone(),
+                other => format!("credentials rejected: {other}"),
+            })
         } else if let CallFailure::Unreachable(detail) = &f {
             ScanError::Unreachable {
                 endpoint: shown_endpoint,

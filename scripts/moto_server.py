@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Start moto's S3 + KMS + STS server on one local endpoint for s3audit's tests and demo.
+
+Usage:
+    .venv/bin/python scripts/moto_server.py [--host 127.0.0.1] [--port 0]
+                                            [--enforce-policies] [--exit-on-stdin-eof]
+
+Contract (the Rust integration-test harness and scripts/demo rely on it):
+  * Once the server accepts connections, exactly one line is written to stdout:
+        MOTO_READY http://HOST:PORT
+    and stdout is flushed. Nothing else is ever written to stdout: file descriptor 1 is
+    pointed at stderr before moto is imported, so request logs, warnings and stray prints
+    all land on stderr.
+  * --port 0 (the default) binds a free port chosen by the kernel.
+  * By default moto's bucket-policy enforcement on object calls is switched off:
+    moto evaluates bucket policies without any request context, so a conditional Deny
+    such as the TLS-only statement (aws:SecureTransport = false) denies every HEAD/GET
+    over plain HTTP. We patch FakeBucket.get_permission to answer NEUTRAL.
+    --enforce-policies leaves moto's behaviour untouched (a test uses it to check that
+    HEAD 403s are reported as unreadable objects).
+  * --exit-on-stdin-eof: exit as soon as stdin reaches EOF, so that when the parent
+    (a test process holding the write end of a pipe) dies, the server dies with it.
+  * SIGTERM and SIGINT exit with status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+
+def _claim_stdout() -> "object":
+    """Keep a private handle on the real stdout and point fd 1 (and sys.stdout) at stderr."""
+    sys.stdout.flush()
+    real_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(real_fd, "w", buffering=1, encoding="utf-8")
+
+
+def _log(msg: str) -> None:
+    print(f"moto_server: {msg}", file=sys.stderr, flush=True)
+
+
+def _disable_policy_enforcement() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3 import models as s3_models
+
+    def get_permission(self, action: str, resource: str) -> PermissionResult:  # noqa: ARG001
+        return PermissionResult.NEUTRAL
+
+    s3_models.FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def _watch_stdin() -> None:
+    try:
+        while True:
+            if not sys.stdin.buffer.read1(65536):
+                break
+    except Exception:  # a closed or broken stdin means the parent is gone too
+        pass
+    _log("stdin closed; exiting")
+    os._exit(0)
+
+
+def _wait_accepting(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
+    parser.add_argument(
+        "--enforce-policies",
+        action="store_true",
+        help="keep moto's (context-free) bucket-policy enforcement on object calls",
+    )
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="exit when stdin reaches EOF (the parent process went away)",
+    )
+    args = parser.parse_args(argv)
+
+    ready_out = _claim_stdout()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        _log(f"received signal {signum}; exiting")
+        # The server thread is a daemon: leaving the interpreter stops it.
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=_watch_stdin, name="stdin-watch", daemon=True).start()
+
+    # Dummy credentials so nothing in-process ever looks for real ones.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+    import moto
+    from moto.server import ThreadedMotoServer
+
+    if args.enforce_policies:
+        _log("bucket-policy enforcement on object calls: ON (moto default)")
+    else:
+        _disable_policy_enforcement()
+        _log("bucket-policy enforcement on object calls: OFF (FakeBucket.get_permission -> NEUTRAL)")
+
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    _wait_accepting(host, port)
+
+    url_host = f"[{host}]" if ":" in host else host
+    _log(f"moto {moto.__version__} serving S3, KMS and STS on http://{url_host}:{port}")
+    ready_out.write(f"MOTO_READY http://{url_host}:{port}\n")
+    ready_out.flush()
+
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

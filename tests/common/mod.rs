@@ -1,0 +1,189 @@
+//! Test harness: a real moto S3+KMS server per test (started through the project's own
+//! launcher, `scripts/moto_server.py`), the real AWS SDK to seed it, and the real binary.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The virtualenv's python, as set up by `scripts/venv` (scripts/test exports it).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("S3AUDIT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} not found: run scripts/test (it creates the venv with moto)",
+        path.display()
+    );
+    path
+}
+
+/// A moto server on a free 127.0.0.1 port, stopped when dropped (or when the test process
+/// dies: the launcher exits when its stdin closes).
+pub struct Moto {
+    child: Child,
+    _stdin: ChildStdin,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// moto as it is: bucket policies enforced on object calls without request context.
+    pub fn start_enforcing_policies() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(enforce: bool) -> Self {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo_root().join("scripts/moto_server.py"))
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if enforce {
+            cmd.arg("--enforce-policies");
+        }
+        let mut child = cmd.spawn().expect("start scripts/moto_server.py");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("moto did not print MOTO_READY within 60 s");
+        let endpoint = line
+            .trim()
+            .strip_prefix("MOTO_READY ")
+            .unwrap_or_else(|| panic!("unexpected launcher output: {line:?}"))
+            .to_string();
+        Moto {
+            child,
+            _stdin: stdin,
+            endpoint,
+        }
+    }
+
+    /// Runs a seeding script of the project against this server.
+    pub fn seed(&self, script: &str) {
+        let out = Command::new(python())
+            .arg(repo_root().join("scripts").join(script))
+            .args(["--endpoint", &self.endpoint])
+            .output()
+            .expect("run seed script");
+        assert!(
+            out.status.success(),
+            "{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// An SDK config pointed at this server, for tests that seed their own estate.
+    pub async fn sdk(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .load()
+            .await
+    }
+
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk(region).await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub async fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk(region).await)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The s3audit binary with a clean AWS environment (fake credentials, no profile, no IMDS).
+pub fn s3audit() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3audit"));
+    for var in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CA_BUNDLE",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "NO_COLOR",
+        "S3AUDIT_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/s3audit-tests/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/s3audit-tests/credentials");
+    cmd
+}
+
+/// Runs `s3audit scan --format json` against `endpoint` and returns (exit code, report).
+pub fn scan_json(endpoint: &str, extra: &[&str]) -> (i32, serde_json::Value, Output) {
+    let out = s3audit()
+        .args(["scan", "--endpoint-url", endpoint, "--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run s3audit");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a JSON report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report, out)
+}
+
+/// The status of `rule` on `bucket` in a JSON report.
+pub fn status_of<'a>(report: &'a serde_json::Value, bucket: &str, rule: &str) -> &'a str {
+    let matches: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .filter(|f| f["bucket"] == bucket && f["rule"] == rule)
+        .collect();
+    assert_eq!(matches.len(), 1, "expected one {rule} finding for {bucket}");
+    matches[0]["status"].as_str().expect("status string")
+}
+
+pub fn finding<'a>(report: &'a serde_json::Value, bucket: &str, rule: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .find(|f| f["bucket"] == bucket && f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} finding for {bucket}"))
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
