@@ -141,15 +141,15 @@ fn rule_config(args: &RuleArgs) -> anyhow::Result<RuleConfig> {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
     };
-    let mut config = RuleConfig::default();
-    config.allowed_kms_keys = file.allowed_kms_keys;
-    config
-        .allowed_kms_keys
-        .extend(args.allowed_kms_keys.iter().cloned());
-    if let Some(mode) = file.required_object_mode {
-        config.required_object_mode = mode;
-    }
-    Ok(config)
+    let defaults = RuleConfig::default();
+    let mut allowed_kms_keys = file.allowed_kms_keys;
+    allowed_kms_keys.extend(args.allowed_kms_keys.iter().cloned());
+    Ok(RuleConfig {
+        allowed_kms_keys,
+        required_object_mode: file
+            .required_object_mode
+            .unwrap_or(defaults.required_object_mode),
+    })
 }
 
 /// Catches what would otherwise surface as an opaque DNS failure minutes later.

@@ -53,11 +53,7 @@ impl CallFailure {
         match &err {
             SdkError::ServiceError(se) => CallFailure::Service {
                 code: se.err().code().map(str::to_string),
-                message: se
-                    .err()
-                    .message()
-                    .map(str::to_string)
-                .unwrap_or_default(),
+                message: se.err().message().map(str::to_string).unwrap_or_default(),
                 status: se.raw().status_code(),
             },
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
@@ -70,7 +66,9 @@ impl CallFailure {
                 let tail = chain.len().saturating_sub(2);
                 CallFailure::Unreachable(one_line(&chain[tail..].join(": ")))
             }
-            SdkError::ConstructionFailure(_) => CallFailure::Request(one_line(&chain(&err).join(": "))),
+            SdkError::ConstructionFailure(_) => {
+                CallFailure::Request(one_line(&chain(&err).join(": ")))
+            }
             // A response that could not be parsed still came from the service.
             _ => CallFailure::Service {
                 code: None,

@@ -15,10 +15,13 @@ use crate::rules::arn_region;
 /// KMS answers NotFoundException for keys and aliases that do not exist.
 const NOT_FOUND: &[&str] = &["NotFoundException"];
 
+/// A key reference as S3 would resolve it: (region, reference as written).
+type ReferenceKey = (String, String);
+
 pub struct KeyResolver {
     clients: Arc<Clients>,
     /// (region, reference) → record id, resolved at most once even under concurrency.
-    resolved: Mutex<HashMap<(String, String), Arc<OnceCell<String>>>>,
+    resolved: Mutex<HashMap<ReferenceKey, Arc<OnceCell<String>>>>,
     records: Mutex<BTreeMap<String, KeyRecord>>,
 }
 
