@@ -33,7 +33,13 @@ fn assert_usage_error(out: &Output, needle: &str) -> String {
 fn unreachable_endpoint_is_one_line_and_exit_2() {
     // Port 1 on loopback: nothing listens there.
     let out = s3audit()
-        .args(["scan", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "2"])
+        .args([
+            "scan",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "--max-attempts",
+            "2",
+        ])
         .output()
         .unwrap();
     assert_usage_error(&out, "cannot reach http://127.0.0.1:1");
@@ -60,7 +66,13 @@ fn unknown_region_is_rejected() {
 #[test]
 fn missing_credentials_are_reported_as_such() {
     let out = s3audit()
-        .args(["scan", "--endpoint-url", &moto().endpoint, "--max-attempts", "1"])
+        .args([
+            "scan",
+            "--endpoint-url",
+            &moto().endpoint,
+            "--max-attempts",
+            "1",
+        ])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
@@ -87,7 +99,10 @@ fn unwritable_output_fails_before_scanning() {
         .args(["--output", "/nonexistent-dir/report.json"])
         .output()
         .unwrap();
-    assert_usage_error(&out, "cannot write /nonexistent-dir/report.json: the directory does not exist");
+    assert_usage_error(
+        &out,
+        "cannot write /nonexistent-dir/report.json: the directory does not exist",
+    );
 }
 
 #[test]
@@ -96,7 +111,13 @@ fn a_failed_scan_leaves_no_partial_report() {
     let report = dir.path().join("report.json");
     let snapshot = dir.path().join("estate.json");
     let out = s3audit()
-        .args(["scan", "--endpoint-url", &moto().endpoint, "--bucket", "nope"])
+        .args([
+            "scan",
+            "--endpoint-url",
+            &moto().endpoint,
+            "--bucket",
+            "nope",
+        ])
         .args(["--output", report.to_str().unwrap()])
         .args(["--save-snapshot", snapshot.to_str().unwrap()])
         .output()
@@ -111,14 +132,24 @@ fn output_file_is_written_whole_in_the_format_its_extension_names() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.csv");
     let out = s3audit()
-        .args(["scan", "--endpoint-url", &moto().endpoint, "--bucket", "demo-kms-good"])
+        .args([
+            "scan",
+            "--endpoint-url",
+            &moto().endpoint,
+            "--bucket",
+            "demo-kms-good",
+        ])
         .args(["--output", report.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.stdout.is_empty());
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.starts_with("rule,status,severity,bucket,"), "{text}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temp file left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "temp file left"
+    );
 }
 
 #[test]
@@ -127,11 +158,20 @@ fn bad_config_file_names_the_problem_and_line() {
     let cfg = dir.path().join("s3audit.toml");
     std::fs::write(&cfg, "allowed_kms_keys = [\"arn:aws:kms:us-east-1:1:key/x\"]\nrequired_object_mode = \"rot13\"\n").unwrap();
     let out = s3audit()
-        .args(["scan", "--endpoint-url", "http://127.0.0.1:1", "--config", cfg.to_str().unwrap()])
+        .args([
+            "scan",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let line = assert_usage_error(&out, "invalid config file");
-    assert!(line.contains("(line 2)") && line.contains("rot13"), "{line}");
+    assert!(
+        line.contains("(line 2)") && line.contains("rot13"),
+        "{line}"
+    );
 
     std::fs::write(&cfg, "allowed_keys = []\n").unwrap();
     let out = s3audit()
@@ -146,32 +186,60 @@ fn malformed_snapshot_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("estate.json");
     std::fs::write(&snap, "{\"snapshot_version\": 1, \"buckets\": 7}").unwrap();
-    let out = s3audit().args(["evaluate", snap.to_str().unwrap()]).output().unwrap();
+    let out = s3audit()
+        .args(["evaluate", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_usage_error(&out, "invalid snapshot");
 
     std::fs::write(&snap, "not json").unwrap();
-    let out = s3audit().args(["evaluate", snap.to_str().unwrap()]).output().unwrap();
+    let out = s3audit()
+        .args(["evaluate", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_usage_error(&out, "not JSON");
 
     std::fs::write(&snap, "{\"snapshot_version\": 99}").unwrap();
-    let out = s3audit().args(["evaluate", snap.to_str().unwrap()]).output().unwrap();
+    let out = s3audit()
+        .args(["evaluate", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_usage_error(&out, "snapshot_version 99 is not supported");
 
-    let out = s3audit().args(["evaluate", "/nonexistent/estate.json"]).output().unwrap();
+    let out = s3audit()
+        .args(["evaluate", "/nonexistent/estate.json"])
+        .output()
+        .unwrap();
     assert_usage_error(&out, "cannot read snapshot /nonexistent/estate.json");
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_teaches() {
-    let out = s3audit().args(["scan", "--fail-on", "severe"]).output().unwrap();
+    let out = s3audit()
+        .args(["scan", "--fail-on", "severe"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let help = s3audit().args(["--help"]).output().unwrap();
     assert_eq!(help.status.code(), Some(0));
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("Exit codes") && text.contains("Examples"), "{text}");
+    assert!(
+        text.contains("Exit codes") && text.contains("Examples"),
+        "{text}"
+    );
     let scan_help = s3audit().args(["scan", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&scan_help.stdout);
-    for flag in ["--profile", "--region", "--endpoint-url", "--bucket", "--exclude", "--format", "--output", "--fail-on", "--save-snapshot"] {
+    for flag in [
+        "--profile",
+        "--region",
+        "--endpoint-url",
+        "--bucket",
+        "--exclude",
+        "--format",
+        "--output",
+        "--fail-on",
+        "--save-snapshot",
+    ] {
         assert!(text.contains(flag), "scan --help lacks {flag}");
     }
 }
@@ -182,22 +250,57 @@ fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
     // demo-sse-s3 fails only medium rules (ENC-002, ENC-005).
     let run = |extra: &[&str]| {
         s3audit()
-            .args(["scan", "--endpoint-url", &m.endpoint, "--format", "json", "--bucket", "demo-sse-s3"])
+            .args([
+                "scan",
+                "--endpoint-url",
+                &m.endpoint,
+                "--format",
+                "json",
+                "--bucket",
+                "demo-sse-s3",
+            ])
             .args(extra)
             .output()
             .unwrap()
             .status
             .code()
     };
-    assert_eq!(run(&[]), Some(0), "medium failures pass the default --fail-on high");
+    assert_eq!(
+        run(&[]),
+        Some(0),
+        "medium failures pass the default --fail-on high"
+    );
     assert_eq!(run(&["--fail-on", "medium"]), Some(1));
     // --exclude removes buckets by glob.
     let out = s3audit()
-        .args(["scan", "--endpoint-url", &m.endpoint, "--format", "json", "--exclude", "demo-kms-*", "--exclude", "demo-eu-?ross-region"])
+        .args([
+            "scan",
+            "--endpoint-url",
+            &m.endpoint,
+            "--format",
+            "json",
+            "--exclude",
+            "demo-kms-*",
+            "--exclude",
+            "demo-eu-?ross-region",
+        ])
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = report["buckets"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
-    assert!(names.iter().all(|n| !n.starts_with("demo-kms-") && *n != "demo-eu-cross-region"), "{names:?}");
-    assert!(names.contains(&"demo-sse-s3") && names.contains(&"demo-eu-same-region"), "{names:?}");
+    let names: Vec<&str> = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.starts_with("demo-kms-") && *n != "demo-eu-cross-region"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"demo-sse-s3") && names.contains(&"demo-eu-same-region"),
+        "{names:?}"
+    );
 }

@@ -28,8 +28,10 @@ fn demo() -> &'static Demo {
 }
 
 fn expected() -> Value {
-    serde_json::from_str(&read(&repo_root().join("tests/fixtures/demo_expected.json")))
-        .expect("demo_expected.json is JSON")
+    serde_json::from_str(&read(
+        &repo_root().join("tests/fixtures/demo_expected.json"),
+    ))
+    .expect("demo_expected.json is JSON")
 }
 
 #[test]
@@ -55,7 +57,10 @@ fn every_rule_verdict_matches_aws_semantics() {
 }
 
 fn rules_implemented() -> BTreeSet<String> {
-    let out = s3audit().args(["rules", "--format", "json"]).output().unwrap();
+    let out = s3audit()
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
     let catalog: Value = serde_json::from_slice(&out.stdout).unwrap();
     catalog
         .as_array()
@@ -89,7 +94,8 @@ fn every_bucket_is_reported_with_its_region() {
 #[test]
 fn report_validates_against_the_committed_schema() {
     let d = demo();
-    let schema: Value = serde_json::from_str(&read(&repo_root().join("reports/schema.json"))).unwrap();
+    let schema: Value =
+        serde_json::from_str(&read(&repo_root().join("reports/schema.json"))).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(&d.report)
@@ -158,7 +164,12 @@ fn snapshot_re_evaluates_offline_to_the_same_findings() {
         .env_remove("AWS_ACCESS_KEY_ID")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(live["findings"], offline["findings"]);
     assert_eq!(live["keys"], offline["keys"]);
@@ -169,14 +180,30 @@ fn snapshot_re_evaluates_offline_to_the_same_findings() {
 fn csv_has_one_row_per_finding_with_the_json_fields() {
     let d = demo();
     let out = s3audit()
-        .args(["scan", "--endpoint-url", &d.moto.endpoint, "--format", "csv"])
+        .args([
+            "scan",
+            "--endpoint-url",
+            &d.moto.endpoint,
+            "--format",
+            "csv",
+        ])
         .output()
         .unwrap();
     let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        ["rule", "status", "severity", "bucket", "resource", "message", "remediation", "frameworks", "evidence"]
+        [
+            "rule",
+            "status",
+            "severity",
+            "bucket",
+            "resource",
+            "message",
+            "remediation",
+            "frameworks",
+            "evidence"
+        ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     let findings = d.report["findings"].as_array().unwrap();
@@ -194,16 +221,35 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
 fn table_groups_by_bucket_failures_first_and_ends_with_a_summary() {
     let d = demo();
     let out = s3audit()
-        .args(["scan", "--endpoint-url", &d.moto.endpoint, "--format", "table"])
+        .args([
+            "scan",
+            "--endpoint-url",
+            &d.moto.endpoint,
+            "--format",
+            "table",
+        ])
         .args(["--bucket", "demo-sse-s3"])
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    let rows: Vec<&str> = text.lines().filter(|l| l.contains("ENC-") || l.contains("KMS-")).collect();
-    let first_pass = rows.iter().position(|l| l.contains(" pass ")).expect("a pass row");
-    let last_fail = rows.iter().rposition(|l| l.contains(" FAIL ")).expect("a fail row");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ENC-") || l.contains("KMS-"))
+        .collect();
+    let first_pass = rows
+        .iter()
+        .position(|l| l.contains(" pass "))
+        .expect("a pass row");
+    let last_fail = rows
+        .iter()
+        .rposition(|l| l.contains(" FAIL "))
+        .expect("a fail row");
     assert!(last_fail < first_pass, "failures must come first:\n{text}");
-    assert_eq!(text.matches("demo-sse-s3").count(), 1, "bucket named once per group:\n{text}");
+    assert_eq!(
+        text.matches("demo-sse-s3").count(),
+        1,
+        "bucket named once per group:\n{text}"
+    );
     let summary = text.lines().last().unwrap();
     assert!(summary.starts_with("1 bucket, "), "{summary}");
     assert!(summary.contains("fail"), "{summary}");

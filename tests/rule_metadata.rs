@@ -10,7 +10,11 @@ use s3audit::rules::{metadata, registry};
 fn every_metadata_file_parses_and_is_named_for_its_id() {
     for (file, text) in metadata::files() {
         let meta = metadata::parse(file, text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(*file, format!("{}.toml", meta.id), "file name must be the rule id");
+        assert_eq!(
+            *file,
+            format!("{}.toml", meta.id),
+            "file name must be the rule id"
+        );
     }
 }
 
@@ -22,7 +26,11 @@ fn metadata_and_rules_are_the_same_set() {
         with_code, with_meta,
         "rules without metadata or metadata without a rule"
     );
-    assert_eq!(registry().count(), with_code.len(), "a rule id is registered twice");
+    assert_eq!(
+        registry().count(),
+        with_code.len(),
+        "a rule id is registered twice"
+    );
 }
 
 #[test]
@@ -35,9 +43,15 @@ fn ids_and_names_are_unique_and_well_formed() {
     for m in catalog {
         let (family, number) = m.id.split_once('-').expect("FAMILY-NNN");
         assert!(["ENC", "POL", "KMS", "OBJ"].contains(&family), "{}", m.id);
-        assert!(number.len() == 3 && number.bytes().all(|b| b.is_ascii_digit()), "{}", m.id);
         assert!(
-            m.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            number.len() == 3 && number.bytes().all(|b| b.is_ascii_digit()),
+            "{}",
+            m.id
+        );
+        assert!(
+            m.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
             "{}: name must be kebab-case",
             m.id
         );
@@ -47,10 +61,26 @@ fn ids_and_names_are_unique_and_well_formed() {
 #[test]
 fn auditor_facing_text_is_present_and_titles_are_short() {
     for m in metadata::catalog() {
-        assert!(!m.title.is_empty() && m.title.len() <= 70, "{}: title length", m.id);
-        assert!(!m.title.ends_with('.'), "{}: titles take no full stop", m.id);
-        assert!(m.rationale.trim().len() >= 80, "{}: rationale too thin", m.id);
-        assert!(m.remediation.trim().len() >= 30, "{}: remediation too thin", m.id);
+        assert!(
+            !m.title.is_empty() && m.title.len() <= 70,
+            "{}: title length",
+            m.id
+        );
+        assert!(
+            !m.title.ends_with('.'),
+            "{}: titles take no full stop",
+            m.id
+        );
+        assert!(
+            m.rationale.trim().len() >= 80,
+            "{}: rationale too thin",
+            m.id
+        );
+        assert!(
+            m.remediation.trim().len() >= 30,
+            "{}: remediation too thin",
+            m.id
+        );
         assert!(!m.frameworks.is_empty(), "{}: no framework mapping", m.id);
     }
 }
@@ -59,7 +89,9 @@ fn auditor_facing_text_is_present_and_titles_are_short() {
 fn catalog_ids_from_the_design_are_all_present() {
     // The ids are a public contract (DESIGN.md); a rule may not silently disappear.
     let ids: BTreeSet<&str> = metadata::catalog().iter().map(|m| m.id.as_str()).collect();
-    for id in ["ENC-001", "ENC-002", "ENC-003", "ENC-004", "ENC-005", "KMS-001", "KMS-002", "KMS-003"] {
+    for id in [
+        "ENC-001", "ENC-002", "ENC-003", "ENC-004", "ENC-005", "KMS-001", "KMS-002", "KMS-003",
+    ] {
         assert!(ids.contains(id), "{id} missing");
     }
 }

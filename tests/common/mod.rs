@@ -143,7 +143,10 @@ pub fn s3audit() -> Command {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/s3audit-tests/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/s3audit-tests/credentials");
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/s3audit-tests/credentials",
+        );
     cmd
 }
 
@@ -175,7 +178,11 @@ pub fn status_of<'a>(report: &'a serde_json::Value, bucket: &str, rule: &str) ->
     matches[0]["status"].as_str().expect("status string")
 }
 
-pub fn finding<'a>(report: &'a serde_json::Value, bucket: &str, rule: &str) -> &'a serde_json::Value {
+pub fn finding<'a>(
+    report: &'a serde_json::Value,
+    bucket: &str,
+    rule: &str,
+) -> &'a serde_json::Value {
     report["findings"]
         .as_array()
         .expect("findings array")
