@@ -11,10 +11,11 @@ use clap::Parser;
 use crate::cli::{
     CatalogFormat, Cli, Command, EvaluateArgs, Format, OutputArgs, RuleArgs, ScanArgs,
 };
-use crate::collect::{self, ConnectionSettings, ScanSettings};
+use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
 use crate::model::{Estate, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::OutputFile;
+use crate::report::inventory::write_inventory;
 use crate::report::{CsvRenderer, JsonRenderer, Render, Report, TableRenderer};
 use crate::rules;
 
@@ -58,6 +59,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
@@ -65,7 +67,7 @@ fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none();
     match cli.command {
-        Command::Scan(args) => scan(args, color),
+        Command::Scan(args) => scan(*args, color),
         Command::Evaluate(args) => evaluate(args, color),
         Command::Rules(args) => {
             list_rules(args.format)?;
@@ -94,17 +96,50 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
         .as_deref()
         .map(OutputFile::create)
         .transpose()?;
+    let inventory_file = args
+        .objects_csv
+        .as_deref()
+        .map(OutputFile::create)
+        .transpose()?;
     let settings = ScanSettings {
         connection,
         buckets: args.buckets,
         exclude: args.exclude,
         bucket_concurrency: usize::from(args.bucket_concurrency),
+        objects: (!args.no_objects).then(|| ObjectScanSettings {
+            concurrency: usize::from(args.concurrency),
+            buckets_in_flight: usize::from(args.object_buckets),
+            versions: args.versions,
+            prefix: args.prefix.clone(),
+            sample: args.sample,
+        }),
     };
+    if args.no_objects && inventory_file.is_some() {
+        anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let estate = runtime.block_on(collect::scan(&settings))?;
+    let (inventory, writer) = match inventory_file {
+        Some(mut file) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(4096);
+            let writer =
+                std::thread::spawn(move || write_inventory(rx, file.writer()).map(|_| file));
+            (Some(tx), Some(writer))
+        }
+        None => (None, None),
+    };
+    let scanned = runtime.block_on(collect::scan(&settings, inventory));
+    // The scan dropped its sender, so the writer has seen the end of the stream.
+    let inventory_file = writer
+        .map(|w| w.join().expect("inventory writer thread panicked"))
+        .transpose()
+        .context("cannot write the objects CSV")?;
+    let estate = scanned?;
+    if let Some(file) = inventory_file {
+        file.commit()?;
+    }
     if let Some(mut file) = snapshot_file.take() {
         serde_json::to_writer_pretty(file.writer(), &estate).context("cannot write snapshot")?;
         file.commit()?;
@@ -247,10 +282,16 @@ fn report(
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            renderer
+            match renderer
                 .render(&report, &mut lock)
                 .and_then(|_| lock.flush())
-                .context("cannot write report to stdout")?;
+            {
+                Ok(()) => {}
+                // The reader went away (`| head`): not an error of ours, and nothing
+                // useful can be printed anyway.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(e).context("cannot write report to stdout"),
+            }
         }
     }
     Ok(exit_code(&report, fail_on))

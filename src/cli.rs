@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan buckets and KMS keys, evaluate every rule and report
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Re-run the rules on a snapshot saved by `scan --save-snapshot`, offline
     Evaluate(EvaluateArgs),
     /// List the rule catalog
@@ -62,9 +62,38 @@ pub struct ScanArgs {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub save_snapshot: Option<PathBuf>,
 
-    /// Buckets read at once
+    /// Buckets whose configuration is read at once
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Performance")]
     pub bucket_concurrency: u16,
+
+    /// Skip the object scan: judge bucket settings, policies and keys only (OBJ rules become n/a)
+    #[arg(long, help_heading = "Objects")]
+    pub no_objects: bool,
+
+    /// Also read every noncurrent version (ListObjectVersions), reported as `noncurrent`
+    #[arg(long, help_heading = "Objects")]
+    pub versions: bool,
+
+    /// Only objects whose key starts with this prefix
+    #[arg(long, value_name = "PREFIX", help_heading = "Objects")]
+    pub prefix: Option<String>,
+
+    /// Quick scan: read at most N objects per bucket (the report says it was sampled)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Objects")]
+    pub sample: Option<u64>,
+
+    /// Stream one CSV row per object (bucket, key, version, mode, key ARN, bucket key, size,
+    /// storage class, last-modified) to PATH while the scan runs: the pre-migration inventory
+    #[arg(long, value_name = "PATH", help_heading = "Objects")]
+    pub objects_csv: Option<PathBuf>,
+
+    /// HEAD requests in flight at once, across all buckets (S3 serves 5,500 GET/HEAD per second per prefix)
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Performance")]
+    pub concurrency: u16,
+
+    /// Buckets whose objects are scanned at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Performance")]
+    pub object_buckets: u16,
 
     #[command(flatten)]
     pub output: OutputArgs,

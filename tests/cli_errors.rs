@@ -247,7 +247,7 @@ fn usage_errors_exit_2_and_help_teaches() {
 #[test]
 fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
     let m = moto();
-    // demo-sse-s3 fails only medium rules (ENC-002, ENC-005).
+    // Without its objects, demo-sse-s3 fails only medium rules (ENC-002, ENC-005).
     let run = |extra: &[&str]| {
         s3audit()
             .args([
@@ -258,6 +258,7 @@ fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
                 "json",
                 "--bucket",
                 "demo-sse-s3",
+                "--no-objects",
             ])
             .args(extra)
             .output()

@@ -22,7 +22,7 @@ fn demo() -> &'static Demo {
     DEMO.get_or_init(|| {
         let moto = Moto::start();
         moto.seed("seed_demo.py");
-        let (exit, report, _) = scan_json(&moto.endpoint, &[]);
+        let (exit, report, _) = scan_json(&moto.endpoint, &["--versions"]);
         Demo { moto, report, exit }
     })
 }
@@ -52,7 +52,7 @@ fn every_rule_verdict_matches_aws_semantics() {
             }
         }
     }
-    assert!(checked >= 100, "only {checked} verdicts checked");
+    assert!(checked >= 190, "only {checked} verdicts checked");
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
@@ -89,6 +89,118 @@ fn every_bucket_is_reported_with_its_region() {
     let mut want_sorted = want.clone();
     want_sorted.sort();
     assert_eq!(reported, want_sorted);
+}
+
+#[test]
+fn every_object_is_counted_in_exactly_one_cell() {
+    let d = demo();
+    let expected = expected();
+    let zero = serde_json::json!({"total": 0, "none": 0, "sse_s3": 0, "sse_kms": 0, "dsse_kms": 0, "sse_c": 0, "unreadable": 0});
+    for b in d.report["buckets"].as_array().unwrap() {
+        let name = b["name"].as_str().unwrap();
+        let exp = &expected["buckets"][name];
+        assert_eq!(b["objects"], exp["objects"], "{name}: current objects");
+        let want_noncurrent = if exp["noncurrent"].is_null() {
+            &zero
+        } else {
+            &exp["noncurrent"]
+        };
+        assert_eq!(
+            &b["noncurrent"], want_noncurrent,
+            "{name}: noncurrent versions"
+        );
+        for section in ["objects", "noncurrent"] {
+            let c = &b[section];
+            let cells: u64 = [
+                "none",
+                "sse_s3",
+                "sse_kms",
+                "dsse_kms",
+                "sse_c",
+                "unreadable",
+            ]
+            .iter()
+            .map(|k| c[k].as_u64().unwrap())
+            .sum();
+            assert_eq!(
+                cells,
+                c["total"].as_u64().unwrap(),
+                "{name} {section}: cells must add up"
+            );
+        }
+    }
+}
+
+#[test]
+fn object_findings_name_the_objects() {
+    let d = demo();
+    let f = common::finding(&d.report, "demo-kms-good", "OBJ-001");
+    assert_eq!(f["status"], "fail");
+    // The unencrypted object is a noncurrent version: named with its version.
+    let examples = f["evidence"]["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 1, "{f}");
+    assert!(examples[0].as_str().unwrap().contains("(version "), "{f}");
+    let f = common::finding(&d.report, "demo-kms-pending-deletion", "OBJ-004");
+    assert_eq!(f["severity"], "critical");
+    assert!(f["message"].as_str().unwrap().contains("3 objects"), "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("pending deletion on "),
+        "{f}"
+    );
+}
+
+#[test]
+fn objects_csv_streams_one_row_per_object_and_version() {
+    let d = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("objects.csv");
+    let (_, report, _) = scan_json(
+        &d.moto.endpoint,
+        &["--versions", "--objects-csv", inv.to_str().unwrap()],
+    );
+    let mut rdr = csv::Reader::from_path(&inv).unwrap();
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "bucket",
+            "key",
+            "version_id",
+            "is_latest",
+            "mode",
+            "kms_key_arn",
+            "bucket_key_enabled",
+            "size",
+            "storage_class",
+            "last_modified",
+            "error"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    let total: u64 = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            b["objects"]["total"].as_u64().unwrap() + b["noncurrent"]["total"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(rows.len() as u64, total);
+    let unencrypted: Vec<&csv::StringRecord> = rows
+        .iter()
+        .filter(|r| &r[0] == "demo-no-encryption" && &r[4] == "none")
+        .collect();
+    assert_eq!(unencrypted.len(), 3);
+    let kms = rows
+        .iter()
+        .find(|r| &r[0] == "demo-kms-by-alias" && &r[4] == "sse_kms")
+        .unwrap();
+    assert!(
+        kms[5].starts_with("arn:aws:kms:us-east-1:"),
+        "key canonicalised: {kms:?}"
+    );
 }
 
 #[test]
@@ -186,6 +298,7 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
             &d.moto.endpoint,
             "--format",
             "csv",
+            "--versions",
         ])
         .output()
         .unwrap();

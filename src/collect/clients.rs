@@ -54,9 +54,15 @@ impl Clients {
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(region) = &settings.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
+        // Without any configured region, start from us-east-1 as the AWS CLI's S3 commands
+        // do; buckets are then read in their own regions anyway.
+        loader = match &settings.region {
+            Some(region) => loader.region(Region::new(region.clone())),
+            None => loader.region(
+                aws_config::meta::region::RegionProviderChain::default_provider()
+                    .or_else(Region::from_static("us-east-1")),
+            ),
+        };
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }

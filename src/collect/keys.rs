@@ -50,8 +50,9 @@ impl KeyResolver {
             .clone()
     }
 
-    pub fn into_records(self) -> BTreeMap<String, KeyRecord> {
-        self.records.into_inner().expect("key records lock")
+    /// Every record resolved so far (the resolver is left empty).
+    pub fn take_records(&self) -> BTreeMap<String, KeyRecord> {
+        std::mem::take(&mut *self.records.lock().expect("key records lock"))
     }
 
     async fn describe(&self, region: String, reference: String) -> String {

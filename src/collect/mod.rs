@@ -6,6 +6,8 @@ mod buckets;
 pub mod clients;
 pub mod errors;
 mod keys;
+mod objects;
+mod progress;
 
 use std::sync::Arc;
 
@@ -15,8 +17,9 @@ use wildmatch::WildMatch;
 
 pub use clients::{Clients, ConnectionSettings};
 use errors::CallFailure;
+pub use objects::ObjectScanSettings;
 
-use crate::model::{Estate, SNAPSHOT_VERSION, ScanInfo};
+use crate::model::{Estate, ObjectRecord, ObjectScanInfo, SNAPSHOT_VERSION, ScanInfo};
 
 /// What to scan, validated by the CLI layer.
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub struct ScanSettings {
     pub exclude: Vec<String>,
     /// Buckets read at once.
     pub bucket_concurrency: usize,
+    /// How to scan objects; `None` skips the object scan.
+    pub objects: Option<ObjectScanSettings>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -49,8 +54,12 @@ pub enum ScanError {
     Setup(#[from] anyhow::Error),
 }
 
-/// Runs a scan and returns the estate it observed.
-pub async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
+/// Runs a scan and returns the estate it observed. Each object read is also sent to
+/// `inventory`, if given, as it is read.
+pub async fn scan(
+    settings: &ScanSettings,
+    inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
+) -> Result<Estate, ScanError> {
     let started_at = OffsetDateTime::now_utc();
     let clients = Arc::new(Clients::new(&settings.connection).await?);
     let endpoint = clients.endpoint_url().map(str::to_string);
@@ -79,8 +88,8 @@ pub async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
-    let resolver = keys::KeyResolver::new(clients.clone());
-    let snapshots: Vec<_> = futures::stream::iter(selected.iter())
+    let resolver = Arc::new(keys::KeyResolver::new(clients.clone()));
+    let mut snapshots: Vec<_> = futures::stream::iter(selected.iter())
         .map(|listed| {
             let clients = &clients;
             let resolver = &resolver;
@@ -94,6 +103,39 @@ pub async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
         .collect()
         .await;
 
+    if let Some(object_settings) = &settings.objects {
+        let scanner = objects::ObjectScanner {
+            clients: clients.clone(),
+            resolver: resolver.clone(),
+            settings: object_settings.clone(),
+            heads: Arc::new(tokio::sync::Semaphore::new(
+                object_settings.concurrency.max(1),
+            )),
+            sink: inventory,
+            progress: progress::Progress::on_terminal(),
+        };
+        let total = snapshots.len();
+        let mut done = 0;
+        scanner.progress.buckets(done, total);
+        let summaries: Vec<(usize, crate::model::ObjectSummary)> =
+            futures::stream::iter(snapshots.iter().enumerate())
+                .map(|(i, bucket)| {
+                    let scanner = &scanner;
+                    async move { (i, scanner.scan_bucket(bucket).await) }
+                })
+                .buffer_unordered(object_settings.buckets_in_flight.max(1))
+                .inspect(|_| {
+                    done += 1;
+                    scanner.progress.buckets(done, total);
+                })
+                .collect()
+                .await;
+        scanner.progress.finish();
+        for (i, summary) in summaries {
+            snapshots[i].objects = Some(summary);
+        }
+    }
+
     Ok(Estate {
         snapshot_version: SNAPSHOT_VERSION,
         scan: ScanInfo {
@@ -104,10 +146,14 @@ pub async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
             principal,
             endpoint,
             region: clients.home_region.clone(),
-            objects: None,
+            objects: settings.objects.as_ref().map(|o| ObjectScanInfo {
+                versions: o.versions,
+                prefix: o.prefix.clone(),
+                sample: o.sample,
+            }),
         },
         buckets: snapshots,
-        keys: resolver.into_records(),
+        keys: resolver.take_records(),
     })
 }
 

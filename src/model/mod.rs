@@ -16,5 +16,7 @@ pub use bucket::{
 pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
-pub use objects::{ModeCounts, ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject};
+pub use objects::{
+    ModeCounts, ObjectRecord, ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject,
+};
 pub use observed::Observed;

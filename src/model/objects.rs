@@ -120,7 +120,7 @@ pub struct ObjectSummary {
     pub sampled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UnreadableObject {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,4 +136,23 @@ pub struct ObjectScanInfo {
     pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<u64>,
+}
+
+/// One object (or version) as the scan saw it: a row of the `--objects-csv` inventory.
+/// Streamed to disk while the scan runs, never held in memory in bulk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub is_latest: bool,
+    /// `None` when the object could not be read (see `error`).
+    pub mode: Option<SseMode>,
+    /// The KMS key record id (the key ARN when resolved).
+    pub kms_key: Option<String>,
+    pub bucket_key_enabled: Option<bool>,
+    pub size: Option<i64>,
+    pub storage_class: Option<String>,
+    pub last_modified: Option<String>,
+    pub error: Option<String>,
 }

@@ -8,6 +8,7 @@
 mod encryption;
 mod kms;
 pub mod metadata;
+mod objects;
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -84,7 +85,10 @@ pub struct Rule {
 
 /// Every rule, in catalog order.
 pub fn registry() -> impl Iterator<Item = &'static Rule> {
-    encryption::RULES.iter().chain(kms::RULES.iter())
+    encryption::RULES
+        .iter()
+        .chain(kms::RULES.iter())
+        .chain(objects::RULES.iter())
 }
 
 /// Runs every rule on every bucket. Buckets are evaluated in parallel; the output order
@@ -128,4 +132,13 @@ pub(crate) fn arn_region(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
     (parts.next()? == "arn").then_some(())?;
     parts.nth(2).filter(|r| !r.is_empty())
+}
+
+/// "1 key", "3 keys".
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -1,0 +1,393 @@
+//! The object scan: list every object (or version) and HEAD each one to read how it is
+//! encrypted at rest.
+//!
+//! Listing feeds HEADs through a bounded channel, so a fast lister waits for the HEADs
+//! (backpressure) and memory holds at most a channel's worth of listed objects. One
+//! semaphore bounds the HEADs in flight across every bucket scanned at once. Per-object
+//! results are folded into counters and bounded samples as they arrive, and streamed to
+//! the optional inventory sink; nothing grows with the object count.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::Semaphore;
+
+use super::clients::Clients;
+use super::errors::CallFailure;
+use super::keys::KeyResolver;
+use super::progress::Progress;
+use crate::model::{
+    BucketSnapshot, ModeCounts, ObjectRecord, ObjectSummary, Observed, SseMode, UnreadableObject,
+};
+
+/// How objects are scanned.
+#[derive(Debug, Clone)]
+pub struct ObjectScanSettings {
+    /// HEAD requests in flight at once, across all buckets.
+    pub concurrency: usize,
+    /// Buckets whose objects are scanned at once.
+    pub buckets_in_flight: usize,
+    /// List and HEAD every version (ListObjectVersions), not just current objects.
+    pub versions: bool,
+    pub prefix: Option<String>,
+    /// Read at most this many objects (versions) per bucket.
+    pub sample: Option<u64>,
+}
+
+/// Keys named per mode, per KMS key and per unreadable reason in the summary: enough for
+/// a finding to point at examples, bounded so memory stays flat.
+const SAMPLE_KEYS: usize = 10;
+const SAMPLE_UNREADABLE: usize = 50;
+
+/// One listed object or version, waiting for its HEAD.
+struct Listed {
+    key: String,
+    version_id: Option<String>,
+    is_latest: bool,
+    size: Option<i64>,
+    storage_class: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// What one HEAD established.
+enum Outcome {
+    Read {
+        mode: SseMode,
+        kms_key: Option<String>,
+        bucket_key: Option<bool>,
+    },
+    Unreadable(String),
+}
+
+pub struct ObjectScanner {
+    pub clients: Arc<Clients>,
+    pub resolver: Arc<KeyResolver>,
+    pub settings: ObjectScanSettings,
+    pub heads: Arc<Semaphore>,
+    pub sink: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
+    pub progress: Progress,
+}
+
+impl ObjectScanner {
+    /// Scans one bucket's objects. Never fails: what could not be listed or read is
+    /// recorded in the summary.
+    pub async fn scan_bucket(&self, bucket: &BucketSnapshot) -> ObjectSummary {
+        let region = bucket
+            .region
+            .present()
+            .cloned()
+            .unwrap_or_else(|| self.clients.home_region.clone());
+        let s3 = self.clients.s3(&region);
+        let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
+        let lister = list(&s3, &bucket.name, &self.settings, tx, &self.progress);
+        let default_key = self.default_key_for_inference(bucket, &region).await;
+        let mut tally = Tally::new(self.settings.versions);
+        let heads = rx
+            .map(|obj| {
+                let s3 = &s3;
+                let name = bucket.name.as_str();
+                let region = region.as_str();
+                let default_key = default_key.as_deref();
+                async move {
+                    let _permit = self.heads.acquire().await.expect("semaphore never closed");
+                    let outcome = self.head(s3, name, region, &obj, default_key).await;
+                    (obj, outcome)
+                }
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .for_each(|(obj, outcome)| {
+                let record = tally.add(&bucket.name, obj, outcome);
+                self.progress.object_done();
+                let sink = self.sink.clone();
+                async move {
+                    if let Some(sink) = sink {
+                        // The writer only goes away on an I/O error, which app reports.
+                        let _ = sink.send(record).await;
+                    }
+                }
+            });
+        let (listing, ()) = tokio::join!(lister, heads);
+        let mut summary = tally.finish();
+        match listing {
+            Ok(sampled) => summary.sampled = sampled,
+            Err(reason) => summary.listing_error = Some(reason),
+        }
+        summary
+    }
+
+    /// The key S3 used for an SSE-KMS object whose HEAD names none (AWS always names it;
+    /// some S3-compatible servers do not): the bucket's default key, else aws/s3.
+    async fn default_key_for_inference(
+        &self,
+        bucket: &BucketSnapshot,
+        region: &str,
+    ) -> Option<String> {
+        if let Observed::Present(enc) = &bucket.encryption
+            && let Some(rule) = enc.effective()
+            && rule.algorithm.is_kms()
+            && let Some(id) = &rule.kms_key
+        {
+            return Some(id.clone());
+        }
+        Some(self.resolver.resolve("alias/aws/s3", region).await)
+    }
+
+    async fn head(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        region: &str,
+        obj: &Listed,
+        default_key: Option<&str>,
+    ) -> Outcome {
+        // The current "null" version (written before versioning was enabled) is simply the
+        // current object. Asking for it by `versionId=null` is valid on AWS but some
+        // S3-compatible servers (moto) answer 400, which would read as SSE-C.
+        let version = obj
+            .version_id
+            .clone()
+            .filter(|v| !(obj.is_latest && v == "null"));
+        let result = s3
+            .head_object()
+            .bucket(bucket)
+            .key(&obj.key)
+            .set_version_id(version)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let (mode, key_ref, bucket_key) = classify(&out);
+                let kms_key = match (mode, key_ref) {
+                    (SseMode::SseKms | SseMode::DsseKms, Some(r)) => {
+                        Some(self.resolver.resolve(&r, region).await)
+                    }
+                    (SseMode::SseKms | SseMode::DsseKms, None) => default_key.map(str::to_string),
+                    _ => None,
+                };
+                Outcome::Read {
+                    mode,
+                    kms_key,
+                    bucket_key,
+                }
+            }
+            Err(e) => match CallFailure::from_sdk(e) {
+                // AWS answers a HEAD of an SSE-C object made without its key with 400:
+                // the object is encrypted with a key S3 does not hold.
+                CallFailure::Service { status: 400, .. } => Outcome::Read {
+                    mode: SseMode::SseC,
+                    kms_key: None,
+                    bucket_key: None,
+                },
+                CallFailure::Service { status: 403, .. } => {
+                    Outcome::Unreadable("access denied (HTTP 403)".to_string())
+                }
+                CallFailure::Service { status: 404, .. } => Outcome::Unreadable(
+                    "not found (HTTP 404): deleted between listing and HEAD".to_string(),
+                ),
+                other => Outcome::Unreadable(other.to_string()),
+            },
+        }
+    }
+}
+
+/// Mode, KMS key reference and Bucket Key flag from a HEAD response.
+fn classify(out: &HeadObjectOutput) -> (SseMode, Option<String>, Option<bool>) {
+    let mode = match out.server_side_encryption().map(|s| s.as_str()) {
+        Some("AES256") => SseMode::SseS3,
+        Some("aws:kms") => SseMode::SseKms,
+        Some("aws:kms:dsse") => SseMode::DsseKms,
+        // A readable SSE-C HEAD needs the key; a server that still reports it is honoured.
+        _ if out.sse_customer_algorithm().is_some() => SseMode::SseC,
+        Some(_) => SseMode::SseS3,
+        None => SseMode::None,
+    };
+    let key = out
+        .ssekms_key_id()
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+    (mode, key, out.bucket_key_enabled())
+}
+
+/// Lists the bucket into `tx`. `Ok(true)` when `--sample` cut the listing short.
+async fn list(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    settings: &ObjectScanSettings,
+    mut tx: mpsc::Sender<Listed>,
+    progress: &Progress,
+) -> Result<bool, String> {
+    let limit = settings.sample.unwrap_or(u64::MAX);
+    let mut listed: u64 = 0;
+    if settings.versions {
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let page = s3
+                .list_object_versions()
+                .bucket(bucket)
+                .set_prefix(settings.prefix.clone())
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| format!("listing versions stopped: {}", CallFailure::from_sdk(e)))?;
+            // Delete markers hold no data, so there is nothing to encrypt.
+            for v in page.versions.unwrap_or_default() {
+                let Some(key) = v.key else { continue };
+                if listed >= limit {
+                    return Ok(true);
+                }
+                listed += 1;
+                progress.object_listed();
+                let obj = Listed {
+                    key,
+                    version_id: v.version_id,
+                    is_latest: v.is_latest.unwrap_or(true),
+                    size: v.size,
+                    storage_class: v.storage_class.map(|s| s.as_str().to_string()),
+                    last_modified: v.last_modified.map(|t| t.to_string()),
+                };
+                if tx.send(obj).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            if page.is_truncated != Some(true) {
+                return Ok(false);
+            }
+            key_marker = page.next_key_marker;
+            version_marker = page.next_version_id_marker;
+            if key_marker.is_none() {
+                return Err(
+                    "listing versions stopped: truncated page without a next marker".to_string(),
+                );
+            }
+        }
+    } else {
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_prefix(settings.prefix.clone())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| format!("listing stopped: {}", CallFailure::from_sdk(e)))?;
+            for o in page.contents.unwrap_or_default() {
+                let Some(key) = o.key else { continue };
+                if listed >= limit {
+                    return Ok(true);
+                }
+                listed += 1;
+                progress.object_listed();
+                let obj = Listed {
+                    key,
+                    version_id: None,
+                    is_latest: true,
+                    size: o.size,
+                    storage_class: o.storage_class.map(|s| s.as_str().to_string()),
+                    last_modified: o.last_modified.map(|t| t.to_string()),
+                };
+                if tx.send(obj).await.is_err() {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Folds HEAD outcomes into a bucket's summary: counters plus bounded samples.
+struct Tally {
+    summary: ObjectSummary,
+}
+
+impl Tally {
+    fn new(versions: bool) -> Self {
+        Tally {
+            summary: ObjectSummary {
+                noncurrent: versions.then(ModeCounts::default),
+                ..ObjectSummary::default()
+            },
+        }
+    }
+
+    fn add(&mut self, bucket: &str, obj: Listed, outcome: Outcome) -> ObjectRecord {
+        let s = &mut self.summary;
+        let label = match (&obj.version_id, obj.is_latest) {
+            (Some(v), false) => format!("{} (version {v})", obj.key),
+            _ => obj.key.clone(),
+        };
+        let counts = if obj.is_latest {
+            &mut s.current
+        } else {
+            s.noncurrent.get_or_insert_with(ModeCounts::default)
+        };
+        let mut record = ObjectRecord {
+            bucket: bucket.to_string(),
+            key: obj.key,
+            version_id: obj.version_id,
+            is_latest: obj.is_latest,
+            mode: None,
+            kms_key: None,
+            bucket_key_enabled: None,
+            size: obj.size,
+            storage_class: obj.storage_class,
+            last_modified: obj.last_modified,
+            error: None,
+        };
+        match outcome {
+            Outcome::Read {
+                mode,
+                kms_key,
+                bucket_key,
+            } => {
+                counts.add(Some(mode));
+                push_bounded(
+                    s.samples.entry(mode).or_default(),
+                    label.clone(),
+                    SAMPLE_KEYS,
+                );
+                if let Some(k) = &kms_key {
+                    *s.by_key.entry(k.clone()).or_default() += 1;
+                    push_bounded(
+                        s.key_samples.entry(k.clone()).or_default(),
+                        label,
+                        SAMPLE_KEYS,
+                    );
+                }
+                record.mode = Some(mode);
+                record.kms_key = kms_key;
+                record.bucket_key_enabled = bucket_key;
+            }
+            Outcome::Unreadable(reason) => {
+                counts.add(None);
+                let entry = UnreadableObject {
+                    key: record.key.clone(),
+                    version_id: record.version_id.clone(),
+                    reason: reason.clone(),
+                };
+                push_bounded(&mut s.unreadable, entry, SAMPLE_UNREADABLE);
+                record.error = Some(reason);
+            }
+        }
+        record
+    }
+
+    fn finish(self) -> ObjectSummary {
+        self.summary
+    }
+}
+
+/// Keeps the `max` smallest items in order. HEADs complete in any order; keeping the
+/// first keys in key order (not the first to arrive) makes samples, and so findings,
+/// the same on every run.
+fn push_bounded<T: Ord>(list: &mut Vec<T>, item: T, max: usize) {
+    if list.len() >= max && list.last().is_some_and(|last| &item >= last) {
+        return;
+    }
+    let at = list.binary_search(&item).unwrap_or_else(|i| i);
+    list.insert(at, item);
+    list.truncate(max);
+}

@@ -1,0 +1,312 @@
+//! OBJ-*: the objects themselves. Bucket settings only govern new uploads; these rules
+//! judge what is actually stored, current and noncurrent versions alike.
+
+use serde_json::json;
+
+use super::{Rule, RuleContext, Verdict, plural};
+use crate::model::{KeyState, ModeCounts, ObjectSummary, Observed, SseMode};
+
+pub(super) const RULES: &[Rule] = &[
+    Rule {
+        id: "OBJ-001",
+        check: no_unencrypted_objects,
+    },
+    Rule {
+        id: "OBJ-002",
+        check: no_objects_below_required_mode,
+    },
+    Rule {
+        id: "OBJ-003",
+        check: object_keys_expected,
+    },
+    Rule {
+        id: "OBJ-004",
+        check: no_objects_under_unusable_keys,
+    },
+    Rule {
+        id: "OBJ-005",
+        check: no_sse_c_objects,
+    },
+    Rule {
+        id: "OBJ-006",
+        check: every_object_read,
+    },
+];
+
+fn summary<'a>(ctx: &RuleContext<'a>) -> Result<&'a ObjectSummary, Verdict> {
+    ctx.bucket
+        .objects
+        .as_ref()
+        .ok_or_else(|| Verdict::not_applicable("objects were not scanned (--no-objects)"))
+}
+
+/// Current and noncurrent together: an old version is data at rest like any other.
+fn all_counts(s: &ObjectSummary) -> ModeCounts {
+    let mut c = s.current;
+    if let Some(n) = &s.noncurrent {
+        c.merge(n);
+    }
+    c
+}
+
+/// Why the counts cannot prove a negative: unread objects or a listing cut short.
+fn gap(s: &ObjectSummary) -> Option<String> {
+    let unreadable = all_counts(s).unreadable;
+    match (&s.listing_error, unreadable) {
+        (Some(e), _) => Some(e.clone()),
+        (None, 0) => None,
+        (None, n) => Some(format!("{n} object(s) could not be read (OBJ-006)")),
+    }
+}
+
+fn scope(s: &ObjectSummary) -> String {
+    let n = all_counts(s).total;
+    let what = if s.noncurrent.is_some() {
+        "objects and versions"
+    } else {
+        "objects"
+    };
+    if s.sampled {
+        format!("in a sample of {n} {what} (--sample)")
+    } else {
+        format!("among {n} {what}")
+    }
+}
+
+/// The common shape of "no object may be X": fail on any, error when the scan has a gap,
+/// pass otherwise.
+fn none_may_be(
+    s: &ObjectSummary,
+    modes: &[SseMode],
+    what: &str,
+    evidence_extra: serde_json::Value,
+) -> Verdict {
+    let counts = all_counts(s);
+    let bad: u64 = modes.iter().map(|m| counts.get(*m)).sum();
+    let examples: Vec<&String> = modes
+        .iter()
+        .filter_map(|m| s.samples.get(m))
+        .flatten()
+        .take(10)
+        .collect();
+    let evidence = json!({
+        "count": bad,
+        "examples": examples,
+        "counts": counts,
+        "noncurrent_scanned": s.noncurrent.is_some(),
+        "sampled": s.sampled,
+        "criteria": evidence_extra,
+    });
+    if bad > 0 {
+        let e: Vec<&str> = examples.iter().map(|s| s.as_str()).take(3).collect();
+        return Verdict::fail(format!("{bad} {what} {} (e.g. {})", scope(s), e.join(", ")))
+            .with_evidence(evidence);
+    }
+    if let Some(g) = gap(s) {
+        return Verdict::error(format!("cannot rule out {what}: {g}")).with_evidence(evidence);
+    }
+    if counts.total == 0 {
+        return Verdict::not_applicable("the bucket holds no objects (under the scanned prefix)");
+    }
+    Verdict::pass(format!("no {what} {}", scope(s))).with_evidence(evidence)
+}
+
+fn no_unencrypted_objects(ctx: &RuleContext) -> Verdict {
+    match summary(ctx) {
+        Err(v) => v,
+        Ok(s) => none_may_be(s, &[SseMode::None], "unencrypted objects", json!(null)),
+    }
+}
+
+fn no_objects_below_required_mode(ctx: &RuleContext) -> Verdict {
+    let s = match summary(ctx) {
+        Err(v) => return v,
+        Ok(s) => s,
+    };
+    let required = ctx.config.required_object_mode;
+    let below: Vec<SseMode> = SseMode::ALL
+        .into_iter()
+        .filter(|m| m.rank() < required.rank())
+        .collect();
+    none_may_be(
+        s,
+        &below,
+        &format!("objects below {}", required.as_str()),
+        json!({"required_mode": required}),
+    )
+}
+
+fn no_sse_c_objects(ctx: &RuleContext) -> Verdict {
+    match summary(ctx) {
+        Err(v) => v,
+        Ok(s) => none_may_be(s, &[SseMode::SseC], "SSE-C objects", json!(null)),
+    }
+}
+
+/// The record id of the bucket's default KMS key, if the default is SSE-KMS.
+fn default_key<'a>(ctx: &RuleContext<'a>) -> Option<&'a str> {
+    let enc = ctx.bucket.encryption.present()?;
+    let rule = enc.effective()?;
+    rule.algorithm
+        .is_kms()
+        .then_some(rule.kms_key.as_deref())
+        .flatten()
+}
+
+fn object_keys_expected(ctx: &RuleContext) -> Verdict {
+    let s = match summary(ctx) {
+        Err(v) => return v,
+        Ok(s) => s,
+    };
+    if s.by_key.is_empty() {
+        return match gap(s) {
+            Some(g) => Verdict::error(format!("cannot tell which KMS keys objects use: {g}")),
+            None => Verdict::not_applicable(format!("no SSE-KMS objects {}", scope(s))),
+        };
+    }
+    let default = default_key(ctx);
+    let mut unexpected = Vec::new();
+    let mut keys = Vec::new();
+    for (id, n) in &s.by_key {
+        let allowed = Some(id.as_str()) == default
+            || ctx.config.allowed_kms_keys.iter().any(|a| a == id)
+            || ctx
+                .key(id)
+                .and_then(|r| r.info.present())
+                .is_some_and(|k| ctx.config.key_allowed(k));
+        keys.push(json!({"key": id, "objects": n, "expected": allowed,
+            "examples": s.key_samples.get(id).map(|v| &v[..v.len().min(3)])}));
+        if !allowed {
+            unexpected.push((id, n));
+        }
+    }
+    let evidence = json!({"default_key": default, "allowed_kms_keys": ctx.config.allowed_kms_keys, "keys": keys});
+    if !unexpected.is_empty() {
+        let total: u64 = unexpected.iter().map(|(_, n)| **n).sum();
+        let named: Vec<String> = unexpected
+            .iter()
+            .map(|(id, n)| format!("{id} ({n})"))
+            .collect();
+        return Verdict::fail(format!(
+            "{total} objects are under KMS keys that are neither the bucket default nor allowed: {}",
+            named.join(", ")
+        ))
+        .with_evidence(evidence);
+    }
+    if let Some(g) = gap(s) {
+        return Verdict::error(format!("cannot rule out unexpected KMS keys: {g}"))
+            .with_evidence(evidence);
+    }
+    Verdict::pass(format!(
+        "all SSE-KMS objects {} use the default or an allowed key",
+        scope(s)
+    ))
+    .with_evidence(evidence)
+}
+
+fn no_objects_under_unusable_keys(ctx: &RuleContext) -> Verdict {
+    let s = match summary(ctx) {
+        Err(v) => return v,
+        Ok(s) => s,
+    };
+    if s.by_key.is_empty() {
+        return match gap(s) {
+            Some(g) => Verdict::error(format!("cannot tell which KMS keys objects use: {g}")),
+            None => Verdict::not_applicable(format!("no KMS-encrypted objects {}", scope(s))),
+        };
+    }
+    let mut at_risk = Vec::new();
+    let mut unknown = Vec::new();
+    let mut keys = Vec::new();
+    let mut total_at_risk = 0;
+    for (id, n) in &s.by_key {
+        let state = match ctx.key(id).map(|r| &r.info) {
+            Some(Observed::Present(k)) => Some(match k.state {
+                KeyState::Enabled => None,
+                KeyState::PendingDeletion => Some(match k.deletion_date {
+                    Some(d) => format!("pending deletion on {}", d.date()),
+                    None => "pending deletion".to_string(),
+                }),
+                other => Some(format!("{other:?}")),
+            }),
+            Some(Observed::Absent) => Some(Some("missing".to_string())),
+            Some(o) => {
+                unknown.push(format!("{id}: {}", o.unknown_reason().unwrap_or("unknown")));
+                None
+            }
+            None => {
+                unknown.push(format!("{id}: not resolved"));
+                None
+            }
+        };
+        let problem = state.flatten();
+        keys.push(json!({"key": id, "objects": n, "problem": problem,
+            "examples": s.key_samples.get(id).map(|v| &v[..v.len().min(3)])}));
+        if let Some(p) = problem {
+            total_at_risk += n;
+            at_risk.push(format!("{n} under {id} ({p})"));
+        }
+    }
+    let evidence = json!({"keys": keys});
+    if !at_risk.is_empty() {
+        return Verdict::fail(format!(
+            "{total_at_risk} objects are unreadable or about to be: {}",
+            at_risk.join("; ")
+        ))
+        .with_evidence(evidence);
+    }
+    if !unknown.is_empty() {
+        return Verdict::error(format!("key state unknown: {}", unknown.join("; ")))
+            .with_evidence(evidence);
+    }
+    if let Some(g) = gap(s) {
+        return Verdict::error(format!("cannot rule out objects under unusable keys: {g}"))
+            .with_evidence(evidence);
+    }
+    Verdict::pass(format!(
+        "every KMS key objects use is enabled ({})",
+        plural(s.by_key.len(), "key")
+    ))
+    .with_evidence(evidence)
+}
+
+fn every_object_read(ctx: &RuleContext) -> Verdict {
+    let s = match summary(ctx) {
+        Err(v) => return v,
+        Ok(s) => s,
+    };
+    let counts = all_counts(s);
+    let evidence = json!({
+        "listed": counts.total,
+        "unreadable": counts.unreadable,
+        "examples": s.unreadable.iter().take(10).collect::<Vec<_>>(),
+        "listing_error": s.listing_error,
+    });
+    if counts.unreadable > 0 {
+        let e: Vec<String> = s
+            .unreadable
+            .iter()
+            .take(3)
+            .map(|u| format!("{}: {}", u.key, u.reason))
+            .collect();
+        return Verdict::fail(format!(
+            "{} of {} listed objects could not be read (e.g. {})",
+            counts.unreadable,
+            counts.total,
+            e.join("; ")
+        ))
+        .with_evidence(evidence);
+    }
+    if let Some(e) = &s.listing_error {
+        return Verdict::error(format!("the listing did not complete: {e}"))
+            .with_evidence(evidence);
+    }
+    if counts.total == 0 {
+        return Verdict::not_applicable("the bucket holds no objects (under the scanned prefix)");
+    }
+    Verdict::pass(format!(
+        "all {} were read",
+        plural(counts.total as usize, "listed object")
+    ))
+    .with_evidence(evidence)
+}
