@@ -32,6 +32,8 @@ pub struct Moto {
     child: Child,
     _stdin: ChildStdin,
     pub endpoint: String,
+    /// moto's request log (werkzeug's access log), one line per request.
+    log: tempfile::NamedTempFile,
 }
 
 impl Moto {
@@ -45,12 +47,13 @@ impl Moto {
     }
 
     fn launch(enforce: bool) -> Self {
+        let log = tempfile::NamedTempFile::new().expect("temp file for moto's log");
         let mut cmd = Command::new(python());
         cmd.arg(repo_root().join("scripts/moto_server.py"))
             .args(["--port", "0", "--exit-on-stdin-eof"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(log.reopen().expect("reopen moto log"));
         if enforce {
             cmd.arg("--enforce-policies");
         }
@@ -75,14 +78,33 @@ impl Moto {
             child,
             _stdin: stdin,
             endpoint,
+            log,
         }
+    }
+
+    /// The request lines ("METHOD /path HTTP/1.1") moto has logged so far.
+    pub fn requests(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let start = l.find('"')? + 1;
+                let end = start + l[start..].find('"')?;
+                // werkzeug colours error lines; the request line is what matters.
+                Some(strip_ansi(&l[start..end]))
+            })
+            .collect()
     }
 
     /// Runs a seeding script of the project against this server.
     pub fn seed(&self, script: &str) {
+        self.seed_with(script, &[]);
+    }
+
+    pub fn seed_with(&self, script: &str, args: &[&str]) {
         let out = Command::new(python())
             .arg(repo_root().join("scripts").join(script))
             .args(["--endpoint", &self.endpoint])
+            .args(args)
             .output()
             .expect("run seed script");
         assert!(
@@ -193,4 +215,21 @@ pub fn finding<'a>(
 
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
