@@ -1,0 +1,265 @@
+//! The rules on synthetic snapshots, offline: what could not be read never passes, and
+//! the verdicts that depend on facts the demo estate cannot show (denied reads, allowed-key
+//! lists, sampled or cut-short listings) are right.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use s3audit::config::RuleConfig;
+use s3audit::model::*;
+use s3audit::rules::evaluate;
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1111";
+
+fn key_info(state: KeyState, rotation: Observed<bool>) -> KeyInfo {
+    KeyInfo {
+        arn: KEY.into(),
+        key_id: "1111".into(),
+        account: Some("111122223333".into()),
+        state,
+        manager: KeyManager::Customer,
+        spec: "SYMMETRIC_DEFAULT".into(),
+        origin: "AWS_KMS".into(),
+        deletion_date: None,
+        rotation,
+        aliases: Observed::Present(vec!["alias/app".into()]),
+    }
+}
+
+fn kms_bucket() -> BucketSnapshot {
+    BucketSnapshot {
+        name: "b".into(),
+        region: Observed::Present("us-east-1".into()),
+        encryption: Observed::Present(DefaultEncryption {
+            rules: vec![EncryptionRule {
+                algorithm: SseAlgorithm::AwsKms,
+                kms_key_id: Some(KEY.into()),
+                kms_key: Some(KEY.into()),
+                bucket_key_enabled: Some(true),
+                blocked_encryption_types: Some(vec!["SSE-C".into()]),
+            }],
+        }),
+        policy: Observed::Absent,
+        versioning: Observed::Present(Versioning::Enabled),
+        public_access_block: Observed::Absent,
+        objects: Some(ObjectSummary {
+            current: ModeCounts {
+                total: 2,
+                sse_kms: 2,
+                ..ModeCounts::default()
+            },
+            by_key: BTreeMap::from([(KEY.to_string(), 2)]),
+            ..ObjectSummary::default()
+        }),
+    }
+}
+
+fn estate(bucket: BucketSnapshot, key: Observed<KeyInfo>) -> Estate {
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    Estate {
+        snapshot_version: SNAPSHOT_VERSION,
+        scan: ScanInfo {
+            tool_version: "test".into(),
+            started_at: now,
+            finished_at: now,
+            account: None,
+            principal: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            objects: None,
+        },
+        buckets: vec![bucket],
+        keys: BTreeMap::from([(
+            KEY.to_string(),
+            KeyRecord {
+                id: KEY.into(),
+                region: "us-east-1".into(),
+                references: vec![KEY.into()],
+                info: key,
+            },
+        )]),
+    }
+}
+
+fn statuses(e: &Estate, config: &RuleConfig) -> BTreeMap<String, Status> {
+    evaluate(e, config)
+        .into_iter()
+        .map(|f| (f.rule, f.status))
+        .collect()
+}
+
+#[test]
+fn a_healthy_kms_bucket_passes_every_rule() {
+    let e = estate(
+        kms_bucket(),
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    for (rule, status) in statuses(&e, &RuleConfig::default()) {
+        assert_eq!(status, Status::Pass, "{rule}");
+    }
+    assert!(e.is_complete());
+}
+
+#[test]
+fn denied_default_encryption_is_an_error_for_every_rule_that_reads_it() {
+    let mut b = kms_bucket();
+    b.encryption = Observed::Denied {
+        reason: "AccessDenied (HTTP 403)".into(),
+    };
+    let e = estate(
+        b,
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    let s = statuses(&e, &RuleConfig::default());
+    for rule in [
+        "ENC-001", "ENC-002", "ENC-003", "ENC-004", "ENC-005", "KMS-001", "KMS-002", "KMS-003",
+    ] {
+        assert_eq!(s[rule], Status::Error, "{rule}");
+    }
+    assert!(!e.is_complete());
+    let f = evaluate(&e, &RuleConfig::default())
+        .into_iter()
+        .find(|f| f.rule == "ENC-001")
+        .unwrap();
+    assert!(
+        f.message.contains("AccessDenied"),
+        "the reason is carried: {}",
+        f.message
+    );
+}
+
+#[test]
+fn undescribable_key_is_an_error_not_a_pass() {
+    let e = estate(
+        kms_bucket(),
+        Observed::Failed {
+            reason: "ThrottlingException".into(),
+        },
+    );
+    let s = statuses(&e, &RuleConfig::default());
+    assert_eq!(s["ENC-003"], Status::Error);
+    assert_eq!(s["KMS-001"], Status::Error);
+    assert_eq!(s["OBJ-004"], Status::Error);
+}
+
+#[test]
+fn rotation_unknown_is_an_error_and_rotation_off_fails() {
+    let unknown = estate(
+        kms_bucket(),
+        Observed::Present(key_info(
+            KeyState::Enabled,
+            Observed::Denied {
+                reason: "AccessDenied".into(),
+            },
+        )),
+    );
+    assert_eq!(
+        statuses(&unknown, &RuleConfig::default())["KMS-002"],
+        Status::Error
+    );
+    let off = estate(
+        kms_bucket(),
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(false))),
+    );
+    assert_eq!(
+        statuses(&off, &RuleConfig::default())["KMS-002"],
+        Status::Fail
+    );
+}
+
+#[test]
+fn allowed_key_list_is_enforced_by_arn_and_by_alias() {
+    let e = estate(
+        kms_bucket(),
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    let other = RuleConfig {
+        allowed_kms_keys: vec!["arn:aws:kms:us-east-1:111122223333:key/9999".into()],
+        ..RuleConfig::default()
+    };
+    let s = statuses(&e, &other);
+    assert_eq!(s["ENC-003"], Status::Fail);
+    assert_eq!(
+        s["OBJ-003"],
+        Status::Pass,
+        "objects under the default key are expected"
+    );
+    let by_alias = RuleConfig {
+        allowed_kms_keys: vec!["alias/app".into()],
+        ..RuleConfig::default()
+    };
+    assert_eq!(statuses(&e, &by_alias)["ENC-003"], Status::Pass);
+}
+
+#[test]
+fn cut_short_listing_cannot_prove_a_negative() {
+    let mut b = kms_bucket();
+    b.objects.as_mut().unwrap().listing_error = Some("listing stopped: SlowDown (HTTP 503)".into());
+    let e = estate(
+        b,
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    let s = statuses(&e, &RuleConfig::default());
+    for rule in ["OBJ-001", "OBJ-002", "OBJ-005", "OBJ-006"] {
+        assert_eq!(s[rule], Status::Error, "{rule}");
+    }
+}
+
+#[test]
+fn required_mode_is_configurable() {
+    let mut b = kms_bucket();
+    let objects = b.objects.as_mut().unwrap();
+    objects.current.sse_kms = 1;
+    objects.current.sse_s3 = 1;
+    let e = estate(
+        b,
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    assert_eq!(
+        statuses(&e, &RuleConfig::default())["OBJ-002"],
+        Status::Fail
+    );
+    let lenient = RuleConfig {
+        required_object_mode: SseMode::SseS3,
+        ..RuleConfig::default()
+    };
+    assert_eq!(statuses(&e, &lenient)["OBJ-002"], Status::Pass);
+}
+
+fn unknown<T: Clone + std::fmt::Debug + 'static>() -> impl Strategy<Value = Observed<T>> {
+    prop_oneof![
+        Just(Observed::Denied {
+            reason: "AccessDenied".into()
+        }),
+        Just(Observed::Failed {
+            reason: "SlowDown".into()
+        }),
+    ]
+}
+
+proptest! {
+    /// With every bucket fact unreadable and the key undescribable, nothing can pass.
+    #[test]
+    fn nothing_passes_when_nothing_could_be_read(
+        region in unknown::<String>(),
+        encryption in unknown::<DefaultEncryption>(),
+        policy in unknown::<String>(),
+        key in unknown::<KeyInfo>(),
+        listing in proptest::option::of("[a-z ]{1,20}"),
+        unreadable in 1u64..5,
+    ) {
+        let mut b = kms_bucket();
+        b.region = region;
+        b.encryption = encryption;
+        b.policy = policy;
+        let objects = b.objects.as_mut().unwrap();
+        objects.current.unreadable = unreadable;
+        objects.current.total += unreadable;
+        objects.listing_error = listing;
+        let e = estate(b, key);
+        prop_assert!(!e.is_complete());
+        for f in evaluate(&e, &RuleConfig::default()) {
+            prop_assert_ne!(f.status, Status::Pass, "{} passed on unknown facts: {}", f.rule, f.message);
+        }
+    }
+}
