@@ -9,7 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 
 use crate::cli::{
-    CatalogFormat, Cli, Command, EvaluateArgs, Format, OutputArgs, RuleArgs, ScanArgs,
+    CatalogFormat, CheckPolicyArgs, Cli, Command, DefaultSseArg, EvaluateArgs, Format, OutputArgs,
+    RuleArgs, ScanArgs,
 };
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
@@ -73,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             list_rules(args.format)?;
             Ok(EXIT_OK)
         }
+        Command::CheckPolicy(args) => check_policy(args, color),
     }
 }
 
@@ -152,6 +154,28 @@ fn evaluate(args: EvaluateArgs, color: bool) -> anyhow::Result<u8> {
     let estate = load_snapshot(&args.snapshot)?;
     let sink = ReportSink::open(&args.output)?;
     report(&estate, &rule_config, sink, args.output.fail_on, color)
+}
+
+fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
+    let rule_config = rule_config(&args.rules)?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read policy {}", args.file.display()))?;
+    let sink = ReportSink::open(&args.output)?;
+    let options = rules::CheckPolicyOptions {
+        bucket: args.bucket.clone(),
+        default_sse: match args.default_sse {
+            DefaultSseArg::None => crate::policy::checks::DefaultSse::None,
+            DefaultSseArg::SseS3 => crate::policy::checks::DefaultSse::SseS3,
+            DefaultSseArg::SseKms => crate::policy::checks::DefaultSse::SseKms,
+            DefaultSseArg::DsseKms => crate::policy::checks::DefaultSse::DsseKms,
+        },
+        default_kms_key: args.default_kms_key.clone(),
+        sse_c_blocked: args.sse_c_blocked,
+    };
+    let findings = rules::check_policy(&text, &options, &rule_config)
+        .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", args.file.display()))?;
+    let report = Report::for_document(&args.bucket, findings);
+    render(&report, sink, args.output.fail_on, color)
 }
 
 fn load_snapshot(path: &Path) -> anyhow::Result<Estate> {
@@ -258,7 +282,10 @@ fn report(
     color: bool,
 ) -> anyhow::Result<u8> {
     let findings = rules::evaluate(estate, config);
-    let report = Report::new(estate, findings);
+    render(&Report::new(estate, findings), sink, fail_on, color)
+}
+
+fn render(report: &Report, sink: ReportSink, fail_on: Severity, color: bool) -> anyhow::Result<u8> {
     let to_terminal = sink.file.is_none() && std::io::stdout().is_terminal();
     let renderer: Box<dyn Render> = match sink.format {
         Format::Json => Box::new(JsonRenderer),
@@ -275,7 +302,7 @@ fn report(
     match sink.file {
         Some(mut file) => {
             renderer
-                .render(&report, file.writer())
+                .render(report, file.writer())
                 .context("cannot write report")?;
             file.commit()?;
         }
@@ -283,7 +310,7 @@ fn report(
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
             match renderer
-                .render(&report, &mut lock)
+                .render(report, &mut lock)
                 .and_then(|_| lock.flush())
             {
                 Ok(()) => {}
@@ -294,7 +321,7 @@ fn report(
             }
         }
     }
-    Ok(exit_code(&report, fail_on))
+    Ok(exit_code(report, fail_on))
 }
 
 /// 1 when something at or above `fail_on` fails; else 3 when anything could not be read.

@@ -43,6 +43,8 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// List the rule catalog
     Rules(RulesArgs),
+    /// Evaluate a bucket policy document before deploying it: the POL findings, offline
+    CheckPolicy(CheckPolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +167,48 @@ pub struct EvaluateArgs {
 
     #[command(flatten)]
     pub rules: RuleArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every failing finding names a concrete request the policy lets through and \
+carries the statements to add, merged into the document, as its remediation.\n\n\
+Example:\n  s3audit check-policy policy.json --bucket my-bucket --default-sse sse-kms \
+--default-kms-key arn:aws:kms:us-east-1:111122223333:key/..."
+)]
+pub struct CheckPolicyArgs {
+    /// The bucket policy document (JSON), as it would be given to PutBucketPolicy
+    pub file: PathBuf,
+
+    /// The bucket the policy is for (its ARN is what the Resource elements must cover)
+    #[arg(long, value_name = "NAME")]
+    pub bucket: String,
+
+    /// The bucket's default encryption: decides whether uploads without an SSE header need a Deny (POL-003)
+    #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
+    pub default_sse: DefaultSseArg,
+
+    /// The bucket's default KMS key, if any: the key uploads are pinned to when no allowed list is given (POL-004)
+    #[arg(long, value_name = "KEY")]
+    pub default_kms_key: Option<String>,
+
+    /// The bucket blocks SSE-C uploads (BlockedEncryptionTypes), so the policy need not deny them
+    #[arg(long)]
+    pub sse_c_blocked: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DefaultSseArg {
+    None,
+    SseS3,
+    SseKms,
+    DsseKms,
 }
 
 #[derive(Debug, Args)]

@@ -9,5 +9,6 @@ pub mod collect;
 pub mod config;
 pub mod model;
 pub mod output;
+pub mod policy;
 pub mod report;
 pub mod rules;

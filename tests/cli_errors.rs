@@ -247,7 +247,7 @@ fn usage_errors_exit_2_and_help_teaches() {
 #[test]
 fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
     let m = moto();
-    // Without its objects, demo-sse-s3 fails only medium rules (ENC-002, ENC-005).
+    // Without its objects, demo-kms-good fails only medium and low rules (ENC-005; POL-002, POL-004).
     let run = |extra: &[&str]| {
         s3audit()
             .args([
@@ -257,7 +257,7 @@ fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
                 "--format",
                 "json",
                 "--bucket",
-                "demo-sse-s3",
+                "demo-kms-good",
                 "--no-objects",
             ])
             .args(extra)

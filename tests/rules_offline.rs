@@ -11,6 +11,12 @@ use s3audit::rules::evaluate;
 
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1111";
 
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+ {"Sid":"DenyOutdatedTls","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"NumericLessThan":{"s3:TlsVersion":1.2}}},
+ {"Sid":"DenyNonKmsHeaders","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"s3:x-amz-server-side-encryption":"false"},"StringNotEquals":{"s3:x-amz-server-side-encryption":["aws:kms","aws:kms:dsse"]}}},
+ {"Sid":"DenyOtherKeys","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:x-amz-server-side-encryption":["aws:kms","aws:kms:dsse"]},"StringNotEquals":{"s3:x-amz-server-side-encryption-aws-kms-key-id":"arn:aws:kms:us-east-1:111122223333:key/1111"}}}]}"#;
+
 fn key_info(state: KeyState, rotation: Observed<bool>) -> KeyInfo {
     KeyInfo {
         arn: KEY.into(),
@@ -39,7 +45,8 @@ fn kms_bucket() -> BucketSnapshot {
                 blocked_encryption_types: Some(vec!["SSE-C".into()]),
             }],
         }),
-        policy: Observed::Absent,
+        // TLS-only, TLS >= 1.2, uploads KMS-only and pinned to the default key.
+        policy: Observed::Present(POLICY.to_string()),
         versioning: Observed::Present(Versioning::Enabled),
         public_access_block: Observed::Absent,
         objects: Some(ObjectSummary {

@@ -134,6 +134,37 @@ impl Report {
         }
     }
 
+    /// The report of a policy document checked before deployment (`check-policy`): no
+    /// scan, one bucket, the findings.
+    pub fn for_document(bucket: &str, findings: Vec<Finding>) -> Self {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "s3audit".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            scan: ScanSection {
+                started_at: now.clone(),
+                finished_at: now,
+                account: None,
+                principal: None,
+                endpoint: None,
+                complete: true,
+            },
+            buckets: vec![BucketSection {
+                name: bucket.to_string(),
+                region: None,
+                objects: None,
+                noncurrent: None,
+            }],
+            keys: Vec::new(),
+            findings,
+        }
+    }
+
     pub fn count(&self, status: Status) -> usize {
         self.findings.iter().filter(|f| f.status == status).count()
     }

@@ -8,7 +8,10 @@
 mod encryption;
 mod kms;
 pub mod metadata;
+
+pub use policy::{CheckPolicyOptions, check_policy};
 mod objects;
+mod policy;
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -87,6 +90,7 @@ pub struct Rule {
 pub fn registry() -> impl Iterator<Item = &'static Rule> {
     encryption::RULES
         .iter()
+        .chain(policy::RULES.iter())
         .chain(kms::RULES.iter())
         .chain(objects::RULES.iter())
 }

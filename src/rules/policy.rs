@@ -1,0 +1,378 @@
+//! POL-*: the bucket policy, decided by evaluating it ([`crate::policy`]), not by matching
+//! its text.
+//!
+//! This file only translates between the estate and the policy analyser: the bucket's
+//! default encryption, its SSE-C block and the allowed keys become [`PolicyFacts`], the
+//! analyser's [`Outcome`] becomes a [`Verdict`]. A bucket without a policy is evaluated as
+//! an empty one (so POL-001..003 fail: nothing is denied); a policy that could not be read
+//! is an `error`, and so is one that is not a valid policy (naming the problem).
+
+use serde_json::json;
+
+use super::{Rule, RuleContext, Verdict, finding};
+use crate::config::RuleConfig;
+use crate::model::{BucketSnapshot, Finding, KeyInfo, Observed, SseAlgorithm};
+use crate::policy::checks::{self, DefaultSse, Outcome, PolicyFacts, Status};
+use crate::policy::{PolicyError, parse_policy};
+
+pub(super) const RULES: &[Rule] = &[
+    Rule {
+        id: checks::POL_001,
+        check: tls_required,
+    },
+    Rule {
+        id: checks::POL_002,
+        check: modern_tls,
+    },
+    Rule {
+        id: checks::POL_003,
+        check: kms_uploads,
+    },
+    Rule {
+        id: checks::POL_004,
+        check: pinned_keys,
+    },
+];
+
+fn tls_required(ctx: &RuleContext) -> Verdict {
+    run(checks::POL_001, ctx)
+}
+
+fn modern_tls(ctx: &RuleContext) -> Verdict {
+    run(checks::POL_002, ctx)
+}
+
+fn kms_uploads(ctx: &RuleContext) -> Verdict {
+    run(checks::POL_003, ctx)
+}
+
+fn pinned_keys(ctx: &RuleContext) -> Verdict {
+    run(checks::POL_004, ctx)
+}
+
+fn run(rule: &str, ctx: &RuleContext) -> Verdict {
+    let facts = facts(ctx);
+    let outcome = match &ctx.bucket.policy {
+        Observed::Present(text) => match parse_policy(text) {
+            Ok(policy) => checks::evaluate(rule, Some(&policy), &facts),
+            Err(e) => checks::invalid_policy(rule, &e),
+        },
+        Observed::Absent => checks::evaluate(rule, None, &facts),
+        Observed::Denied { reason } | Observed::Failed { reason } => {
+            return Verdict::error(format!("the bucket policy could not be read: {reason}"))
+                .with_evidence(json!({"policy": "unreadable", "reason": reason}));
+        }
+    };
+    to_verdict(outcome)
+}
+
+fn to_verdict(outcome: Outcome) -> Verdict {
+    let verdict = match outcome.status {
+        Status::Pass => Verdict::pass(outcome.message),
+        Status::Fail => Verdict::fail(outcome.message),
+        Status::Error => Verdict::error(outcome.message),
+        Status::NotApplicable => Verdict::not_applicable(outcome.message),
+    }
+    .with_evidence(outcome.evidence);
+    match outcome.remediation {
+        Some(text) => verdict.with_remediation(text),
+        None => verdict,
+    }
+}
+
+/// Every name a key is known by: ARN, key id, aliases (as names and as alias ARNs).
+fn key_references(info: &KeyInfo, out: &mut Vec<String>) {
+    let mut push = |s: String| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    push(info.arn.clone());
+    push(info.key_id.clone());
+    for alias in info.aliases.present().into_iter().flatten() {
+        push(alias.clone());
+        if let Some((prefix, _)) = info.arn.split_once(":key/") {
+            push(format!("{prefix}:{alias}"));
+        }
+    }
+}
+
+/// The partition of a region: the ARNs a policy names depend on it.
+fn partition(region: Option<&str>) -> &'static str {
+    match region {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    }
+}
+
+/// What the POL rules need to know about the bucket, from the snapshot.
+fn facts(ctx: &RuleContext) -> PolicyFacts {
+    let bucket = ctx.bucket;
+    let mut facts = PolicyFacts::new(&bucket.name);
+    facts.target.partition = partition(bucket.region.present().map(String::as_str)).to_string();
+    // ListBuckets only lists the caller's own buckets, so the scanning account owns them.
+    facts.target.account = ctx.estate.scan.account.clone();
+    let rule = match &bucket.encryption {
+        Observed::Present(enc) => enc.effective().map(Ok),
+        Observed::Absent => None,
+        Observed::Denied { .. } | Observed::Failed { .. } => Some(Err(())),
+    };
+    match rule {
+        None => {
+            facts.default_sse = DefaultSse::None;
+            facts.sse_c_blocked = Some(false);
+        }
+        Some(Err(())) => {
+            facts.default_sse = DefaultSse::Unknown;
+            facts.sse_c_blocked = None;
+        }
+        Some(Ok(rule)) => {
+            facts.default_sse = match &rule.algorithm {
+                SseAlgorithm::Aes256 => DefaultSse::SseS3,
+                SseAlgorithm::AwsKms => DefaultSse::SseKms,
+                SseAlgorithm::AwsKmsDsse => DefaultSse::DsseKms,
+                SseAlgorithm::Other(_) => DefaultSse::Unknown,
+            };
+            facts.sse_c_blocked = Some(
+                rule.blocked_encryption_types
+                    .iter()
+                    .flatten()
+                    .any(|t| t.eq_ignore_ascii_case("SSE-C")),
+            );
+            // Only a key the configuration names is "the default key": `aws:kms` without
+            // one means the AWS managed key, which nobody pins uploads to.
+            if let (true, Some(reference)) = (rule.algorithm.is_kms(), &rule.kms_key_id) {
+                facts.default_key.push(reference.clone());
+                if let Some(record) = rule.kms_key.as_deref().and_then(|id| ctx.key(id))
+                    && let Observed::Present(info) = &record.info
+                {
+                    key_references(info, &mut facts.default_key);
+                }
+            }
+        }
+    }
+    facts.allowed_keys = allowed_keys(
+        ctx.config,
+        ctx.estate.keys.values().filter_map(|k| k.info.present()),
+    );
+    facts
+}
+
+/// The configured allowed keys, with every other name of each key the estate knows.
+fn allowed_keys<'a>(config: &RuleConfig, known: impl Iterator<Item = &'a KeyInfo>) -> Vec<String> {
+    let mut out = config.allowed_kms_keys.clone();
+    if out.is_empty() {
+        return out;
+    }
+    for info in known {
+        if config.key_allowed(info) {
+            key_references(info, &mut out);
+        }
+    }
+    out
+}
+
+/// The bucket facts `check-policy` takes from the command line instead of a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckPolicyOptions {
+    pub bucket: String,
+    /// `--default-sse`: the default encryption the bucket has (or will have).
+    pub default_sse: DefaultSse,
+    /// The default KMS key, if the default is SSE-KMS with a configured key.
+    pub default_kms_key: Option<String>,
+    /// Whether the bucket blocks SSE-C (`BlockedEncryptionTypes`); unknown before
+    /// deployment, so `false` is the safe assumption.
+    pub sse_c_blocked: bool,
+}
+
+/// `s3audit check-policy`: evaluates a policy document before it is deployed and returns
+/// the POL findings, in the same shape `scan` reports them. A document that is not JSON or
+/// not a valid policy is an `Err` naming the problem and where (the CLI exits 2).
+pub fn check_policy(
+    text: &str,
+    options: &CheckPolicyOptions,
+    config: &RuleConfig,
+) -> Result<Vec<Finding>, PolicyError> {
+    let policy = parse_policy(text)?;
+    let mut facts = PolicyFacts::new(&options.bucket);
+    facts.default_sse = options.default_sse;
+    facts.default_key = options.default_kms_key.iter().cloned().collect();
+    facts.sse_c_blocked = Some(options.sse_c_blocked);
+    facts.allowed_keys = config.allowed_kms_keys.clone();
+    let bucket = BucketSnapshot {
+        name: options.bucket.clone(),
+        region: Observed::Failed {
+            reason: "not scanned (check-policy)".to_string(),
+        },
+        encryption: Observed::Failed {
+            reason: "not scanned (check-policy)".to_string(),
+        },
+        policy: Observed::Present(text.to_string()),
+        versioning: Observed::Failed {
+            reason: "not scanned (check-policy)".to_string(),
+        },
+        public_access_block: Observed::Failed {
+            reason: "not scanned (check-policy)".to_string(),
+        },
+        objects: None,
+    };
+    Ok(RULES
+        .iter()
+        .map(|rule| {
+            let outcome = checks::evaluate(rule.id, Some(&policy), &facts);
+            finding(rule.id, &bucket, to_verdict(outcome))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        DefaultEncryption, EncryptionRule, Estate, SNAPSHOT_VERSION, ScanInfo,
+        Status as FindingStatus,
+    };
+
+    fn options() -> CheckPolicyOptions {
+        CheckPolicyOptions {
+            bucket: "b".to_string(),
+            default_sse: DefaultSse::None,
+            default_kms_key: None,
+            sse_c_blocked: false,
+        }
+    }
+
+    #[test]
+    fn check_policy_reports_every_pol_rule_with_a_counterexample() {
+        let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        let findings = check_policy(text, &options(), &RuleConfig::default()).unwrap();
+        let ids: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(ids, ["POL-001", "POL-002", "POL-003", "POL-004"]);
+        let pol1 = &findings[0];
+        assert_eq!(pol1.status, FindingStatus::Fail);
+        assert!(pol1.message.contains("anonymous s3:PutObject arn:aws:s3:::b/s3audit-probe with aws:SecureTransport=false gets through"), "{}", pol1.message);
+        assert!(pol1.remediation.contains("S3AuditDenyInsecureTransport"));
+        assert_eq!(pol1.resource, "arn:aws:s3:::b");
+        assert_eq!(findings[3].status, FindingStatus::NotApplicable);
+    }
+
+    #[test]
+    fn check_policy_refuses_invalid_documents_with_the_problem() {
+        let err = check_policy(
+            r#"{"Statement":[{"Effect":"Permit"}]}"#,
+            &options(),
+            &RuleConfig::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"Statement[0].Effect must be "Allow" or "Deny", found "Permit""#
+        );
+        let err = check_policy("{", &options(), &RuleConfig::default()).unwrap_err();
+        assert!(err.to_string().starts_with("not valid JSON"));
+    }
+
+    fn estate_with(policy: Observed<String>, encryption: Observed<DefaultEncryption>) -> Estate {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        Estate {
+            snapshot_version: SNAPSHOT_VERSION,
+            scan: ScanInfo {
+                tool_version: "test".into(),
+                started_at: now,
+                finished_at: now,
+                account: Some("111122223333".into()),
+                principal: None,
+                endpoint: None,
+                region: "us-east-1".into(),
+                objects: None,
+            },
+            buckets: vec![BucketSnapshot {
+                name: "b".into(),
+                region: Observed::Present("us-east-1".into()),
+                encryption,
+                policy,
+                versioning: Observed::Absent,
+                public_access_block: Observed::Absent,
+                objects: None,
+            }],
+            keys: Default::default(),
+        }
+    }
+
+    fn statuses(estate: &Estate) -> Vec<(String, FindingStatus, String)> {
+        let ctx = RuleContext {
+            estate,
+            bucket: &estate.buckets[0],
+            config: &RuleConfig::default(),
+        };
+        RULES
+            .iter()
+            .map(|r| {
+                let v = (r.check)(&ctx);
+                (r.id.to_string(), v.status, v.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scan_verdicts_for_missing_unreadable_and_invalid_policies() {
+        let aes = Observed::Present(DefaultEncryption {
+            rules: vec![EncryptionRule {
+                algorithm: SseAlgorithm::Aes256,
+                kms_key_id: None,
+                kms_key: None,
+                bucket_key_enabled: None,
+                blocked_encryption_types: None,
+            }],
+        });
+        let none = statuses(&estate_with(Observed::Absent, aes.clone()));
+        let got: Vec<FindingStatus> = none.iter().map(|(_, s, _)| *s).collect();
+        use FindingStatus::*;
+        assert_eq!(got, [Fail, Fail, Fail, NotApplicable]);
+        assert!(
+            none[0].2.contains("the bucket has no policy"),
+            "{}",
+            none[0].2
+        );
+
+        let denied = statuses(&estate_with(
+            Observed::Denied {
+                reason: "AccessDenied (HTTP 403)".into(),
+            },
+            aes.clone(),
+        ));
+        assert!(
+            denied
+                .iter()
+                .all(|(_, s, m)| *s == Error && m.contains("could not be read"))
+        );
+
+        let invalid = statuses(&estate_with(
+            Observed::Present("{\"Statement\": 5}".into()),
+            aes,
+        ));
+        assert!(invalid.iter().all(|(_, s, m)| *s == Error
+            && m.contains("Statement must be an object or a list of objects, found a number")));
+
+        // An unreadable default encryption: POL-003's verdict hinges on it for a policy that
+        // only denies explicit non-KMS headers, so it is an error, not a fail.
+        let explicit_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"s3:x-amz-server-side-encryption":"false"},"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}},{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"s3:x-amz-server-side-encryption-customer-algorithm":"false"}}}]}"#;
+        let unknown = statuses(&estate_with(
+            Observed::Present(explicit_only.into()),
+            Observed::Failed {
+                reason: "throttled".into(),
+            },
+        ));
+        assert_eq!(unknown[2].1, Error, "{}", unknown[2].2);
+        assert_eq!(unknown[3].1, Error, "{}", unknown[3].2);
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition(Some("cn-north-1")), "aws-cn");
+        assert_eq!(partition(Some("us-gov-west-1")), "aws-us-gov");
+        assert_eq!(partition(Some("eu-west-1")), "aws");
+        assert_eq!(partition(None), "aws");
+    }
+}

@@ -1,0 +1,166 @@
+//! The policy corpus: one JSON file per case under `tests/policy_corpus/`, each a bucket
+//! policy with the verdict AWS's documented evaluation logic gives for POL-001..004 and
+//! why (citing the rule). The analyser must reproduce every verdict, explain every fail
+//! with a concrete request that gets through (unless the case is marked `conservative`:
+//! a denial the analyser deliberately does not prove), and offer a remediation that, merged
+//! into the policy, turns the fail into a pass.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use s3audit::policy::checks::{DefaultSse, PolicyFacts, Status, evaluate, evaluate_all};
+use s3audit::policy::parse_policy;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    /// What the case shows and the AWS documentation rule that decides it.
+    why: String,
+    bucket: String,
+    default_sse: String,
+    #[serde(default)]
+    default_kms_key: Option<String>,
+    #[serde(default)]
+    blocked_sse_c: bool,
+    #[serde(default)]
+    allowed_keys: Vec<String>,
+    /// The policy as JSON; `null` or missing (with no `policy_text`): the bucket has none.
+    #[serde(default)]
+    policy: Option<Value>,
+    /// The policy as raw text, for documents JSON values cannot express (invalid JSON,
+    /// duplicate members).
+    #[serde(default)]
+    policy_text: Option<String>,
+    expect: BTreeMap<String, String>,
+    /// Rules whose fail the analyser reports without a witness: the denial may hold
+    /// through a combination of statements it does not prove (see `policy::analyze`).
+    #[serde(default)]
+    conservative: Vec<String>,
+    /// Text the fail message must contain (e.g. the counterexample), per rule.
+    #[serde(default)]
+    message_contains: BTreeMap<String, String>,
+}
+
+fn facts(case: &Case) -> PolicyFacts {
+    let mut facts = PolicyFacts::new(&case.bucket);
+    facts.default_sse = match case.default_sse.as_str() {
+        "none" => DefaultSse::None,
+        "sse-s3" => DefaultSse::SseS3,
+        "sse-kms" => DefaultSse::SseKms,
+        "dsse-kms" => DefaultSse::DsseKms,
+        "unknown" => DefaultSse::Unknown,
+        other => panic!("unknown default_sse {other}"),
+    };
+    facts.default_key = case.default_kms_key.iter().cloned().collect();
+    facts.sse_c_blocked = Some(case.blocked_sse_c);
+    facts.allowed_keys = case.allowed_keys.clone();
+    facts
+}
+
+#[test]
+fn corpus_verdicts_match_aws_evaluation_logic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 60,
+        "the corpus has {} cases, at least 60 wanted",
+        files.len()
+    );
+
+    let mut problems = Vec::new();
+    let mut fails_explained = 0;
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        let case: Case = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            case.why.len() > 20,
+            "{name}: say why, citing AWS's documentation"
+        );
+        assert!(!case.expect.is_empty(), "{name}: expects nothing");
+        let policy_text = match (&case.policy_text, &case.policy) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(Value::Null)) | (None, None) => None,
+            (None, Some(v)) => Some(v.to_string()),
+        };
+        let facts = facts(&case);
+        let outcomes = evaluate_all(policy_text.as_deref(), &facts);
+        for (rule, want) in &case.expect {
+            let got = outcomes
+                .iter()
+                .find(|o| o.rule == rule)
+                .unwrap_or_else(|| panic!("{name}: no rule {rule}"));
+            if got.status.as_str() != want {
+                problems.push(format!(
+                    "{name}: {rule} is {} but AWS's logic gives {want} ({})\n    analyser: {}",
+                    got.status.as_str(),
+                    case.why,
+                    got.message
+                ));
+                continue;
+            }
+            if let Some(needle) = case.message_contains.get(rule)
+                && !got.message.contains(needle.as_str())
+            {
+                problems.push(format!(
+                    "{name}: {rule} message lacks {needle:?}: {}",
+                    got.message
+                ));
+            }
+            if got.status != Status::Fail {
+                continue;
+            }
+            let witness = &got.evidence["counterexample"];
+            if case.conservative.contains(rule) {
+                if !witness.is_null() {
+                    problems.push(format!(
+                        "{name}: {rule} marked conservative but found {witness}"
+                    ));
+                }
+            } else if witness.is_null() || !got.message.contains("gets through") {
+                problems.push(format!(
+                    "{name}: {rule} fails without a request that gets through: {}",
+                    got.message
+                ));
+            } else {
+                fails_explained += 1;
+            }
+            match &got.merged_policy {
+                None => problems.push(format!("{name}: {rule} fails without a remediation")),
+                Some(merged) => {
+                    let fixed = parse_policy(merged).expect("the merged policy parses");
+                    let again = evaluate(rule, Some(&fixed), &facts);
+                    if again.status != Status::Pass {
+                        problems.push(format!(
+                            "{name}: {rule} still {} after its remediation: {}",
+                            again.status.as_str(),
+                            again.message
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} corpus problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(
+        fails_explained > 30,
+        "only {fails_explained} fails explained"
+    );
+    eprintln!(
+        "{} corpus cases, {fails_explained} fails explained with a request that gets through",
+        files.len()
+    );
+}
