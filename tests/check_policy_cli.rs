@@ -1,0 +1,149 @@
+//! `s3audit check-policy`: a policy document judged before it is deployed, with the same
+//! finding shape as `scan`, a concrete request for every fail, and a remediation that
+//! actually fixes it.
+
+mod common;
+
+use std::path::Path;
+
+use common::s3audit;
+use serde_json::Value;
+
+const HALF_TLS_POLICY: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*",
+ "Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#;
+
+fn check(dir: &Path, policy: &str, extra: &[&str]) -> (i32, Value, String) {
+    let file = dir.join("policy.json");
+    std::fs::write(&file, policy).unwrap();
+    let out = s3audit()
+        .args([
+            "check-policy",
+            file.to_str().unwrap(),
+            "--bucket",
+            "b",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap(), report, stderr)
+}
+
+fn pol<'a>(report: &'a Value, rule: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} in {report}"))
+}
+
+/// The merged policy a failing finding's remediation carries.
+fn merged_policy(finding: &Value) -> String {
+    let text = finding["remediation"].as_str().unwrap();
+    text[text.find('{').expect("a JSON policy in the remediation")..].to_string()
+}
+
+#[test]
+fn a_get_only_tls_deny_fails_with_a_request_that_gets_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report, _) = check(dir.path(), HALF_TLS_POLICY, &[]);
+    assert_eq!(code, 1, "POL-001 is high");
+    let f = pol(&report, "POL-001");
+    assert_eq!(f["status"], "fail");
+    assert_eq!(f["resource"], "arn:aws:s3:::b");
+    let cx = &f["evidence"]["counterexample"];
+    assert_ne!(
+        cx["action"], "s3:GetObject",
+        "GetObject is denied: the witness must be another action"
+    );
+    assert_eq!(cx["context"]["aws:SecureTransport"], "false");
+    assert!(
+        f["message"].as_str().unwrap().contains("gets through"),
+        "{f}"
+    );
+    // Every rule of the family reports, passes and n/a included.
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["POL-001", "POL-002", "POL-003", "POL-004"]);
+}
+
+#[test]
+fn applying_the_remediations_makes_every_rule_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let flags = ["--default-sse", "sse-kms", "--default-kms-key", key];
+    let mut policy = HALF_TLS_POLICY.to_string();
+    // Apply each failing finding's merged policy in turn, as a user would.
+    for _ in 0..4 {
+        let (_, report, stderr) = check(dir.path(), &policy, &flags);
+        let failing: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no report: {stderr}"))
+            .iter()
+            .filter(|f| f["status"] == "fail")
+            .collect();
+        match failing.first() {
+            Some(f) => policy = merged_policy(f),
+            None => break,
+        }
+    }
+    let (code, report, _) = check(dir.path(), &policy, &flags);
+    for f in report["findings"].as_array().unwrap() {
+        assert_eq!(f["status"], "pass", "{f}");
+    }
+    assert_eq!(code, 0);
+    // The original statement is kept.
+    assert!(policy.contains("s3:GetObject"), "{policy}");
+}
+
+#[test]
+fn a_tls_version_floor_alone_does_not_refuse_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let floor = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"s3:*",
+      "Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"NumericLessThan":{"s3:TlsVersion":"1.2"}}}]}"#;
+    let (_, report, _) = check(dir.path(), floor, &[]);
+    assert_eq!(pol(&report, "POL-002")["status"], "pass");
+    assert_eq!(
+        pol(&report, "POL-001")["status"],
+        "fail",
+        "s3:TlsVersion is absent on plain HTTP"
+    );
+}
+
+#[test]
+fn invalid_documents_are_one_line_errors_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (doc, needle) in [
+        (
+            "{\"Statement\": [{\"Effect\": \"Permit\"}]}",
+            "Statement[0].Effect must be \"Allow\" or \"Deny\", found \"Permit\"",
+        ),
+        ("{\"Statement\": [", "invalid policy"),
+        ("", "invalid policy"),
+        ("[1, 2]", "invalid policy"),
+    ] {
+        let (code, report, stderr) = check(dir.path(), doc, &[]);
+        assert_eq!(code, 2, "{doc:?}: {stderr}");
+        assert!(report.is_null(), "nothing on stdout");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains(needle), "{doc:?}: {stderr}");
+        assert!(!stderr.contains("panicked"));
+    }
+    let out = s3audit()
+        .args(["check-policy", "/nonexistent/p.json", "--bucket", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read policy /nonexistent/p.json")
+    );
+}
