@@ -6,6 +6,7 @@ pub mod inventory;
 mod json;
 mod table;
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,9 @@ pub struct BucketSection {
     pub objects: Option<ModeCounts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noncurrent: Option<ModeCounts>,
+    /// SSE-KMS and DSSE-KMS objects (current and noncurrent) per KMS key ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kms_keys: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +103,11 @@ impl Report {
                     region: b.region.present().cloned(),
                     objects: b.objects.as_ref().map(|o| o.current),
                     noncurrent: b.objects.as_ref().and_then(|o| o.noncurrent),
+                    kms_keys: b
+                        .objects
+                        .as_ref()
+                        .map(|o| o.by_key.clone())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             keys: estate
@@ -159,6 +168,7 @@ impl Report {
                 region: None,
                 objects: None,
                 noncurrent: None,
+                kms_keys: BTreeMap::new(),
             }],
             keys: Vec::new(),
             findings,
