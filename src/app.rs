@@ -292,10 +292,12 @@ fn render(report: &Report, sink: ReportSink, fail_on: Severity, color: bool) -> 
         Format::Csv => Box::new(CsvRenderer),
         Format::Table => Box::new(TableRenderer {
             color: color && to_terminal,
+            // A terminal's own width; elsewhere (a file, a CI log) a width that stays
+            // readable instead of one line per finding hundreds of columns wide.
             width: if to_terminal {
                 comfy_table::Table::new().width()
             } else {
-                None
+                Some(160)
             },
         }),
     };

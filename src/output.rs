@@ -25,8 +25,15 @@ impl OutputFile {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".s3audit-")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".s3audit-");
+        // Temporary files are private (0600); a report is an ordinary file once in place.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let tmp = builder
             .tempfile_in(dir)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {}", dest.display(), io_reason(&e)))?;
         Ok(OutputFile {

@@ -104,7 +104,10 @@ async fn totals_stay_exact_under_503s_500s_resets_and_latency() {
     assert_eq!(by_key, expected.current_kms_keys);
     let reported: BTreeMap<String, u64> =
         serde_json::from_value(section(&report, "faulty", "kms_keys")).unwrap();
-    assert_eq!(reported, expected.current_kms_keys, "the report carries per-key counts");
+    assert_eq!(
+        reported, expected.current_kms_keys,
+        "the report carries per-key counts"
+    );
 
     // The verdicts follow: SSE-C and unencrypted objects fail, the 403s are named.
     assert_eq!(status_of(&report, "faulty", "OBJ-005"), "fail");

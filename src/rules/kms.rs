@@ -150,8 +150,11 @@ fn keys_usable(ctx: &RuleContext) -> Verdict {
         ))
         .with_evidence(evidence);
     }
-    Verdict::pass(format!("all {} KMS key(s) in use are enabled", uses.len()))
-        .with_evidence(evidence)
+    let msg = match uses.len() {
+        1 => "the KMS key in use is enabled".to_string(),
+        n => format!("all {n} KMS keys in use are enabled"),
+    };
+    Verdict::pass(msg).with_evidence(evidence)
 }
 
 /// Keys whose rotation KMS-002 judges: enabled, customer managed, able to rotate.
@@ -203,11 +206,11 @@ fn keys_rotate(ctx: &RuleContext) -> Verdict {
         ))
         .with_evidence(evidence);
     }
-    Verdict::pass(format!(
-        "all {} customer-managed key(s) in use rotate automatically",
-        judged.len()
-    ))
-    .with_evidence(evidence)
+    let msg = match judged.len() {
+        1 => "the customer-managed key in use rotates automatically".to_string(),
+        n => format!("all {n} customer-managed keys in use rotate automatically"),
+    };
+    Verdict::pass(msg).with_evidence(evidence)
 }
 
 fn default_key_in_region(ctx: &RuleContext) -> Verdict {
