@@ -5,10 +5,7 @@
 mod common;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
-};
+use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption, VersioningConfiguration};
 use common::{Moto, finding, scan_json, status_of};
 use futures::StreamExt;
 use serde_json::Value;
@@ -154,26 +151,7 @@ async fn noncurrent_versions_are_scanned_and_judged() {
         vec![("report.csv".into(), None), ("other.csv".into(), None)],
     )
     .await;
-    s3.put_bucket_encryption()
-        .bucket("versioned")
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::AwsKms)
-                                .build()
-                                .unwrap(),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::put_kms_default(&s3, "versioned").await;
     put_all(
         &s3,
         "versioned",

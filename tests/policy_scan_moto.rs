@@ -5,10 +5,6 @@
 
 mod common;
 
-use aws_sdk_s3::types::{
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
 use common::{Moto, finding, repo_root, scan_json, status_of};
 use serde_json::Value;
 
@@ -31,22 +27,6 @@ fn retarget(policy: &str, bucket: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn kms_default() -> ServerSideEncryptionConfiguration {
-    ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -95,12 +75,7 @@ async fn corpus_verdicts_hold_through_a_real_scan() {
             continue; // moto refuses some valid documents; the corpus test covers them
         }
         if default == "sse-kms" {
-            s3.put_bucket_encryption()
-                .bucket(&name)
-                .server_side_encryption_configuration(kms_default())
-                .send()
-                .await
-                .unwrap();
+            common::put_kms_default(&s3, &name).await;
         }
         cases.push((
             name,

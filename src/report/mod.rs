@@ -37,6 +37,17 @@ pub struct ToolInfo {
     pub version: String,
 }
 
+impl ToolInfo {
+    /// This build of s3audit: the tool that evaluated, which may be newer than the one
+    /// that scanned (the snapshot records that).
+    pub fn current() -> Self {
+        ToolInfo {
+            name: "s3audit".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanSection {
     pub started_at: String,
@@ -83,10 +94,7 @@ impl Report {
         };
         Report {
             schema_version: SCHEMA_VERSION,
-            tool: ToolInfo {
-                name: "s3audit".to_string(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            },
+            tool: ToolInfo::current(),
             scan: ScanSection {
                 started_at: fmt(estate.scan.started_at),
                 finished_at: fmt(estate.scan.finished_at),
@@ -151,10 +159,7 @@ impl Report {
             .unwrap_or_default();
         Report {
             schema_version: SCHEMA_VERSION,
-            tool: ToolInfo {
-                name: "s3audit".to_string(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            },
+            tool: ToolInfo::current(),
             scan: ScanSection {
                 started_at: now.clone(),
                 finished_at: now,

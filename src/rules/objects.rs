@@ -153,16 +153,25 @@ fn default_key<'a>(ctx: &RuleContext<'a>) -> Option<&'a str> {
         .flatten()
 }
 
+/// The verdict of a per-key rule when no object is under a KMS key: unknown if some
+/// objects went unread, else nothing to judge.
+fn without_kms_objects(s: &ObjectSummary) -> Option<Verdict> {
+    if !s.by_key.is_empty() {
+        return None;
+    }
+    Some(match gap(s) {
+        Some(g) => Verdict::error(format!("cannot tell which KMS keys objects use: {g}")),
+        None => Verdict::not_applicable(format!("no KMS-encrypted objects {}", scope(s))),
+    })
+}
+
 fn object_keys_expected(ctx: &RuleContext) -> Verdict {
     let s = match summary(ctx) {
         Err(v) => return v,
         Ok(s) => s,
     };
-    if s.by_key.is_empty() {
-        return match gap(s) {
-            Some(g) => Verdict::error(format!("cannot tell which KMS keys objects use: {g}")),
-            None => Verdict::not_applicable(format!("no SSE-KMS objects {}", scope(s))),
-        };
+    if let Some(v) = without_kms_objects(s) {
+        return v;
     }
     let default = default_key(ctx);
     let mut unexpected = Vec::new();
@@ -209,11 +218,8 @@ fn no_objects_under_unusable_keys(ctx: &RuleContext) -> Verdict {
         Err(v) => return v,
         Ok(s) => s,
     };
-    if s.by_key.is_empty() {
-        return match gap(s) {
-            Some(g) => Verdict::error(format!("cannot tell which KMS keys objects use: {g}")),
-            None => Verdict::not_applicable(format!("no KMS-encrypted objects {}", scope(s))),
-        };
+    if let Some(v) = without_kms_objects(s) {
+        return v;
     }
     let mut at_risk = Vec::new();
     let mut unknown = Vec::new();

@@ -138,6 +138,32 @@ impl Moto {
     }
 }
 
+/// Sets an SSE-KMS default (no key id: the AWS managed key) on `bucket`.
+pub async fn put_kms_default(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .build()
+        .expect("algorithm set");
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(default)
+                .build(),
+        )
+        .build()
+        .expect("rules set");
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(config)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put_bucket_encryption {bucket}: {e:?}"));
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
