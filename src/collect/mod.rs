@@ -112,7 +112,11 @@ pub async fn scan(
                 object_settings.concurrency.max(1),
             )),
             sink: inventory,
-            progress: progress::Progress::on_terminal(),
+            progress: progress::Progress::on_terminal(
+                object_settings
+                    .sample
+                    .map(|n| n.saturating_mul(snapshots.len() as u64)),
+            ),
         };
         let total = snapshots.len();
         let mut done = 0;

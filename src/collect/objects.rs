@@ -81,7 +81,7 @@ impl ObjectScanner {
             .unwrap_or_else(|| self.clients.home_region.clone());
         let s3 = self.clients.s3(&region);
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
-        let lister = list(&s3, &bucket.name, &self.settings, tx, &self.progress);
+        let lister = list(&s3, &bucket.name, &self.settings, tx);
         let default_key = self.default_key_for_inference(bucket, &region).await;
         let mut tally = Tally::new(self.settings.versions);
         let heads = rx
@@ -216,7 +216,6 @@ async fn list(
     bucket: &str,
     settings: &ObjectScanSettings,
     mut tx: mpsc::Sender<Listed>,
-    progress: &Progress,
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
     let mut listed: u64 = 0;
@@ -240,7 +239,6 @@ async fn list(
                     return Ok(true);
                 }
                 listed += 1;
-                progress.object_listed();
                 let obj = Listed {
                     key,
                     version_id: v.version_id,
@@ -280,7 +278,6 @@ async fn list(
                     return Ok(true);
                 }
                 listed += 1;
-                progress.object_listed();
                 let obj = Listed {
                     key,
                     version_id: None,
