@@ -270,3 +270,38 @@ proptest! {
         }
     }
 }
+
+/// Exit codes (DESIGN.md): 1 for a failure at or above --fail-on, else 3 when anything
+/// could not be read, else 0.
+#[test]
+fn exit_codes_follow_fail_on_then_completeness() {
+    use s3audit::app::{EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, exit_code};
+    use s3audit::report::Report;
+
+    let healthy = estate(
+        kms_bucket(),
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    let report = |e: &Estate| Report::new(e, evaluate(e, &RuleConfig::default()));
+    assert_eq!(exit_code(&report(&healthy), Severity::Low), EXIT_OK);
+
+    // Rotation off: KMS-002 fails at medium.
+    let medium = estate(
+        kms_bucket(),
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(false))),
+    );
+    assert_eq!(exit_code(&report(&medium), Severity::High), EXIT_OK);
+    assert_eq!(exit_code(&report(&medium), Severity::Medium), EXIT_FINDINGS);
+
+    // Rotation unreadable: an error finding and nothing failing means incomplete.
+    let unknown = estate(
+        kms_bucket(),
+        Observed::Present(key_info(
+            KeyState::Enabled,
+            Observed::Denied {
+                reason: "AccessDenied".into(),
+            },
+        )),
+    );
+    assert_eq!(exit_code(&report(&unknown), Severity::Low), EXIT_INCOMPLETE);
+}
