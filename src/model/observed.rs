@@ -34,19 +34,6 @@ impl<T> Observed<T> {
         }
     }
 
-    pub fn as_ref(&self) -> Observed<&T> {
-        match self {
-            Observed::Present(v) => Observed::Present(v),
-            Observed::Absent => Observed::Absent,
-            Observed::Denied { reason } => Observed::Denied {
-                reason: reason.clone(),
-            },
-            Observed::Failed { reason } => Observed::Failed {
-                reason: reason.clone(),
-            },
-        }
-    }
-
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Observed<U> {
         match self {
             Observed::Present(v) => Observed::Present(f(v)),
