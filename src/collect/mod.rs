@@ -64,26 +64,9 @@ pub async fn scan(
     let clients = Arc::new(Clients::new(&settings.connection).await?);
     let endpoint = clients.endpoint_url().map(str::to_string);
 
-    let listed = buckets::list_buckets(&clients).await.map_err(|f| {
-        let shown_endpoint = endpoint
-            .clone()
-            .unwrap_or_else(|| format!("the S3 endpoint of region {}", clients.home_region));
-        if f.is_credentials() {
-            ScanError::Credentials(match &f {
-                CallFailure::Request(m) => m.clone(),
-                other => format!("credentials rejected: {other}"),
-            })
-        } else if let CallFailure::Unreachable(detail) = &f {
-            ScanError::Unreachable {
-                endpoint: shown_endpoint,
-                detail: detail.clone(),
-            }
-        } else if f.is_denied() {
-            ScanError::ListDenied(f.to_string())
-        } else {
-            ScanError::ListFailed(f.to_string())
-        }
-    })?;
+    let listed = buckets::list_buckets(&clients)
+        .await
+        .map_err(|f| listing_failed(f, endpoint.as_deref(), &clients.home_region))?;
     let selected = select(listed, &settings.buckets, &settings.exclude)?;
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
@@ -118,26 +101,7 @@ pub async fn scan(
                     .map(|n| n.saturating_mul(snapshots.len() as u64)),
             ),
         };
-        let total = snapshots.len();
-        let mut done = 0;
-        scanner.progress.buckets(done, total);
-        let summaries: Vec<(usize, crate::model::ObjectSummary)> =
-            futures::stream::iter(snapshots.iter().enumerate())
-                .map(|(i, bucket)| {
-                    let scanner = &scanner;
-                    async move { (i, scanner.scan_bucket(bucket).await) }
-                })
-                .buffer_unordered(object_settings.buckets_in_flight.max(1))
-                .inspect(|_| {
-                    done += 1;
-                    scanner.progress.buckets(done, total);
-                })
-                .collect()
-                .await;
-        scanner.progress.finish();
-        for (i, summary) in summaries {
-            snapshots[i].objects = Some(summary);
-        }
+        scanner.scan_buckets(&mut snapshots).await;
     }
 
     Ok(Estate {
@@ -159,6 +123,28 @@ pub async fn scan(
         buckets: snapshots,
         keys: resolver.take_records(),
     })
+}
+
+/// Why the scan cannot start: ListBuckets is the first call, so its failure says whether
+/// the endpoint, the credentials or the permissions are wrong.
+fn listing_failed(f: CallFailure, endpoint: Option<&str>, home_region: &str) -> ScanError {
+    if f.is_credentials() {
+        return ScanError::Credentials(match &f {
+            CallFailure::Request(m) => m.clone(),
+            other => format!("credentials rejected: {other}"),
+        });
+    }
+    match f {
+        CallFailure::Unreachable(detail) => ScanError::Unreachable {
+            endpoint: endpoint.map_or_else(
+                || format!("the S3 endpoint of region {home_region}"),
+                str::to_string,
+            ),
+            detail,
+        },
+        f if f.is_denied() => ScanError::ListDenied(f.to_string()),
+        f => ScanError::ListFailed(f.to_string()),
+    }
 }
 
 /// Applies `--bucket` and `--exclude`. Naming a bucket the account does not have is a

@@ -71,6 +71,28 @@ pub struct ObjectScanner {
 }
 
 impl ObjectScanner {
+    /// Scans the objects of every bucket, several buckets at once, and attaches each
+    /// bucket's summary to it.
+    pub async fn scan_buckets(&self, buckets: &mut [BucketSnapshot]) {
+        let total = buckets.len();
+        let mut done = 0;
+        self.progress.buckets(done, total);
+        let summaries: Vec<(usize, ObjectSummary)> =
+            futures::stream::iter(buckets.iter().enumerate())
+                .map(|(i, bucket)| async move { (i, self.scan_bucket(bucket).await) })
+                .buffer_unordered(self.settings.buckets_in_flight.max(1))
+                .inspect(|_| {
+                    done += 1;
+                    self.progress.buckets(done, total);
+                })
+                .collect()
+                .await;
+        self.progress.finish();
+        for (i, summary) in summaries {
+            buckets[i].objects = Some(summary);
+        }
+    }
+
     /// Scans one bucket's objects. Never fails: what could not be listed or read is
     /// recorded in the summary.
     pub async fn scan_bucket(&self, bucket: &BucketSnapshot) -> ObjectSummary {
