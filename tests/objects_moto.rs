@@ -281,3 +281,35 @@ fn the_auditor_only_reads() {
         "objects were HEADed"
     );
 }
+
+/// Regression: the implicit aws/s3 key used to be resolved for every bucket up front, so
+/// an estate with no KMS use at all reported (and, on moto, created) an aws/s3 key.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_kms_key_is_looked_up_when_nothing_uses_one() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    s3.create_bucket().bucket("plain").send().await.unwrap();
+    put_all(
+        &s3,
+        "plain",
+        vec![
+            ("a".into(), None),
+            ("b".into(), Some(ServerSideEncryption::Aes256)),
+        ],
+    )
+    .await;
+    let before = moto.requests().len();
+    let (_, report, _) = tokio::task::spawn_blocking({
+        let endpoint = moto.endpoint.clone();
+        move || scan_json(&endpoint, &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(report["keys"], serde_json::json!([]), "no key is in use");
+    let kms_calls = moto.requests()[before..]
+        .iter()
+        .filter(|r| r.starts_with("POST / "))
+        .count();
+    // STS GetCallerIdentity is the only POST a KMS-free scan needs.
+    assert_eq!(kms_calls, 1, "{:?}", &moto.requests()[before..]);
+}

@@ -12,14 +12,14 @@ use std::sync::Arc;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::clients::Clients;
 use super::errors::CallFailure;
 use super::keys::KeyResolver;
 use super::progress::Progress;
 use crate::model::{
-    BucketSnapshot, ModeCounts, ObjectRecord, ObjectSummary, Observed, SseMode, UnreadableObject,
+    BucketSnapshot, ModeCounts, ObjectRecord, ObjectSummary, SseMode, UnreadableObject,
 };
 
 /// How objects are scanned.
@@ -104,17 +104,20 @@ impl ObjectScanner {
         let s3 = self.clients.s3(&region);
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
         let lister = list(&s3, &bucket.name, &self.settings, tx);
-        let default_key = self.default_key_for_inference(bucket, &region).await;
+        let implied = ImpliedKey {
+            bucket_default: bucket.default_kms_key().map(str::to_string),
+            aws_managed: OnceCell::new(),
+        };
         let mut tally = Tally::new(self.settings.versions);
         let heads = rx
             .map(|obj| {
                 let s3 = &s3;
                 let name = bucket.name.as_str();
                 let region = region.as_str();
-                let default_key = default_key.as_deref();
+                let implied = &implied;
                 async move {
                     let _permit = self.heads.acquire().await.expect("semaphore never closed");
-                    let outcome = self.head(s3, name, region, &obj, default_key).await;
+                    let outcome = self.head(s3, name, region, &obj, implied).await;
                     (obj, outcome)
                 }
             })
@@ -139,30 +142,13 @@ impl ObjectScanner {
         summary
     }
 
-    /// The key S3 used for an SSE-KMS object whose HEAD names none (AWS always names it;
-    /// some S3-compatible servers do not): the bucket's default key, else aws/s3.
-    async fn default_key_for_inference(
-        &self,
-        bucket: &BucketSnapshot,
-        region: &str,
-    ) -> Option<String> {
-        if let Observed::Present(enc) = &bucket.encryption
-            && let Some(rule) = enc.effective()
-            && rule.algorithm.is_kms()
-            && let Some(id) = &rule.kms_key
-        {
-            return Some(id.clone());
-        }
-        Some(self.resolver.resolve("alias/aws/s3", region).await)
-    }
-
     async fn head(
         &self,
         s3: &aws_sdk_s3::Client,
         bucket: &str,
         region: &str,
         obj: &Listed,
-        default_key: Option<&str>,
+        implied: &ImpliedKey,
     ) -> Outcome {
         // The current "null" version (written before versioning was enabled) is simply the
         // current object. Asking for it by `versionId=null` is valid on AWS but some
@@ -185,7 +171,9 @@ impl ObjectScanner {
                     (SseMode::SseKms | SseMode::DsseKms, Some(r)) => {
                         Some(self.resolver.resolve(&r, region).await)
                     }
-                    (SseMode::SseKms | SseMode::DsseKms, None) => default_key.map(str::to_string),
+                    (SseMode::SseKms | SseMode::DsseKms, None) => {
+                        Some(implied.get(&self.resolver, region).await)
+                    }
                     _ => None,
                 };
                 Outcome::Read {
@@ -210,6 +198,28 @@ impl ObjectScanner {
                 ),
                 other => Outcome::Unreadable(other.to_string()),
             },
+        }
+    }
+}
+
+/// The key S3 used for an SSE-KMS object whose HEAD names none (AWS always names it; some
+/// S3-compatible servers do not): the bucket's default key, else the region's aws/s3 key.
+/// aws/s3 is resolved only once such an object turns up, so a bucket that never needs it
+/// costs no KMS call and adds no key to the report.
+struct ImpliedKey {
+    bucket_default: Option<String>,
+    aws_managed: OnceCell<String>,
+}
+
+impl ImpliedKey {
+    async fn get(&self, resolver: &KeyResolver, region: &str) -> String {
+        match &self.bucket_default {
+            Some(id) => id.clone(),
+            None => self
+                .aws_managed
+                .get_or_init(|| resolver.resolve("alias/aws/s3", region))
+                .await
+                .clone(),
         }
     }
 }

@@ -24,6 +24,15 @@ impl BucketSnapshot {
     pub fn arn(&self) -> String {
         format!("arn:aws:s3:::{}", self.name)
     }
+
+    /// The key record id of the SSE-KMS (or DSSE-KMS) default, if the bucket has one.
+    pub fn default_kms_key(&self) -> Option<&str> {
+        let rule = self.encryption.present()?.effective()?;
+        rule.algorithm
+            .is_kms()
+            .then_some(rule.kms_key.as_deref())
+            .flatten()
+    }
 }
 
 /// A bucket's default encryption configuration.

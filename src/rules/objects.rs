@@ -143,16 +143,6 @@ fn no_sse_c_objects(ctx: &RuleContext) -> Verdict {
     }
 }
 
-/// The record id of the bucket's default KMS key, if the default is SSE-KMS.
-fn default_key<'a>(ctx: &RuleContext<'a>) -> Option<&'a str> {
-    let enc = ctx.bucket.encryption.present()?;
-    let rule = enc.effective()?;
-    rule.algorithm
-        .is_kms()
-        .then_some(rule.kms_key.as_deref())
-        .flatten()
-}
-
 /// The verdict of a per-key rule when no object is under a KMS key: unknown if some
 /// objects went unread, else nothing to judge.
 fn without_kms_objects(s: &ObjectSummary) -> Option<Verdict> {
@@ -173,7 +163,7 @@ fn object_keys_expected(ctx: &RuleContext) -> Verdict {
     if let Some(v) = without_kms_objects(s) {
         return v;
     }
-    let default = default_key(ctx);
+    let default = ctx.bucket.default_kms_key();
     let mut unexpected = Vec::new();
     let mut keys = Vec::new();
     for (id, n) in &s.by_key {
