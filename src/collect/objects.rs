@@ -123,13 +123,17 @@ impl ObjectScanner {
             })
             .buffer_unordered(self.settings.concurrency.max(1))
             .for_each(|(obj, outcome)| {
-                let record = tally.add(&bucket.name, obj, outcome);
+                tally.add(&obj, &outcome);
                 self.progress.object_done();
-                let sink = self.sink.clone();
+                // The inventory row is built only when there is an inventory to write.
+                let row = self
+                    .sink
+                    .clone()
+                    .map(|sink| (sink, record(&bucket.name, obj, outcome)));
                 async move {
-                    if let Some(sink) = sink {
+                    if let Some((sink, row)) = row {
                         // The writer only goes away on an I/O error, which app reports.
-                        let _ = sink.send(record).await;
+                        let _ = sink.send(row).await;
                     }
                 }
             });
@@ -342,71 +346,103 @@ impl Tally {
         }
     }
 
-    fn add(&mut self, bucket: &str, obj: Listed, outcome: Outcome) -> ObjectRecord {
+    /// Counts one object and offers it to the bounded samples. Runs once per object, so
+    /// it allocates only for what a sample actually keeps.
+    fn add(&mut self, obj: &Listed, outcome: &Outcome) {
         let s = &mut self.summary;
-        let label = match (&obj.version_id, obj.is_latest) {
-            (Some(v), false) => format!("{} (version {v})", obj.key),
-            _ => obj.key.clone(),
-        };
         let counts = if obj.is_latest {
             &mut s.current
         } else {
             s.noncurrent.get_or_insert_with(ModeCounts::default)
         };
-        let mut record = ObjectRecord {
-            bucket: bucket.to_string(),
-            key: obj.key,
-            version_id: obj.version_id,
-            is_latest: obj.is_latest,
-            mode: None,
-            kms_key: None,
-            bucket_key_enabled: None,
-            size: obj.size,
-            storage_class: obj.storage_class,
-            last_modified: obj.last_modified,
-            error: None,
-        };
         match outcome {
-            Outcome::Read {
-                mode,
-                kms_key,
-                bucket_key,
-            } => {
-                counts.add(Some(mode));
-                push_bounded(
-                    s.samples.entry(mode).or_default(),
-                    label.clone(),
-                    SAMPLE_KEYS,
-                );
-                if let Some(k) = &kms_key {
-                    *s.by_key.entry(k.clone()).or_default() += 1;
-                    push_bounded(
-                        s.key_samples.entry(k.clone()).or_default(),
-                        label,
-                        SAMPLE_KEYS,
-                    );
+            Outcome::Read { mode, kms_key, .. } => {
+                counts.add(Some(*mode));
+                offer_sample(s.samples.entry(*mode).or_default(), obj);
+                if let Some(k) = kms_key {
+                    match s.by_key.get_mut(k) {
+                        Some(n) => *n += 1,
+                        None => {
+                            s.by_key.insert(k.clone(), 1);
+                        }
+                    }
+                    if let Some(samples) = s.key_samples.get_mut(k) {
+                        offer_sample(samples, obj);
+                    } else {
+                        s.key_samples.insert(k.clone(), vec![sample_label(obj)]);
+                    }
                 }
-                record.mode = Some(mode);
-                record.kms_key = kms_key;
-                record.bucket_key_enabled = bucket_key;
             }
             Outcome::Unreadable(reason) => {
                 counts.add(None);
-                let entry = UnreadableObject {
-                    key: record.key.clone(),
-                    version_id: record.version_id.clone(),
-                    reason: reason.clone(),
-                };
-                push_bounded(&mut s.unreadable, entry, SAMPLE_UNREADABLE);
-                record.error = Some(reason);
+                let full = s.unreadable.len() >= SAMPLE_UNREADABLE;
+                if !full || s.unreadable.last().is_some_and(|l| obj.key <= l.key) {
+                    let entry = UnreadableObject {
+                        key: obj.key.clone(),
+                        version_id: obj.version_id.clone(),
+                        reason: reason.clone(),
+                    };
+                    push_bounded(&mut s.unreadable, entry, SAMPLE_UNREADABLE);
+                }
             }
         }
-        record
     }
 
     fn finish(self) -> ObjectSummary {
         self.summary
     }
+}
+
+/// How an object is named in samples: its key, with the version for noncurrent ones.
+fn sample_label(obj: &Listed) -> String {
+    match (&obj.version_id, obj.is_latest) {
+        (Some(v), false) => format!("{} (version {v})", obj.key),
+        _ => obj.key.clone(),
+    }
+}
+
+/// Offers an object to a sample of keys, building its label only if it could be kept:
+/// a label starts with the key, so a key past the largest kept label cannot get in.
+fn offer_sample(list: &mut Vec<String>, obj: &Listed) {
+    let full = list.len() >= SAMPLE_KEYS;
+    if full
+        && list
+            .last()
+            .is_some_and(|last| obj.key.as_str() > last.as_str())
+    {
+        return;
+    }
+    push_bounded(list, sample_label(obj), SAMPLE_KEYS);
+}
+
+/// The inventory row of one object.
+fn record(bucket: &str, obj: Listed, outcome: Outcome) -> ObjectRecord {
+    let mut record = ObjectRecord {
+        bucket: bucket.to_string(),
+        key: obj.key,
+        version_id: obj.version_id,
+        is_latest: obj.is_latest,
+        mode: None,
+        kms_key: None,
+        bucket_key_enabled: None,
+        size: obj.size,
+        storage_class: obj.storage_class,
+        last_modified: obj.last_modified,
+        error: None,
+    };
+    match outcome {
+        Outcome::Read {
+            mode,
+            kms_key,
+            bucket_key,
+        } => {
+            record.mode = Some(mode);
+            record.kms_key = kms_key;
+            record.bucket_key_enabled = bucket_key;
+        }
+        Outcome::Unreadable(reason) => record.error = Some(reason),
+    }
+    record
 }
 
 /// Keeps the `max` smallest items in order. HEADs complete in any order; keeping the
