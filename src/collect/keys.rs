@@ -15,13 +15,14 @@ use crate::rules::arn_region;
 /// KMS answers NotFoundException for keys and aliases that do not exist.
 const NOT_FOUND: &[&str] = &["NotFoundException"];
 
-/// A key reference as S3 would resolve it: (region, reference as written).
-type ReferenceKey = (String, String);
+/// Reference as written → the cell holding its record id once resolved.
+type ByReference = HashMap<String, Arc<OnceCell<String>>>;
 
 pub struct KeyResolver {
     clients: Arc<Clients>,
-    /// (region, reference) → record id, resolved at most once even under concurrency.
-    resolved: Mutex<HashMap<ReferenceKey, Arc<OnceCell<String>>>>,
+    /// region → reference as written → record id, resolved at most once even under
+    /// concurrency. Nested so that the per-object lookup borrows instead of allocating.
+    resolved: Mutex<HashMap<String, ByReference>>,
     records: Mutex<BTreeMap<String, KeyRecord>>,
 }
 
@@ -38,14 +39,20 @@ impl KeyResolver {
     /// own region; aliases and bare ids are looked up in the bucket's) and returns the id
     /// of its record.
     pub async fn resolve(&self, reference: &str, bucket_region: &str) -> String {
-        let region = arn_region(reference).unwrap_or(bucket_region).to_string();
+        let region = arn_region(reference).unwrap_or(bucket_region);
         let cell = {
             let mut map = self.resolved.lock().expect("key cache lock");
-            map.entry((region.clone(), reference.to_string()))
-                .or_default()
-                .clone()
+            match map.get(region).and_then(|refs| refs.get(reference)) {
+                Some(cell) => cell.clone(),
+                None => map
+                    .entry(region.to_string())
+                    .or_default()
+                    .entry(reference.to_string())
+                    .or_default()
+                    .clone(),
+            }
         };
-        cell.get_or_init(|| self.describe(region, reference.to_string()))
+        cell.get_or_init(|| self.describe(region.to_string(), reference.to_string()))
             .await
             .clone()
     }
