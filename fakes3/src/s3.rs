@@ -272,6 +272,18 @@ fn list_params<'a>(req: &'a Req) -> Result<ListParams<'a>, &'static str> {
     })
 }
 
+/// The elements both listings (objects and versions) echo after their markers.
+fn list_trailer(x: &mut Xml, p: &ListParams<'_>, truncated: bool) {
+    x.elem_display("MaxKeys", p.max);
+    if let Some(d) = p.delimiter {
+        x.elem("Delimiter", &enc(p.url, d));
+    }
+    if p.url {
+        x.elem("EncodingType", "url");
+    }
+    x.elem_display("IsTruncated", truncated);
+}
+
 fn enc(url: bool, s: &str) -> std::borrow::Cow<'_, str> {
     if url {
         s3_url_encode(s).into()
@@ -344,14 +356,7 @@ fn list_objects(shared: &Shared, m: &BucketModel, req: &Req, v2: bool) -> Resp {
             x.elem("NextMarker", &enc(p.url, l));
         }
     }
-    x.elem_display("MaxKeys", p.max);
-    if let Some(d) = p.delimiter {
-        x.elem("Delimiter", &enc(p.url, d));
-    }
-    if p.url {
-        x.elem("EncodingType", "url");
-    }
-    x.elem_display("IsTruncated", truncated);
+    list_trailer(&mut x, &p, truncated);
     let fetch_owner = !v2 || req.param("fetch-owner") == Some("true");
     let owner = fetch_owner.then(|| owner_id(&shared.config.account_id));
     for item in &items {
@@ -487,14 +492,7 @@ fn list_object_versions(shared: &Shared, m: &BucketModel, req: &Req) -> Resp {
             }
         }
     }
-    x.elem_display("MaxKeys", p.max);
-    if let Some(d) = p.delimiter {
-        x.elem("Delimiter", &enc(p.url, d));
-    }
-    if p.url {
-        x.elem("EncodingType", "url");
-    }
-    x.elem_display("IsTruncated", truncated);
+    list_trailer(&mut x, &p, truncated);
     let owner = owner_id(&shared.config.account_id);
     for item in &items {
         match item {
