@@ -5,7 +5,7 @@ mod common;
 use std::process::Output;
 use std::sync::OnceLock;
 
-use common::{Moto, s3audit};
+use common::{Moto, s3audit, scan_at};
 
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -32,14 +32,8 @@ fn assert_usage_error(out: &Output, needle: &str) -> String {
 #[test]
 fn unreachable_endpoint_is_one_line_and_exit_2() {
     // Port 1 on loopback: nothing listens there.
-    let out = s3audit()
-        .args([
-            "scan",
-            "--endpoint-url",
-            "http://127.0.0.1:1",
-            "--max-attempts",
-            "2",
-        ])
+    let out = scan_at("http://127.0.0.1:1")
+        .args(["--max-attempts", "2"])
         .output()
         .unwrap();
     assert_usage_error(&out, "cannot reach http://127.0.0.1:1");
@@ -47,10 +41,7 @@ fn unreachable_endpoint_is_one_line_and_exit_2() {
 
 #[test]
 fn malformed_endpoint_url_is_rejected_before_any_request() {
-    let out = s3audit()
-        .args(["scan", "--endpoint-url", "127.0.0.1:9000"])
-        .output()
-        .unwrap();
+    let out = scan_at("127.0.0.1:9000").output().unwrap();
     assert_usage_error(&out, "invalid --endpoint-url");
 }
 
@@ -65,14 +56,8 @@ fn unknown_region_is_rejected() {
 
 #[test]
 fn missing_credentials_are_reported_as_such() {
-    let out = s3audit()
-        .args([
-            "scan",
-            "--endpoint-url",
-            &moto().endpoint,
-            "--max-attempts",
-            "1",
-        ])
+    let out = scan_at(&moto().endpoint)
+        .args(["--max-attempts", "1"])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
@@ -82,8 +67,7 @@ fn missing_credentials_are_reported_as_such() {
 
 #[test]
 fn unknown_bucket_is_named() {
-    let out = s3audit()
-        .args(["scan", "--endpoint-url", &moto().endpoint])
+    let out = scan_at(&moto().endpoint)
         .args(["--bucket", "demo-sse-s3", "--bucket", "no-such-bucket"])
         .output()
         .unwrap();
@@ -110,14 +94,8 @@ fn a_failed_scan_leaves_no_partial_report() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     let snapshot = dir.path().join("estate.json");
-    let out = s3audit()
-        .args([
-            "scan",
-            "--endpoint-url",
-            &moto().endpoint,
-            "--bucket",
-            "nope",
-        ])
+    let out = scan_at(&moto().endpoint)
+        .args(["--bucket", "nope"])
         .args(["--output", report.to_str().unwrap()])
         .args(["--save-snapshot", snapshot.to_str().unwrap()])
         .output()
@@ -131,14 +109,8 @@ fn a_failed_scan_leaves_no_partial_report() {
 fn output_file_is_written_whole_in_the_format_its_extension_names() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.csv");
-    let out = s3audit()
-        .args([
-            "scan",
-            "--endpoint-url",
-            &moto().endpoint,
-            "--bucket",
-            "demo-kms-good",
-        ])
+    let out = scan_at(&moto().endpoint)
+        .args(["--bucket", "demo-kms-good"])
         .args(["--output", report.to_str().unwrap()])
         .output()
         .unwrap();
@@ -157,14 +129,8 @@ fn bad_config_file_names_the_problem_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("s3audit.toml");
     std::fs::write(&cfg, "allowed_kms_keys = [\"arn:aws:kms:us-east-1:1:key/x\"]\nrequired_object_mode = \"rot13\"\n").unwrap();
-    let out = s3audit()
-        .args([
-            "scan",
-            "--endpoint-url",
-            "http://127.0.0.1:1",
-            "--config",
-            cfg.to_str().unwrap(),
-        ])
+    let out = scan_at("http://127.0.0.1:1")
+        .args(["--config", cfg.to_str().unwrap()])
         .output()
         .unwrap();
     let line = assert_usage_error(&out, "invalid config file");
@@ -249,11 +215,8 @@ fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
     let m = moto();
     // Without its objects, demo-kms-good fails only medium and low rules (ENC-005; POL-002, POL-004).
     let run = |extra: &[&str]| {
-        s3audit()
+        scan_at(&m.endpoint)
             .args([
-                "scan",
-                "--endpoint-url",
-                &m.endpoint,
                 "--format",
                 "json",
                 "--bucket",
@@ -273,11 +236,8 @@ fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
     );
     assert_eq!(run(&["--fail-on", "medium"]), Some(1));
     // --exclude removes buckets by glob.
-    let out = s3audit()
+    let out = scan_at(&m.endpoint)
         .args([
-            "scan",
-            "--endpoint-url",
-            &m.endpoint,
             "--format",
             "json",
             "--exclude",

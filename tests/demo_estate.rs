@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use common::{Moto, read, repo_root, s3audit, scan_json, status_of};
+use common::{Moto, read, repo_root, s3audit, scan_at, scan_json, status_of};
 use serde_json::Value;
 
 struct Demo {
@@ -291,15 +291,8 @@ fn snapshot_re_evaluates_offline_to_the_same_findings() {
 #[test]
 fn csv_has_one_row_per_finding_with_the_json_fields() {
     let d = demo();
-    let out = s3audit()
-        .args([
-            "scan",
-            "--endpoint-url",
-            &d.moto.endpoint,
-            "--format",
-            "csv",
-            "--versions",
-        ])
+    let out = scan_at(&d.moto.endpoint)
+        .args(["--format", "csv", "--versions"])
         .output()
         .unwrap();
     let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
@@ -333,14 +326,8 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
 #[test]
 fn table_groups_by_bucket_failures_first_and_ends_with_a_summary() {
     let d = demo();
-    let out = s3audit()
-        .args([
-            "scan",
-            "--endpoint-url",
-            &d.moto.endpoint,
-            "--format",
-            "table",
-        ])
+    let out = scan_at(&d.moto.endpoint)
+        .args(["--format", "table"])
         .args(["--bucket", "demo-sse-s3"])
         .output()
         .unwrap();

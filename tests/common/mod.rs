@@ -198,10 +198,17 @@ pub fn s3audit() -> Command {
     cmd
 }
 
+/// `s3audit scan --endpoint-url ENDPOINT`, for the caller to add what the test is about.
+pub fn scan_at(endpoint: &str) -> Command {
+    let mut cmd = s3audit();
+    cmd.args(["scan", "--endpoint-url", endpoint]);
+    cmd
+}
+
 /// Runs `s3audit scan --format json` against `endpoint` and returns (exit code, report).
 pub fn scan_json(endpoint: &str, extra: &[&str]) -> (i32, serde_json::Value, Output) {
-    let out = s3audit()
-        .args(["scan", "--endpoint-url", endpoint, "--format", "json"])
+    let out = scan_at(endpoint)
+        .args(["--format", "json"])
         .args(extra)
         .output()
         .expect("run s3audit");
