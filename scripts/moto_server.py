@@ -18,6 +18,11 @@ Contract (the Rust integration-test harness and scripts/demo rely on it):
     over plain HTTP. We patch FakeBucket.get_permission to answer NEUTRAL.
     --enforce-policies leaves moto's behaviour untouched (a test uses it to check that
     HEAD 403s are reported as unreadable objects).
+  * Request authentication stays off (moto's default) until a client POSTs "0" to
+    /moto-api/reset-auth. Once on, moto recomputes every SigV4 signature. It does so from
+    werkzeug's already-decoded URL, which fails any object key that needs percent-encoding
+    whatever the client signed; S3 canonicalises the path as sent (decoded, then
+    URI-encoded once). We patch moto to do the same, so signature tests can use awkward keys.
   * --exit-on-stdin-eof: exit as soon as stdin reaches EOF, so that when the parent
     (a test process holding the write end of a pipe) dies, the server dies with it.
   * SIGTERM and SIGINT exit with status 0.
@@ -55,6 +60,27 @@ def _disable_policy_enforcement() -> None:
         return PermissionResult.NEUTRAL
 
     s3_models.FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def _verify_signatures_on_the_raw_path() -> None:
+    from urllib.parse import quote, unquote, urlparse
+
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate(self, iam_request_cls, resource="*"):  # type: ignore[no-untyped-def]
+        raw_path = getattr(self, "raw_path", None)
+        if not raw_path:
+            return original(self, iam_request_cls, resource)
+        decoded_uri = self.uri
+        self.uri = urlparse(decoded_uri)._replace(path=quote(unquote(raw_path), safe="/")).geturl()
+        try:
+            return original(self, iam_request_cls, resource)
+        finally:
+            self.uri = decoded_uri
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate  # type: ignore[method-assign]
 
 
 def _watch_stdin() -> None:
@@ -123,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         _disable_policy_enforcement()
         _log("bucket-policy enforcement on object calls: OFF (FakeBucket.get_permission -> NEUTRAL)")
 
+    _verify_signatures_on_the_raw_path()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -114,6 +114,7 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
             versions: args.versions,
             prefix: args.prefix.clone(),
             sample: args.sample,
+            direct_heads: args.head_via == crate::cli::HeadVia::Direct,
         }),
     };
     if args.no_objects && inventory_file.is_some() {

@@ -292,3 +292,89 @@ async fn fake_and_moto_agree_on_shared_cases() {
     assert_eq!(modes.len(), 4, "all four shared modes compared: {modes:?}");
     server.shutdown().await;
 }
+
+/// When retries run out the object is counted as unreadable, with why, never dropped and
+/// never guessed: the totals still add up to exactly what was listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_still_failing_after_the_last_attempt_are_unreadable_with_the_reason() {
+    let config = Config::new(5)
+        .bucket(BucketSpec::new("flaky", 600).mix(ModeMix::only(Mode::SseS3)))
+        .faults(Faults {
+            slowdown_503: 0.3,
+            internal_500: 0.1,
+            ..Faults::default()
+        });
+    let expected = config.expected("flaky");
+    let server = fakes3::start(config).await.unwrap();
+    let (code, report) = scan(&server.endpoint(), &["--max-attempts", "2"]).await;
+    let c = section(&report, "flaky", "objects");
+    assert_eq!(c["total"].as_u64(), Some(expected.current.total), "{c}");
+    let unreadable = c["unreadable"].as_u64().unwrap();
+    // Two attempts both failing: about 16% of 600.
+    assert!((30..=200).contains(&unreadable), "{c}");
+    let read: u64 = ["none", "sse_s3", "sse_kms", "dsse_kms", "sse_c"]
+        .iter()
+        .map(|m| c[m].as_u64().unwrap())
+        .sum();
+    assert_eq!(read + unreadable, expected.current.total);
+    let f = finding(&report, "flaky", "OBJ-006");
+    for example in f["evidence"]["examples"].as_array().unwrap() {
+        let reason = example["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("gave up after 2 attempts")
+                && (reason.contains("HTTP 503") || reason.contains("HTTP 500")),
+            "{reason}"
+        );
+    }
+    // Every object read is encrypted, but the unread ones might not be.
+    assert_eq!(status_of(&report, "flaky", "OBJ-001"), "error");
+    assert_eq!(code, 1);
+    server.shutdown().await;
+}
+
+/// The fast HEAD path and the SDK's client read every object identically: mode, key,
+/// Bucket Key flag, SSE-C's 400, the 403s and awkward keys, row for row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_and_sdk_heads_read_every_object_the_same() {
+    let config = Config::new(21).bucket(
+        BucketSpec::new("both-ways", 1_500)
+            .mix(
+                "none=1,sse_s3=1,sse_kms=2,dsse_kms=1,sse_c=1"
+                    .parse::<ModeMix>()
+                    .unwrap(),
+            )
+            .kms_keys([KEY_A, KEY_B])
+            .awkward(true)
+            .denied(5)
+            .versions(2),
+    );
+    let server = fakes3::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = Vec::new();
+    for via in ["direct", "sdk"] {
+        let csv = dir.path().join(format!("{via}.csv"));
+        let (_, report) = scan(
+            &server.endpoint(),
+            &[
+                "--versions",
+                "--head-via",
+                via,
+                "--objects-csv",
+                csv.to_str().unwrap(),
+            ],
+        )
+        .await;
+        let c = section(&report, "both-ways", "objects");
+        assert_eq!(c["unreadable"], 5, "{c}");
+        let mut lines: Vec<String> = std::fs::read_to_string(&csv)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort_unstable();
+        rows.push(lines);
+    }
+    assert!(rows[0].len() > 2_000, "{} rows", rows[0].len());
+    assert_eq!(rows[0], rows[1]);
+    server.shutdown().await;
+}

@@ -14,6 +14,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+use super::head::HeadClient;
+
 /// How to reach AWS (or an S3-compatible store): the AWS CLI's conventions.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionSettings {
@@ -29,6 +31,7 @@ pub struct ConnectionSettings {
 
 pub struct Clients {
     sdk: SdkConfig,
+    settings: ConnectionSettings,
     /// The region the scan starts from (ListBuckets, STS).
     pub home_region: String,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
@@ -76,6 +79,7 @@ impl Clients {
             .unwrap_or_else(|| "us-east-1".to_string());
         Ok(Clients {
             sdk,
+            settings: settings.clone(),
             home_region,
             s3: Mutex::default(),
             kms: Mutex::default(),
@@ -94,12 +98,23 @@ impl Clients {
             .or_insert_with(|| {
                 let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
                     .region(Region::new(region.to_string()))
-                    // S3-compatible stores and local servers have no virtual-host DNS.
-                    .force_path_style(self.sdk.endpoint_url().is_some())
+                    .force_path_style(path_style(&self.sdk))
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
             })
             .clone()
+    }
+
+    /// The fast HEAD client of the object scan, with `pool` connections per host, sharing
+    /// this configuration's credentials, endpoint, trust store and retry budget.
+    pub fn head_client(&self, pool: usize) -> anyhow::Result<HeadClient> {
+        HeadClient::new(
+            &self.sdk,
+            path_style(&self.sdk),
+            self.settings.ca_bundle.as_deref(),
+            pool,
+            self.settings.max_attempts,
+        )
     }
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
@@ -118,6 +133,12 @@ impl Clients {
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.sdk)
     }
+}
+
+/// S3-compatible stores and local servers (any endpoint override) have no virtual-host
+/// DNS, so buckets go in the path there.
+fn path_style(sdk: &SdkConfig) -> bool {
+    sdk.endpoint_url().is_some()
 }
 
 fn http_client_with_ca(path: &PathBuf) -> anyhow::Result<aws_sdk_s3::config::SharedHttpClient> {

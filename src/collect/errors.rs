@@ -168,7 +168,7 @@ const NO_CREDENTIALS: &str = "no credentials found: pass --profile, set AWS_PROF
 
 /// The messages of an error and its sources, outermost first, without repeats. Debug
 /// dumps never reach the user.
-fn chain(err: &(dyn StdError + 'static)) -> Vec<String> {
+pub fn chain(err: &(dyn StdError + 'static)) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(err);
     while let Some(e) = current {

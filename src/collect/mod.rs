@@ -5,6 +5,7 @@
 mod buckets;
 pub mod clients;
 pub mod errors;
+mod head;
 mod keys;
 mod objects;
 mod progress;
@@ -87,7 +88,13 @@ pub async fn scan(
         .await;
 
     if let Some(object_settings) = &settings.objects {
+        let direct = if object_settings.direct_heads {
+            Some(clients.head_client(object_settings.concurrency)?)
+        } else {
+            None
+        };
         let scanner = objects::ObjectScanner {
+            direct,
             clients: clients.clone(),
             resolver: resolver.clone(),
             settings: object_settings.clone(),

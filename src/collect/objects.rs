@@ -9,13 +9,13 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::clients::Clients;
 use super::errors::CallFailure;
+use super::head::{HeadClient, HeadSse, HeadTarget};
 use super::keys::KeyResolver;
 use super::progress::Progress;
 use crate::model::{
@@ -34,6 +34,8 @@ pub struct ObjectScanSettings {
     pub prefix: Option<String>,
     /// Read at most this many objects (versions) per bucket.
     pub sample: Option<u64>,
+    /// HEAD through [`HeadClient`] where it can (the fast path), else through the SDK.
+    pub direct_heads: bool,
 }
 
 /// Keys named per mode, per KMS key and per unreadable reason in the summary: enough for
@@ -66,6 +68,8 @@ pub struct ObjectScanner {
     pub resolver: Arc<KeyResolver>,
     pub settings: ObjectScanSettings,
     pub heads: Arc<Semaphore>,
+    /// The fast HEAD path, unless `--head-via sdk`.
+    pub direct: Option<HeadClient>,
     pub sink: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
     pub progress: Progress,
 }
@@ -102,6 +106,14 @@ impl ObjectScanner {
             .cloned()
             .unwrap_or_else(|| self.clients.home_region.clone());
         let s3 = self.clients.s3(&region);
+        let target = match &self.direct {
+            Some(direct) => direct.target(&bucket.name, &region).await,
+            None => None,
+        };
+        let via = match (&self.direct, &target) {
+            (Some(client), Some(target)) => Via::Direct(client, target),
+            _ => Via::Sdk(&s3),
+        };
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
         let lister = list(&s3, &bucket.name, &self.settings, tx);
         let implied = ImpliedKey {
@@ -111,13 +123,13 @@ impl ObjectScanner {
         let mut tally = Tally::new(self.settings.versions);
         let heads = rx
             .map(|obj| {
-                let s3 = &s3;
+                let via = &via;
                 let name = bucket.name.as_str();
                 let region = region.as_str();
                 let implied = &implied;
                 async move {
                     let _permit = self.heads.acquire().await.expect("semaphore never closed");
-                    let outcome = self.head(s3, name, region, &obj, implied).await;
+                    let outcome = self.head(via, name, region, &obj, implied).await;
                     (obj, outcome)
                 }
             })
@@ -148,7 +160,7 @@ impl ObjectScanner {
 
     async fn head(
         &self,
-        s3: &aws_sdk_s3::Client,
+        via: &Via<'_>,
         bucket: &str,
         region: &str,
         obj: &Listed,
@@ -159,19 +171,29 @@ impl ObjectScanner {
         // S3-compatible servers (moto) answer 400, which would read as SSE-C.
         let version = obj
             .version_id
-            .clone()
-            .filter(|v| !(obj.is_latest && v == "null"));
-        let result = s3
-            .head_object()
-            .bucket(bucket)
-            .key(&obj.key)
-            .set_version_id(version)
-            .send()
-            .await;
+            .as_deref()
+            .filter(|v| !(obj.is_latest && *v == "null"));
+        let result = match via {
+            Via::Direct(client, target) => client.head(target, &obj.key, version).await,
+            Via::Sdk(s3) => s3
+                .head_object()
+                .bucket(bucket)
+                .key(&obj.key)
+                .set_version_id(version.map(str::to_string))
+                .send()
+                .await
+                .map(|out| HeadSse {
+                    algorithm: out.server_side_encryption().map(|s| s.as_str().to_string()),
+                    kms_key: out.ssekms_key_id().map(str::to_string),
+                    bucket_key: out.bucket_key_enabled(),
+                    customer_key: out.sse_customer_algorithm().is_some(),
+                })
+                .map_err(CallFailure::from_sdk),
+        };
         match result {
-            Ok(out) => {
-                let (mode, key_ref, bucket_key) = classify(&out);
-                let kms_key = match (mode, key_ref) {
+            Ok(sse) => {
+                let mode = mode_of(&sse);
+                let kms_key = match (mode, sse.kms_key.filter(|k| !k.is_empty())) {
                     (SseMode::SseKms | SseMode::DsseKms, Some(r)) => {
                         Some(self.resolver.resolve(&r, region).await)
                     }
@@ -183,27 +205,32 @@ impl ObjectScanner {
                 Outcome::Read {
                     mode,
                     kms_key,
-                    bucket_key,
+                    bucket_key: sse.bucket_key,
                 }
             }
-            Err(e) => match CallFailure::from_sdk(e) {
-                // AWS answers a HEAD of an SSE-C object made without its key with 400:
-                // the object is encrypted with a key S3 does not hold.
-                CallFailure::Service { status: 400, .. } => Outcome::Read {
-                    mode: SseMode::SseC,
-                    kms_key: None,
-                    bucket_key: None,
-                },
-                CallFailure::Service { status: 403, .. } => {
-                    Outcome::Unreadable("access denied (HTTP 403)".to_string())
-                }
-                CallFailure::Service { status: 404, .. } => Outcome::Unreadable(
-                    "not found (HTTP 404): deleted between listing and HEAD".to_string(),
-                ),
-                other => Outcome::Unreadable(other.to_string()),
+            // AWS answers a HEAD of an SSE-C object made without its key with 400: the
+            // object is encrypted with a key S3 does not hold.
+            Err(CallFailure::Service { status: 400, .. }) => Outcome::Read {
+                mode: SseMode::SseC,
+                kms_key: None,
+                bucket_key: None,
             },
+            Err(CallFailure::Service { status: 403, .. }) => {
+                Outcome::Unreadable("access denied (HTTP 403)".to_string())
+            }
+            Err(CallFailure::Service { status: 404, .. }) => Outcome::Unreadable(
+                "not found (HTTP 404): deleted between listing and HEAD".to_string(),
+            ),
+            Err(other) => Outcome::Unreadable(other.to_string()),
         }
     }
+}
+
+/// How a bucket's objects are HEADed: the fast path where the bucket's endpoint allows
+/// it, the SDK otherwise.
+enum Via<'a> {
+    Direct(&'a HeadClient, &'a HeadTarget),
+    Sdk(&'a aws_sdk_s3::Client),
 }
 
 /// The key S3 used for an SSE-KMS object whose HEAD names none (AWS always names it; some
@@ -228,22 +255,17 @@ impl ImpliedKey {
     }
 }
 
-/// Mode, KMS key reference and Bucket Key flag from a HEAD response.
-fn classify(out: &HeadObjectOutput) -> (SseMode, Option<String>, Option<bool>) {
-    let mode = match out.server_side_encryption().map(|s| s.as_str()) {
+/// The encryption mode a HEAD response states.
+fn mode_of(sse: &HeadSse) -> SseMode {
+    match sse.algorithm.as_deref() {
         Some("AES256") => SseMode::SseS3,
         Some("aws:kms") => SseMode::SseKms,
         Some("aws:kms:dsse") => SseMode::DsseKms,
         // A readable SSE-C HEAD needs the key; a server that still reports it is honoured.
-        _ if out.sse_customer_algorithm().is_some() => SseMode::SseC,
+        _ if sse.customer_key => SseMode::SseC,
         Some(_) => SseMode::SseS3,
         None => SseMode::None,
-    };
-    let key = out
-        .ssekms_key_id()
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
-    (mode, key, out.bucket_key_enabled())
+    }
 }
 
 /// Lists the bucket into `tx`. `Ok(true)` when `--sample` cut the listing short.

@@ -101,17 +101,29 @@ impl Moto {
     }
 
     pub fn seed_with(&self, script: &str, args: &[&str]) {
+        self.run_python(&repo_root().join("scripts").join(script), args);
+    }
+
+    /// Runs a Python fixture of `tests/fixtures` against this server and returns its stdout.
+    pub fn run_fixture(&self, script: &str) -> String {
+        self.run_python(&repo_root().join("tests/fixtures").join(script), &[])
+    }
+
+    /// Runs `script --endpoint ENDPOINT ARGS...` with the project's venv; it must succeed.
+    fn run_python(&self, script: &Path, args: &[&str]) -> String {
         let out = Command::new(python())
-            .arg(repo_root().join("scripts").join(script))
+            .arg(script)
             .args(["--endpoint", &self.endpoint])
             .args(args)
             .output()
-            .expect("run seed script");
+            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
         assert!(
             out.status.success(),
-            "{script} failed: {}",
+            "{} failed: {}",
+            script.display(),
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8(out.stdout).expect("script output is UTF-8")
     }
 
     /// An SDK config pointed at this server, for tests that seed their own estate.
