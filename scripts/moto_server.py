@@ -3,7 +3,7 @@
 
 Usage:
     .venv/bin/python scripts/moto_server.py [--host 127.0.0.1] [--port 0]
-                                            [--enforce-policies] [--exit-on-stdin-eof]
+                                            [--enforce-policies] [--tls DIR] [--exit-on-stdin-eof]
 
 Contract (the Rust integration-test harness and scripts/demo rely on it):
   * Once the server accepts connections, exactly one line is written to stdout:
@@ -23,6 +23,10 @@ Contract (the Rust integration-test harness and scripts/demo rely on it):
     werkzeug's already-decoded URL, which fails any object key that needs percent-encoding
     whatever the client signed; S3 canonicalises the path as sent (decoded, then
     URI-encoded once). We patch moto to do the same, so signature tests can use awkward keys.
+  * --tls DIR: serve HTTPS (MOTO_READY https://...) with a certificate for 127.0.0.1 and
+    localhost, issued by a throwaway certificate authority written to DIR/ca.pem (for
+    --ca-bundle). The server's own certificate and key are DIR/server.pem and
+    DIR/server.key.
   * --exit-on-stdin-eof: exit as soon as stdin reaches EOF, so that when the parent
     (a test process holding the write end of a pipe) dies, the server dies with it.
   * SIGTERM and SIGINT exit with status 0.
@@ -83,6 +87,89 @@ def _verify_signatures_on_the_raw_path() -> None:
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate  # type: ignore[method-assign]
 
 
+def _issue_certificates(directory: str) -> tuple[str, str]:
+    """Writes a throwaway CA (ca.pem) and a server certificate it signed; returns the
+    server's (certificate, key) paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1))
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("s3audit test CA"))
+        .issuer_name(name("s3audit test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                          crl_sign=True, encipher_only=False, decipher_only=False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    os.makedirs(directory, exist_ok=True)
+    paths = {n: os.path.join(directory, n) for n in ("ca.pem", "server.pem", "server.key")}
+    with open(paths["ca.pem"], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths["server.pem"], "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths["server.key"], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return paths["server.pem"], paths["server.key"]
+
+
+def _serve_tls(host: str, port: int, cert: str, key: str) -> tuple[str, int]:
+    """moto's app behind werkzeug's threaded server with TLS (ThreadedMotoServer has no
+    TLS option); returns the bound address."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, port, app, threaded=True, ssl_context=(cert, key))
+    threading.Thread(target=server.serve_forever, name="moto-tls", daemon=True).start()
+    bound_host, bound_port = server.server_address[:2]
+    return str(bound_host), bound_port
+
+
 def _watch_stdin() -> None:
     try:
         while True:
@@ -114,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         "--enforce-policies",
         action="store_true",
         help="keep moto's (context-free) bucket-policy enforcement on object calls",
+    )
+    parser.add_argument(
+        "--tls",
+        metavar="DIR",
+        help="serve HTTPS with a certificate from a throwaway CA written to DIR/ca.pem",
     )
     parser.add_argument(
         "--exit-on-stdin-eof",
@@ -150,14 +242,19 @@ def main(argv: list[str] | None = None) -> int:
         _log("bucket-policy enforcement on object calls: OFF (FakeBucket.get_permission -> NEUTRAL)")
 
     _verify_signatures_on_the_raw_path()
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    if args.tls:
+        host, port = _serve_tls(args.host, args.port, *_issue_certificates(args.tls))
+        scheme = "https"
+    else:
+        server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        scheme = "http"
     _wait_accepting(host, port)
 
     url_host = f"[{host}]" if ":" in host else host
-    _log(f"moto {moto.__version__} serving S3, KMS and STS on http://{url_host}:{port}")
-    ready_out.write(f"MOTO_READY http://{url_host}:{port}\n")
+    _log(f"moto {moto.__version__} serving S3, KMS and STS on {scheme}://{url_host}:{port}")
+    ready_out.write(f"MOTO_READY {scheme}://{url_host}:{port}\n")
     ready_out.flush()
 
     while True:

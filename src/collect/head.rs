@@ -397,6 +397,58 @@ impl CredentialCache {
 mod tests {
     use super::*;
 
+    fn client(endpoint: Option<&str>, fips: bool) -> HeadClient {
+        let mut sdk = SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("k", "s", None, None, "test"),
+            ))
+            .use_fips(fips)
+            .behavior_version(aws_config::BehaviorVersion::latest());
+        if let Some(url) = endpoint {
+            sdk = sdk.endpoint_url(url);
+        }
+        HeadClient::new(&sdk.build(), endpoint.is_some(), None, 4, 3).unwrap()
+    }
+
+    async fn base(client: &HeadClient, bucket: &str, region: &str) -> Option<(String, String)> {
+        let t = client.target(bucket, region).await?;
+        Some((t.base, t.signing_region))
+    }
+
+    #[tokio::test]
+    async fn addressing_follows_the_sdk_endpoint_rules() {
+        let aws = client(None, false);
+        let at = |u: &str, r: &str| Some((u.to_string(), r.to_string()));
+        assert_eq!(
+            base(&aws, "logs", "eu-west-1").await,
+            at("https://logs.s3.eu-west-1.amazonaws.com", "eu-west-1")
+        );
+        // Dots break the wildcard certificate of virtual hosts: path style.
+        assert_eq!(
+            base(&aws, "my.logs", "eu-west-1").await,
+            at("https://s3.eu-west-1.amazonaws.com/my.logs", "eu-west-1")
+        );
+        assert_eq!(
+            base(&aws, "logs", "cn-north-1").await,
+            at("https://logs.s3.cn-north-1.amazonaws.com.cn", "cn-north-1")
+        );
+        assert_eq!(
+            base(&client(None, true), "logs", "us-gov-west-1").await,
+            at(
+                "https://logs.s3-fips.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1"
+            )
+        );
+        let local = client(Some("http://127.0.0.1:9000"), false);
+        assert_eq!(
+            base(&local, "logs", "us-east-1").await,
+            at("http://127.0.0.1:9000/logs", "us-east-1")
+        );
+        // S3 Express directory buckets sign with session credentials: left to the SDK.
+        assert_eq!(base(&aws, "data--usw2-az1--x-s3", "us-west-2").await, None);
+    }
+
     #[test]
     fn keys_are_encoded_as_the_sdk_encodes_the_key_label() {
         let enc = |k: &str| utf8_percent_encode(k, KEY_PATH).to_string();

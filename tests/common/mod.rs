@@ -34,19 +34,38 @@ pub struct Moto {
     pub endpoint: String,
     /// moto's request log (werkzeug's access log), one line per request.
     log: tempfile::NamedTempFile,
+    /// With `start_tls`: where the throwaway CA (ca.pem) lives.
+    tls: Option<tempfile::TempDir>,
 }
 
 impl Moto {
     pub fn start() -> Self {
-        Self::launch(false)
+        Self::launch(false, None)
     }
 
     /// moto as it is: bucket policies enforced on object calls without request context.
     pub fn start_enforcing_policies() -> Self {
-        Self::launch(true)
+        Self::launch(true, None)
     }
 
-    fn launch(enforce: bool) -> Self {
+    /// moto over HTTPS, with a certificate from a throwaway CA (see `ca_bundle`).
+    pub fn start_tls() -> Self {
+        Self::launch(
+            false,
+            Some(tempfile::tempdir().expect("temp dir for the test CA")),
+        )
+    }
+
+    /// The PEM file of the CA that issued this server's certificate (`start_tls` only).
+    pub fn ca_bundle(&self) -> PathBuf {
+        self.tls
+            .as_ref()
+            .expect("started with start_tls")
+            .path()
+            .join("ca.pem")
+    }
+
+    fn launch(enforce: bool, tls: Option<tempfile::TempDir>) -> Self {
         let log = tempfile::NamedTempFile::new().expect("temp file for moto's log");
         let mut cmd = Command::new(python());
         cmd.arg(repo_root().join("scripts/moto_server.py"))
@@ -56,6 +75,9 @@ impl Moto {
             .stderr(log.reopen().expect("reopen moto log"));
         if enforce {
             cmd.arg("--enforce-policies");
+        }
+        if let Some(dir) = &tls {
+            cmd.arg("--tls").arg(dir.path());
         }
         let mut child = cmd.spawn().expect("start scripts/moto_server.py");
         let stdin = child.stdin.take().expect("piped stdin");
@@ -79,6 +101,7 @@ impl Moto {
             _stdin: stdin,
             endpoint,
             log,
+            tls,
         }
     }
 
@@ -111,10 +134,14 @@ impl Moto {
 
     /// Runs `script --endpoint ENDPOINT ARGS...` with the project's venv; it must succeed.
     fn run_python(&self, script: &Path, args: &[&str]) -> String {
-        let out = Command::new(python())
-            .arg(script)
+        let mut cmd = Command::new(python());
+        cmd.arg(script)
             .args(["--endpoint", &self.endpoint])
-            .args(args)
+            .args(args);
+        if self.tls.is_some() {
+            cmd.env("AWS_CA_BUNDLE", self.ca_bundle());
+        }
+        let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
         assert!(

@@ -1,10 +1,11 @@
-//! The object scan's HEADs are signed as S3 checks them.
+//! How the object scan's HEADs travel: signed as S3 checks them, over TLS with the
+//! user's trust store.
 //!
-//! `--head-via direct` (the default) signs HEADs itself instead of going through the SDK's
-//! client. moto, with request authentication on, recomputes every signature with botocore
-//! from the request as sent (see scripts/moto_server.py), so a HEAD signed wrongly in any
-//! way (path encoding of awkward keys, version-id query, session token, signing scope)
-//! comes back 403 and shows up as an unreadable object.
+//! `--head-via direct` (the default) signs and sends HEADs itself instead of going through
+//! the SDK's client. moto, with request authentication on, recomputes every signature with
+//! botocore from the request as sent (see scripts/moto_server.py), so a HEAD signed wrongly
+//! in any way (path encoding of awkward keys, version-id query, session token, signing
+//! scope) comes back 403 and shows up as an unreadable object.
 
 mod common;
 
@@ -150,4 +151,38 @@ fn heads_pass_signature_checks_for_awkward_keys_versions_and_session_tokens() {
         0
     );
     assert_eq!(sorted_rows(&session_rows), sorted_rows(&direct_rows));
+}
+
+#[test]
+fn heads_go_over_tls_trusting_the_ca_bundle() {
+    let moto = Moto::start_tls();
+    assert!(moto.endpoint.starts_with("https://"), "{}", moto.endpoint);
+    moto.seed("seed_demo.py");
+    let ca = moto.ca_bundle();
+    let mut totals = Vec::new();
+    for via in ["direct", "sdk"] {
+        let (code, report, out) = common::scan_json(
+            &moto.endpoint,
+            &["--ca-bundle", ca.to_str().unwrap(), "--head-via", via],
+        );
+        assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out.stderr));
+        let buckets = report["buckets"].as_array().unwrap();
+        let sum = |field: &str| -> u64 {
+            buckets
+                .iter()
+                .map(|b| b["objects"][field].as_u64().unwrap())
+                .sum()
+        };
+        assert_eq!(sum("unreadable"), 0, "{via}: every HEAD went through");
+        totals.push(sum("total"));
+    }
+    assert!(totals[0] > 40, "{totals:?}");
+    assert_eq!(totals[0], totals[1]);
+
+    // Without the CA the server is not trusted: a one-line error, nothing judged.
+    let out = scan_at(&moto.endpoint).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
