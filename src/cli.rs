@@ -97,11 +97,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Performance")]
     pub object_buckets: u16,
 
-    /// How object HEADs are sent. `direct`: signed by the SDK's signer and sent over pooled
+    /// How object HEADs are sent. `direct`: signed with the SDK's signer and sent over pooled
     /// connections, for about a quarter of the CPU per object; `sdk`: through the AWS SDK's
-    /// full client. Both send the same signed request to the same URL; `sdk` is there to
-    /// rule the fast path out when investigating
-    #[arg(long, value_enum, default_value_t = HeadVia::Direct, help_heading = "Performance")]
+    /// full client. Both HEAD the same URL with the same credentials and read the same
+    /// headers; `sdk` is there to rule the fast path out when investigating
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = HeadVia::Direct, help_heading = "Performance")]
     pub head_via: HeadVia,
 
     #[command(flatten)]

@@ -112,7 +112,14 @@ impl ObjectScanner {
         };
         let via = match (&self.direct, &target) {
             (Some(client), Some(target)) => Via::Direct(client, target),
-            _ => Via::Sdk(&s3),
+            (Some(_), None) => {
+                tracing::debug!(
+                    bucket = %bucket.name,
+                    "endpoint needs another auth scheme: HEADs go through the SDK"
+                );
+                Via::Sdk(&s3)
+            }
+            (None, _) => Via::Sdk(&s3),
         };
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
         let lister = list(&s3, &bucket.name, &self.settings, tx);
