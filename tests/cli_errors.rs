@@ -40,6 +40,24 @@ fn unreachable_endpoint_is_one_line_and_exit_2() {
 }
 
 #[test]
+fn a_ca_bundle_without_certificates_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("not-a-bundle.pem");
+    std::fs::write(&bundle, "this is not PEM\n").unwrap();
+    let out = scan_at("http://127.0.0.1:1")
+        .arg("--ca-bundle")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "holds no PEM certificate");
+    let out = scan_at("http://127.0.0.1:1")
+        .args(["--ca-bundle", "/nonexistent/s3audit/ca.pem"])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "cannot read CA bundle /nonexistent/s3audit/ca.pem");
+}
+
+#[test]
 fn malformed_endpoint_url_is_rejected_before_any_request() {
     let out = scan_at("127.0.0.1:9000").output().unwrap();
     assert_usage_error(&out, "invalid --endpoint-url");

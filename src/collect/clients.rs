@@ -141,19 +141,42 @@ fn path_style(sdk: &SdkConfig) -> bool {
     sdk.endpoint_url().is_some()
 }
 
+/// The SDK's default HTTPS client (rustls with aws-lc, proxies from the environment) with
+/// the PEM certificates of `path` trusted as well.
 fn http_client_with_ca(path: &PathBuf) -> anyhow::Result<aws_sdk_s3::config::SharedHttpClient> {
-    use aws_smithy_http_client::tls;
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let pem =
         std::fs::read(path).with_context(|| format!("cannot read CA bundle {}", path.display()))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("invalid CA bundle {}", path.display()))?;
+    if certificates.is_empty() {
+        anyhow::bail!(
+            "CA bundle {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        );
+    }
     let trust = tls::TrustStore::default().with_pem_certificate(pem);
     let ctx = tls::TlsContext::builder()
         .with_trust_store(trust)
         .build()
         .with_context(|| format!("invalid CA bundle {}", path.display()))?;
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .tls_context(ctx)
-        .build_https())
+    Ok(
+        Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = ConnectorBuilder::default()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .tls_context(ctx.clone());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        }),
+    )
 }

@@ -15,8 +15,10 @@
 //! * hyper sends them over a pooled keep-alive connection, with the SDK's trust store
 //!   (native roots plus `--ca-bundle`).
 //!
-//! Buckets whose endpoint needs another auth scheme (S3 Express directory buckets, SigV4a)
-//! are left to the SDK: [`HeadClient::target`] returns `None` for them.
+//! Buckets whose endpoint needs another auth scheme (S3 Express directory buckets, SigV4a),
+//! and endpoints reached through an HTTP(S) proxy (`HTTPS_PROXY` and friends, which the
+//! SDK's client honours), are left to the SDK: [`HeadClient::target`] returns `None` for
+//! them.
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -37,6 +39,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -96,6 +99,8 @@ pub struct HeadClient {
     resolver: DefaultResolver,
     max_attempts: u32,
     settings: SigningSettings,
+    /// The proxy rules of the environment, read as the SDK's client reads them.
+    proxy: Matcher,
 }
 
 impl HeadClient {
@@ -138,12 +143,13 @@ impl HeadClient {
             resolver: DefaultResolver::new(),
             max_attempts: max_attempts.max(1),
             settings,
+            proxy: Matcher::from_env(),
         })
     }
 
     /// Resolves where `bucket`'s objects are, exactly as the SDK's S3 client for `region`
     /// would. `None` when the endpoint needs something this client does not do (another
-    /// auth scheme, extra endpoint headers): the caller then uses the SDK.
+    /// auth scheme, extra endpoint headers, a proxy): the caller then uses the SDK.
     pub async fn target(&self, bucket: &str, region: &str) -> Option<HeadTarget> {
         let mut params = Params::builder()
             .bucket(bucket)
@@ -161,6 +167,10 @@ impl HeadClient {
         }
         let scheme = endpoint.auth_schemes().first()?;
         if scheme.name() != "sigv4" {
+            return None;
+        }
+        let uri: http::Uri = endpoint.url().parse().ok()?;
+        if self.proxy.intercept(&uri).is_some() {
             return None;
         }
         let text = |key: &str| scheme.get(key).and_then(|d| d.as_string());
@@ -447,6 +457,23 @@ mod tests {
         );
         // S3 Express directory buckets sign with session credentials: left to the SDK.
         assert_eq!(base(&aws, "data--usw2-az1--x-s3", "us-west-2").await, None);
+    }
+
+    #[tokio::test]
+    async fn proxied_endpoints_are_left_to_the_sdk() {
+        let mut aws = client(None, false);
+        aws.proxy = Matcher::builder()
+            .https("http://proxy.internal:3128")
+            .no("s3.eu-central-1.amazonaws.com")
+            .build();
+        assert_eq!(base(&aws, "logs", "eu-west-1").await, None);
+        // NO_PROXY matches the host (and its subdomains): sent directly.
+        assert!(base(&aws, "logs", "eu-central-1").await.is_some());
+        let mut local = client(Some("http://127.0.0.1:9000"), false);
+        local.proxy = Matcher::builder()
+            .http("http://proxy.internal:3128")
+            .build();
+        assert_eq!(base(&local, "logs", "us-east-1").await, None);
     }
 
     #[test]
