@@ -186,3 +186,28 @@ fn heads_go_over_tls_trusting_the_ca_bundle() {
     assert!(stderr.contains("UnknownIssuer"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// `AWS_ENDPOINT_URL_S3` (a service-specific endpoint, as for MinIO or a VPC endpoint)
+/// reaches every S3 call, HEADs included, with path-style addressing.
+#[test]
+fn the_s3_specific_endpoint_variable_is_honoured() {
+    let moto = Moto::start();
+    moto.seed("seed_demo.py");
+    let out = common::s3audit()
+        .env("AWS_ENDPOINT_URL_S3", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL_KMS", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL_STS", &moto.endpoint)
+        .args(["scan", "--format", "json", "--bucket", "demo-kms-good"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = counts(&report, "demo-kms-good", "objects");
+    assert!(c["total"].as_u64().unwrap() > 0, "{c}");
+    assert_eq!(c["unreadable"], 0, "{c}");
+    assert_eq!(
+        report["scan"]["endpoint"],
+        Value::from(moto.endpoint.as_str())
+    );
+}

@@ -32,6 +32,8 @@ pub struct ConnectionSettings {
 pub struct Clients {
     sdk: SdkConfig,
     settings: ConnectionSettings,
+    /// The endpoint S3 calls go to, if not AWS's own (see [`s3_endpoint`]).
+    s3_endpoint: Option<String>,
     /// The region the scan starts from (ListBuckets, STS).
     pub home_region: String,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
@@ -78,6 +80,7 @@ impl Clients {
             .map(|r| r.as_ref().to_string())
             .unwrap_or_else(|| "us-east-1".to_string());
         Ok(Clients {
+            s3_endpoint: s3_endpoint(&sdk),
             sdk,
             settings: settings.clone(),
             home_region,
@@ -86,9 +89,9 @@ impl Clients {
         })
     }
 
-    /// The endpoint override in force (flag or `AWS_ENDPOINT_URL`), if any.
+    /// The S3 endpoint override in force, if any (see [`s3_endpoint`]).
     pub fn endpoint_url(&self) -> Option<&str> {
-        self.sdk.endpoint_url()
+        self.s3_endpoint.as_deref()
     }
 
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
@@ -98,7 +101,7 @@ impl Clients {
             .or_insert_with(|| {
                 let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
                     .region(Region::new(region.to_string()))
-                    .force_path_style(path_style(&self.sdk))
+                    .force_path_style(self.s3_endpoint.is_some())
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
             })
@@ -110,7 +113,7 @@ impl Clients {
     pub fn head_client(&self, pool: usize) -> anyhow::Result<HeadClient> {
         HeadClient::new(
             &self.sdk,
-            path_style(&self.sdk),
+            self.s3_endpoint.as_deref(),
             self.settings.ca_bundle.as_deref(),
             pool,
             self.settings.max_attempts,
@@ -135,10 +138,24 @@ impl Clients {
     }
 }
 
-/// S3-compatible stores and local servers (any endpoint override) have no virtual-host
-/// DNS, so buckets go in the path there.
-fn path_style(sdk: &SdkConfig) -> bool {
-    sdk.endpoint_url().is_some()
+/// The endpoint the SDK's S3 client uses, resolved as it resolves it: `--endpoint-url`,
+/// else `AWS_ENDPOINT_URL_S3` or the profile's `services` entry for S3, else
+/// `AWS_ENDPOINT_URL`. Buckets go in the path there: S3-compatible stores and local servers
+/// have no virtual-host DNS.
+fn s3_endpoint(sdk: &SdkConfig) -> Option<String> {
+    let global = || sdk.endpoint_url().map(str::to_string);
+    if sdk.get_origin("endpoint_url").is_client_config() {
+        return global();
+    }
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("S3")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("all fields set");
+    sdk.service_config()
+        .and_then(|conf| conf.load_config(key))
+        .or_else(global)
 }
 
 /// The SDK's default HTTPS client (rustls with aws-lc, proxies from the environment) with

@@ -95,7 +95,8 @@ pub struct HeadClient {
     http: HttpsClient,
     credentials: CredentialCache,
     sdk: SdkConfig,
-    path_style: bool,
+    /// The S3 endpoint override, if any; buckets then go in the path.
+    endpoint: Option<String>,
     resolver: DefaultResolver,
     max_attempts: u32,
     settings: SigningSettings,
@@ -108,7 +109,7 @@ impl HeadClient {
     /// SDK's credentials and trust store, and `max_attempts` attempts per HEAD.
     pub fn new(
         sdk: &SdkConfig,
-        path_style: bool,
+        endpoint: Option<&str>,
         ca_bundle: Option<&Path>,
         pool: usize,
         max_attempts: u32,
@@ -139,7 +140,7 @@ impl HeadClient {
             http,
             credentials: CredentialCache::new(credentials),
             sdk: sdk.clone(),
-            path_style,
+            endpoint: endpoint.map(str::to_string),
             resolver: DefaultResolver::new(),
             max_attempts: max_attempts.max(1),
             settings,
@@ -156,8 +157,8 @@ impl HeadClient {
             .region(region)
             .use_fips(self.sdk.use_fips().unwrap_or(false))
             .use_dual_stack(self.sdk.use_dual_stack().unwrap_or(false))
-            .force_path_style(self.path_style);
-        if let Some(url) = self.sdk.endpoint_url() {
+            .force_path_style(self.endpoint.is_some());
+        if let Some(url) = &self.endpoint {
             params = params.endpoint(url);
         }
         let params = params.build().ok()?;
@@ -418,7 +419,7 @@ mod tests {
         if let Some(url) = endpoint {
             sdk = sdk.endpoint_url(url);
         }
-        HeadClient::new(&sdk.build(), endpoint.is_some(), None, 4, 3).unwrap()
+        HeadClient::new(&sdk.build(), endpoint, None, 4, 3).unwrap()
     }
 
     async fn base(client: &HeadClient, bucket: &str, region: &str) -> Option<(String, String)> {
