@@ -378,3 +378,30 @@ async fn direct_and_sdk_heads_read_every_object_the_same() {
     assert_eq!(rows[0], rows[1]);
     server.shutdown().await;
 }
+
+/// A machine whose clock is off by more than S3's 15 minutes still reads every object:
+/// like the SDK, the HEAD path learns S3's time from a refused request's `Date`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_local_clock_is_corrected_from_s3s_date() {
+    for (offset, via) in [(3_600, "direct"), (-7_200, "direct"), (3_600, "sdk")] {
+        let config = Config::new(9)
+            .bucket(BucketSpec::new("clock", 2_000).mix(ModeMix::uniform()))
+            .clock_offset_secs(offset);
+        let expected = config.expected("clock");
+        let server = fakes3::start(config).await.unwrap();
+        let (_, report) = scan(&server.endpoint(), &["--head-via", via]).await;
+        assert_eq!(
+            section(&report, "clock", "objects"),
+            serde_json::to_value(expected.current).unwrap(),
+            "clock {offset:+} s, HEADs via {via}"
+        );
+        assert_eq!(expected.current.unreadable, 0);
+        // The fake does refuse requests signed with the machine's time.
+        assert!(
+            server.stats().status(403) > 0,
+            "{:?}",
+            server.stats().statuses
+        );
+        server.shutdown().await;
+    }
+}

@@ -29,6 +29,12 @@ pub struct Config {
     pub account_id: String,
     /// Address to bind; `127.0.0.1:0` (an ephemeral port) by default.
     pub bind: SocketAddr,
+    /// How far the fake's clock is ahead of the machine's, in seconds (negative: behind).
+    /// Like S3, the fake states its time in `Date` and refuses S3 requests whose
+    /// `x-amz-date` is more than 15 minutes away from it (403 `RequestTimeTooSkewed`), so
+    /// a client with a wrong clock can be tested.
+    #[serde(default)]
+    pub clock_offset_secs: i64,
 }
 
 impl Default for Config {
@@ -41,6 +47,7 @@ impl Default for Config {
             kms_keys: Vec::new(),
             account_id: DEFAULT_ACCOUNT.to_owned(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            clock_offset_secs: 0,
         }
     }
 }
@@ -70,6 +77,11 @@ impl Config {
 
     pub fn kms_key(mut self, key: KmsKeySpec) -> Self {
         self.kms_keys.push(key);
+        self
+    }
+
+    pub fn clock_offset_secs(mut self, secs: i64) -> Self {
+        self.clock_offset_secs = secs;
         self
     }
 }

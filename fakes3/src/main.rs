@@ -57,6 +57,10 @@ struct Args {
     /// Apply the fault probabilities to every operation, not only listings and HEAD.
     #[arg(long)]
     faults_everywhere: bool,
+    /// Run the fake's clock this many seconds ahead (negative: behind); S3 requests signed
+    /// more than 15 minutes away from it get 403 RequestTimeTooSkewed.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    clock_offset_secs: i64,
     /// Include hostile keys (spaces, +, %, unicode, trailing slash, ...).
     #[arg(long)]
     awkward: bool,
@@ -107,7 +111,7 @@ fn build_config(a: &Args) -> Result<Config, String> {
     } else {
         a.buckets.clone()
     };
-    let mut config = Config::new(a.seed);
+    let mut config = Config::new(a.seed).clock_offset_secs(a.clock_offset_secs);
     config.bind = SocketAddr::new(a.host, a.port);
     config.latency = Latency {
         base_ms: a.latency_ms,

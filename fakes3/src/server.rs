@@ -46,6 +46,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The fake's clock: the machine's, shifted by `clock_offset_secs`.
+    fn now(&self) -> i64 {
+        let machine = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        machine + self.config.clock_offset_secs
+    }
+
     pub fn new(config: Config) -> Result<Shared, String> {
         config.validate()?;
         let mut sorted = Vec::new();
@@ -420,6 +428,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Outcome {
         };
     }
     let resp = match route {
+        Route::S3(_) if signed_too_far_from(&r, shared.now()) => s3::error(
+            &r,
+            StatusCode::FORBIDDEN,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        ),
         Route::S3(op) => s3::dispatch(&shared, op, &r),
         Route::Kms(op) => kms::dispatch(&shared.kms, op, &r.body),
         Route::Sts => kms::get_caller_identity(&shared.config.account_id),
@@ -511,9 +525,21 @@ async fn delay(shared: &Shared, seq: u64) {
     }
 }
 
+/// S3 refuses a request signed more than 15 minutes away from its own clock.
+fn signed_too_far_from(req: &Req, now: i64) -> bool {
+    req.headers
+        .get("x-amz-date")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::fmt::parse_amz_date)
+        .is_some_and(|signed| (signed - now).abs() > 15 * 60)
+}
+
 fn finish(shared: &Shared, mut resp: Resp, seq: u64) -> Resp {
     shared.stats.status(resp.status().as_u16());
     let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&crate::fmt::http_date(shared.now())) {
+        h.insert(hyper::header::DATE, v);
+    }
     if let Ok(v) = HeaderValue::from_str(&s3::request_id(seq)) {
         h.insert("x-amz-request-id", v);
     }

@@ -12,6 +12,8 @@
 //!   endpoint, path style), so addressing matches the SDK's exactly;
 //! * requests are signed with `aws-sigv4`, the SDK's signer, with S3's settings;
 //! * credentials come from the SDK's provider chain, cached until shortly before expiry;
+//! * a clock more than 4 minutes off S3's is corrected from a refused request's `Date`,
+//!   as the SDK corrects it;
 //! * hyper sends them over a pooled keep-alive connection, with the SDK's trust store
 //!   (native roots plus `--ca-bundle`).
 //!
@@ -21,6 +23,7 @@
 //! them.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -63,6 +66,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// ("full jitter"), the SDK's standard retry curve.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(20);
+/// S3 refuses requests signed more than 15 minutes away from its clock. As in the SDK, a
+/// 403 whose `Date` is further than this from our clock means ours is wrong: the offset is
+/// learned and the HEAD signed again.
+const SKEW_THRESHOLD_MS: i64 = 4 * 60 * 1000;
 /// Credentials this close to expiry are refreshed before use, so a request is never
 /// signed with credentials that expire in flight.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
@@ -102,6 +109,8 @@ pub struct HeadClient {
     settings: SigningSettings,
     /// The proxy rules of the environment, read as the SDK's client reads them.
     proxy: Matcher,
+    /// How far S3's clock is ahead of ours, in milliseconds; signing uses S3's time.
+    skew_ms: AtomicI64,
 }
 
 impl HeadClient {
@@ -145,6 +154,7 @@ impl HeadClient {
             max_attempts: max_attempts.max(1),
             settings,
             proxy: Matcher::from_env(),
+            skew_ms: AtomicI64::new(0),
         })
     }
 
@@ -223,11 +233,13 @@ impl HeadClient {
             .uri(uri)
             .body(Empty::<Bytes>::new())
             .map_err(|e| Attempt::Final(CallFailure::Request(format!("bad object URL: {e}"))))?;
+        let sent = SystemTime::now();
+        let skew = self.skew_ms.load(Ordering::Relaxed);
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&target.signing_region)
             .name(&target.signing_name)
-            .time(SystemTime::now())
+            .time(shift(sent, skew))
             .settings(self.settings.clone())
             .build()
             .map_err(|e| Attempt::Final(CallFailure::Request(e.to_string())))?
@@ -251,6 +263,13 @@ impl HeadClient {
         if status == StatusCode::OK {
             return Ok(sse_of(response.headers()));
         }
+        if status == StatusCode::FORBIDDEN && self.learn_skew(response.headers(), sent, skew) {
+            return Err(Attempt::Transient(CallFailure::Service {
+                code: Some("RequestTimeTooSkewed".to_string()),
+                message: "this machine's clock is off; signing with S3's time".to_string(),
+                status: 403,
+            }));
+        }
         let failure = CallFailure::Service {
             code: error_code(status).map(str::to_string),
             message: String::new(),
@@ -262,6 +281,51 @@ impl HeadClient {
             Attempt::Final(failure)
         })
     }
+}
+
+impl HeadClient {
+    /// Compares the `Date` of a refused request with the middle of its round trip. `true`
+    /// when the request was signed more than [`SKEW_THRESHOLD_MS`] away from S3's time
+    /// (it was signed with offset `used`): the offset seen is then in force for every
+    /// HEAD, and this one is worth signing again.
+    fn learn_skew(&self, headers: &http::HeaderMap, sent: SystemTime, used: i64) -> bool {
+        let Some(server) = headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            return false;
+        };
+        let received = SystemTime::now();
+        let midpoint = sent + received.duration_since(sent).unwrap_or_default() / 2;
+        let seen = signed_ms(server, midpoint);
+        if (seen - used).abs() <= SKEW_THRESHOLD_MS {
+            return false;
+        }
+        // Many HEADs in flight learn the same offset at once; say it once.
+        let previous = self.skew_ms.swap(seen, Ordering::Relaxed);
+        if (seen - previous).abs() > SKEW_THRESHOLD_MS {
+            tracing::warn!(
+                skew_seconds = seen / 1000,
+                "S3's clock differs from this machine's; signing HEADs with S3's time"
+            );
+        }
+        true
+    }
+}
+
+/// `a - b` in milliseconds, signed.
+fn signed_ms(a: SystemTime, b: SystemTime) -> i64 {
+    match a.duration_since(b) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// `t` moved by `ms` milliseconds (either way).
+fn shift(t: SystemTime, ms: i64) -> SystemTime {
+    let by = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 { t + by } else { t - by }
 }
 
 /// How one attempt ended, when it did not read the object.
@@ -499,6 +563,16 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..50).map(|_| backoff(3)).collect();
         assert!(spread.len() > 1, "backoff must be jittered");
+    }
+
+    #[test]
+    fn clock_offsets_are_signed_both_ways() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let later = t + Duration::from_millis(90_500);
+        assert_eq!(signed_ms(later, t), 90_500);
+        assert_eq!(signed_ms(t, later), -90_500);
+        assert_eq!(shift(t, 90_500), later);
+        assert_eq!(shift(later, -90_500), t);
     }
 
     #[test]
