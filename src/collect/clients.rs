@@ -43,6 +43,8 @@ pub struct Clients {
 impl Clients {
     pub async fn new(settings: &ConnectionSettings) -> anyhow::Result<Self> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // Names the auditor in CloudTrail and S3 access logs (user agent `app/s3audit`).
+            .app_name(aws_config::AppName::new("s3audit").expect("valid app name"))
             // Adaptive retry adds client-side rate limiting on throttling responses, which
             // is what a scan that fans out thousands of requests needs.
             .retry_config(

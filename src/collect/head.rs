@@ -59,6 +59,9 @@ const KEY_PATH: &AsciiSet = &NON_ALPHANUMERIC
 /// Characters left as they are in a query value: RFC 3986 unreserved only.
 const QUERY_VALUE: &AsciiSet = &KEY_PATH.add(b'/');
 
+/// Names the auditor in CloudTrail data events and S3 access logs, as the SDK's clients
+/// do (`app/s3audit`).
+const USER_AGENT: &str = concat!("s3audit/", env!("CARGO_PKG_VERSION"), " app/s3audit");
 /// How long one attempt may take before it counts as a timeout and is retried.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -231,6 +234,7 @@ impl HeadClient {
         let mut request = Request::builder()
             .method(Method::HEAD)
             .uri(uri)
+            .header(http::header::USER_AGENT, USER_AGENT)
             .body(Empty::<Bytes>::new())
             .map_err(|e| Attempt::Final(CallFailure::Request(format!("bad object URL: {e}"))))?;
         let sent = SystemTime::now();
