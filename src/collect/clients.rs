@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::Context;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use super::head::HeadClient;
+use super::tls::{CaBundle, sdk_http_client};
 
 /// How to reach AWS (or an S3-compatible store): the AWS CLI's conventions.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +31,8 @@ pub struct ConnectionSettings {
 
 pub struct Clients {
     sdk: SdkConfig,
-    settings: ConnectionSettings,
+    ca_bundle: Option<CaBundle>,
+    max_attempts: u32,
     /// The endpoint S3 calls go to, if not AWS's own (see [`s3_endpoint`]).
     s3_endpoint: Option<String>,
     /// The region the scan starts from (ListBuckets, STS).
@@ -73,8 +74,13 @@ impl Clients {
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        if let Some(path) = &settings.ca_bundle {
-            loader = loader.http_client(http_client_with_ca(path)?);
+        let ca_bundle = settings
+            .ca_bundle
+            .as_deref()
+            .map(CaBundle::read)
+            .transpose()?;
+        if let Some(bundle) = &ca_bundle {
+            loader = loader.http_client(sdk_http_client(bundle)?);
         }
         let sdk = loader.load().await;
         let home_region = sdk
@@ -84,7 +90,8 @@ impl Clients {
         Ok(Clients {
             s3_endpoint: s3_endpoint(&sdk),
             sdk,
-            settings: settings.clone(),
+            ca_bundle,
+            max_attempts: settings.max_attempts,
             home_region,
             s3: Mutex::default(),
             kms: Mutex::default(),
@@ -116,9 +123,9 @@ impl Clients {
         HeadClient::new(
             &self.sdk,
             self.s3_endpoint.as_deref(),
-            self.settings.ca_bundle.as_deref(),
+            self.ca_bundle.as_ref(),
             pool,
-            self.settings.max_attempts,
+            self.max_attempts,
         )
     }
 
@@ -158,44 +165,4 @@ fn s3_endpoint(sdk: &SdkConfig) -> Option<String> {
     sdk.service_config()
         .and_then(|conf| conf.load_config(key))
         .or_else(global)
-}
-
-/// The SDK's default HTTPS client (rustls with aws-lc, proxies from the environment) with
-/// the PEM certificates of `path` trusted as well.
-fn http_client_with_ca(path: &PathBuf) -> anyhow::Result<aws_sdk_s3::config::SharedHttpClient> {
-    use aws_smithy_http_client::proxy::ProxyConfig;
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let pem =
-        std::fs::read(path).with_context(|| format!("cannot read CA bundle {}", path.display()))?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("invalid CA bundle {}", path.display()))?;
-    if certificates.is_empty() {
-        anyhow::bail!(
-            "CA bundle {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        );
-    }
-    let trust = tls::TrustStore::default().with_pem_certificate(pem);
-    let ctx = tls::TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .with_context(|| format!("invalid CA bundle {}", path.display()))?;
-    Ok(
-        Builder::new().build_with_connector_fn(move |settings, components| {
-            let mut connector = ConnectorBuilder::default()
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .tls_context(ctx.clone());
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        }),
-    )
 }

@@ -22,21 +22,18 @@
 //! SDK's client honours), are left to the SDK: [`HeadClient::target`] returns `None` for
 //! them.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::Empty;
@@ -46,7 +43,9 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::credentials::CredentialCache;
 use super::errors::{CallFailure, chain, one_line};
+use super::tls::{CaBundle, rustls_config};
 
 /// Characters left as they are in an object key's URL path: RFC 3986 unreserved plus `/`,
 /// as the SDK encodes the `{Key+}` label.
@@ -73,9 +72,6 @@ const BACKOFF_CAP: Duration = Duration::from_secs(20);
 /// 403 whose `Date` is further than this from our clock means ours is wrong: the offset is
 /// learned and the HEAD signed again.
 const SKEW_THRESHOLD_MS: i64 = 4 * 60 * 1000;
-/// Credentials this close to expiry are refreshed before use, so a request is never
-/// signed with credentials that expire in flight.
-const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
@@ -122,7 +118,7 @@ impl HeadClient {
     pub fn new(
         sdk: &SdkConfig,
         endpoint: Option<&str>,
-        ca_bundle: Option<&Path>,
+        ca_bundle: Option<&CaBundle>,
         pool: usize,
         max_attempts: u32,
     ) -> anyhow::Result<Self> {
@@ -134,7 +130,7 @@ impl HeadClient {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config(ca_bundle)?)
+            .with_tls_config(rustls_config(ca_bundle)?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -401,77 +397,6 @@ fn sse_of(headers: &http::HeaderMap) -> HeadSse {
     }
 }
 
-/// The SDK's trust store: the platform's roots plus the PEM certificates of `--ca-bundle`.
-fn tls_config(ca_bundle: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if let Some(path) = ca_bundle {
-        for cert in CertificateDer::pem_file_iter(path)
-            .with_context(|| format!("cannot read CA bundle {}", path.display()))?
-        {
-            let cert = cert.with_context(|| format!("invalid CA bundle {}", path.display()))?;
-            roots
-                .add(cert)
-                .with_context(|| format!("invalid certificate in CA bundle {}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS setup")?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
-/// Credentials from the SDK's provider chain, fetched once and refreshed shortly before
-/// they expire (role sessions, SSO, instance profiles), never per request.
-struct CredentialCache {
-    provider: SharedCredentialsProvider,
-    current: RwLock<Option<(Identity, Option<SystemTime>)>>,
-    refresh: tokio::sync::Mutex<()>,
-}
-
-impl CredentialCache {
-    fn new(provider: SharedCredentialsProvider) -> Self {
-        CredentialCache {
-            provider,
-            current: RwLock::new(None),
-            refresh: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    async fn get(&self) -> Result<Identity, CallFailure> {
-        if let Some(identity) = self.fresh() {
-            return Ok(identity);
-        }
-        let _refreshing = self.refresh.lock().await;
-        if let Some(identity) = self.fresh() {
-            return Ok(identity);
-        }
-        let credentials = self.provider.provide_credentials().await.map_err(|e| {
-            CallFailure::Request(format!(
-                "no credentials: {}",
-                one_line(&chain(&e).join(": "))
-            ))
-        })?;
-        let expiry = credentials.expiry();
-        let identity: Identity = credentials.into();
-        *self.current.write().expect("credential cache lock") = Some((identity.clone(), expiry));
-        Ok(identity)
-    }
-
-    fn fresh(&self) -> Option<Identity> {
-        let current = self.current.read().expect("credential cache lock");
-        let (identity, expiry) = current.as_ref()?;
-        match expiry {
-            Some(at) if SystemTime::now() + REFRESH_BEFORE_EXPIRY >= *at => None,
-            _ => Some(identity.clone()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,9 +404,11 @@ mod tests {
     fn client(endpoint: Option<&str>, fips: bool) -> HeadClient {
         let mut sdk = SdkConfig::builder()
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("k", "s", None, None, "test"),
-            ))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("k", "s", None, None, "test"),
+                ),
+            )
             .use_fips(fips)
             .behavior_version(aws_config::BehaviorVersion::latest());
         if let Some(url) = endpoint {

@@ -4,11 +4,13 @@
 
 mod buckets;
 pub mod clients;
+mod credentials;
 pub mod errors;
 mod head;
 mod keys;
 mod objects;
 mod progress;
+mod tls;
 
 use std::sync::Arc;
 
