@@ -4,8 +4,8 @@
 //! machine can audit a large estate. Through the SDK's general-purpose orchestrator a HEAD
 //! costs about 0.2 ms of CPU (interceptors, a config bag per call, endpoint rules and auth
 //! scheme resolution per call, a re-derived signing key), which caps a scan near 6,000
-//! objects/s whatever the concurrency. This client does only what a HEAD needs, without
-//! changing what is sent:
+//! objects/s whatever the concurrency. This client does only what a HEAD needs and asks S3
+//! the same question at the same URL with the same credentials:
 //!
 //! * the URL and signing scope come from the SDK's own S3 endpoint resolver, run once per
 //!   bucket with the parameters the SDK would use (region, FIPS, dual-stack, custom
@@ -14,8 +14,8 @@
 //! * credentials come from the SDK's provider chain, cached until shortly before expiry;
 //! * a clock more than 4 minutes off S3's is corrected from a refused request's `Date`,
 //!   as the SDK corrects it;
-//! * hyper sends them over a pooled keep-alive connection, with the SDK's trust store
-//!   (native roots plus `--ca-bundle`).
+//! * hyper sends the requests over pooled keep-alive connections, with the SDK's trust
+//!   store (native roots plus `--ca-bundle`).
 //!
 //! Buckets whose endpoint needs another auth scheme (S3 Express directory buckets, SigV4a),
 //! and endpoints reached through an HTTP(S) proxy (`HTTPS_PROXY` and friends, which the
@@ -23,7 +23,6 @@
 //! them.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -96,7 +95,7 @@ pub struct HeadTarget {
     signing_name: String,
 }
 
-/// The SDK-compatible HEAD client. Cheap to share: everything inside is reference counted.
+/// The SDK-compatible HEAD client, shared by reference by every HEAD in flight.
 pub struct HeadClient {
     http: HttpsClient,
     credentials: CredentialCache,

@@ -222,7 +222,13 @@ impl ObjectScanner {
                 kms_key: None,
                 bucket_key: None,
             },
-            Err(CallFailure::Service { status: 403, .. }) => {
+            // A HEAD error has no body: 403 is access denied, unless the client learned
+            // otherwise (a wrong clock it could not correct in the attempts it had).
+            Err(CallFailure::Service {
+                status: 403,
+                ref code,
+                ..
+            }) if code.as_deref() != Some("RequestTimeTooSkewed") => {
                 Outcome::Unreadable("access denied (HTTP 403)".to_string())
             }
             Err(CallFailure::Service { status: 404, .. }) => Outcome::Unreadable(
