@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use super::errors::{CallFailure, chain, one_line};
+use super::errors::{CallFailure, describe};
 
 /// Credentials this close to expiry are refreshed before use, so a request is never
 /// signed with credentials that expire in flight.
@@ -37,12 +37,11 @@ impl CredentialCache {
         if let Some(identity) = self.fresh() {
             return Ok(identity);
         }
-        let credentials = self.provider.provide_credentials().await.map_err(|e| {
-            CallFailure::Request(format!(
-                "no credentials: {}",
-                one_line(&chain(&e).join(": "))
-            ))
-        })?;
+        let credentials = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| CallFailure::Request(format!("no credentials: {}", describe(&e))))?;
         let expiry = credentials.expiry();
         let identity: Identity = credentials.into();
         *self.current.write().expect("credential cache lock") = Some((identity.clone(), expiry));

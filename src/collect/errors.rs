@@ -66,13 +66,11 @@ impl CallFailure {
                 let tail = chain.len().saturating_sub(2);
                 CallFailure::Unreachable(one_line(&chain[tail..].join(": ")))
             }
-            SdkError::ConstructionFailure(_) => {
-                CallFailure::Request(one_line(&chain(&err).join(": ")))
-            }
+            SdkError::ConstructionFailure(_) => CallFailure::Request(describe(&err)),
             // A response that could not be parsed still came from the service.
             _ => CallFailure::Service {
                 code: None,
-                message: one_line(&chain(&err).join(": ")),
+                message: describe(&err),
                 status: 0,
             },
         }
@@ -168,7 +166,7 @@ const NO_CREDENTIALS: &str = "no credentials found: pass --profile, set AWS_PROF
 
 /// The messages of an error and its sources, outermost first, without repeats. Debug
 /// dumps never reach the user.
-pub fn chain(err: &(dyn StdError + 'static)) -> Vec<String> {
+fn chain(err: &(dyn StdError + 'static)) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(err);
     while let Some(e) = current {
@@ -179,6 +177,11 @@ pub fn chain(err: &(dyn StdError + 'static)) -> Vec<String> {
         current = e.source();
     }
     parts
+}
+
+/// An error and its sources on one line, outermost first: `a: b: c`.
+pub fn describe(err: &(dyn StdError + 'static)) -> String {
+    one_line(&chain(err).join(": "))
 }
 
 /// Error chains from the SDK span lines; reports and terminals want one.

@@ -43,7 +43,7 @@ use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::credentials::CredentialCache;
-use super::errors::{CallFailure, chain, one_line};
+use super::errors::{CallFailure, describe};
 use super::tls::{CaBundle, rustls_config};
 
 /// Characters left as they are in an object key's URL path: RFC 3986 unreserved plus `/`,
@@ -99,7 +99,9 @@ pub struct HeadTarget {
 pub struct HeadClient {
     http: HttpsClient,
     credentials: CredentialCache,
-    sdk: SdkConfig,
+    /// The SDK configuration's endpoint variants (`AWS_USE_FIPS_ENDPOINT`, dual-stack).
+    use_fips: bool,
+    use_dual_stack: bool,
     /// The S3 endpoint override, if any; buckets then go in the path.
     endpoint: Option<String>,
     resolver: DefaultResolver,
@@ -146,7 +148,8 @@ impl HeadClient {
         Ok(HeadClient {
             http,
             credentials: CredentialCache::new(credentials),
-            sdk: sdk.clone(),
+            use_fips: sdk.use_fips().unwrap_or(false),
+            use_dual_stack: sdk.use_dual_stack().unwrap_or(false),
             endpoint: endpoint.map(str::to_string),
             resolver: DefaultResolver::new(),
             max_attempts: max_attempts.max(1),
@@ -163,8 +166,8 @@ impl HeadClient {
         let mut params = Params::builder()
             .bucket(bucket)
             .region(region)
-            .use_fips(self.sdk.use_fips().unwrap_or(false))
-            .use_dual_stack(self.sdk.use_dual_stack().unwrap_or(false))
+            .use_fips(self.use_fips)
+            .use_dual_stack(self.use_dual_stack)
             .force_path_style(self.endpoint.is_some());
         if let Some(url) = &self.endpoint {
             params = params.endpoint(url);
@@ -255,9 +258,11 @@ impl HeadClient {
             .into_parts();
         instructions.apply_to_request_http1x(&mut request);
 
-        let response = self.http.request(request).await.map_err(|e| {
-            Attempt::Transient(CallFailure::Unreachable(one_line(&chain(&e).join(": "))))
-        })?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|e| Attempt::Transient(CallFailure::Unreachable(describe(&e))))?;
         let status = response.status();
         if status == StatusCode::OK {
             return Ok(sse_of(response.headers()));
@@ -280,9 +285,7 @@ impl HeadClient {
             Attempt::Final(failure)
         })
     }
-}
 
-impl HeadClient {
     /// Compares the `Date` of a refused request with the middle of its round trip. `true`
     /// when the request was signed more than [`SKEW_THRESHOLD_MS`] away from S3's time
     /// (it was signed with offset `used`): the offset seen is then in force for every
