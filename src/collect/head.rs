@@ -349,7 +349,9 @@ fn error_code(status: StatusCode) -> Option<&'static str> {
         403 => Some("AccessDenied"),
         404 => Some("NotFound"),
         503 => Some("SlowDown"),
-        301 | 307 => Some("PermanentRedirect"),
+        // The bucket is in another region than the one asked (S3 names it in a header).
+        301 => Some("PermanentRedirect"),
+        307 => Some("TemporaryRedirect"),
         _ => None,
     }
 }
@@ -506,6 +508,15 @@ mod tests {
         assert_eq!(signed_ms(t, later), -90_500);
         assert_eq!(shift(t, 90_500), later);
         assert_eq!(shift(later, -90_500), t);
+    }
+
+    #[test]
+    fn bodiless_errors_are_named_by_their_status() {
+        let code = |s| error_code(StatusCode::from_u16(s).unwrap());
+        assert_eq!(code(403), Some("AccessDenied"));
+        assert_eq!(code(307), Some("TemporaryRedirect"));
+        assert_eq!(code(301), Some("PermanentRedirect"));
+        assert_eq!(code(400), None);
     }
 
     #[test]
