@@ -411,7 +411,8 @@ def sse_class(head: dict[str, Any]) -> str:
         "AES256": "sse_s3",
         "aws:kms": "sse_kms",
         "aws:kms:dsse": "dsse_kms",
-    }.get(head.get("ServerSideEncryption"), "unknown:" + str(head.get("ServerSideEncryption")))
+        "aws:fsx": "sse_fsx",
+    }.get(head.get("ServerSideEncryption"), "unknown")
 
 
 def head_or_none(s3: Any, **kw: Any) -> Optional[dict[str, Any]]:
@@ -426,7 +427,8 @@ def head_or_none(s3: Any, **kw: Any) -> Optional[dict[str, Any]]:
 
 def empty_counts() -> dict[str, int]:
     return dict.fromkeys(
-        ("total", "none", "sse_s3", "sse_kms", "dsse_kms", "sse_c", "unreadable"), 0
+        ("total", "none", "sse_s3", "sse_kms", "dsse_kms", "sse_c", "sse_fsx", "unknown", "unreadable"),
+        0,
     )
 
 

@@ -89,6 +89,7 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
             .ca_bundle
             .filter(|p| !p.as_os_str().is_empty()),
         max_attempts: args.connection.max_attempts,
+        request_timeout: args.connection.request_timeout,
     };
     validate_connection(&connection)?;
     // Open outputs before scanning: an unwritable path must fail now, not after an hour.
@@ -116,6 +117,7 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
             sample: args.sample,
             direct_heads: args.head_via == crate::cli::HeadVia::Direct,
         }),
+        timeout: args.timeout,
     };
     if args.no_objects && inventory_file.is_some() {
         anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");

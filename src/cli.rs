@@ -93,6 +93,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Performance")]
     pub concurrency: u16,
 
+    /// Stop the scan after this long (e.g. `90s`, `45m`, `2h`) and report what was read:
+    /// everything not read by then is named in the report, which is marked incomplete (exit 3
+    /// unless something failed)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Performance")]
+    pub timeout: Option<std::time::Duration>,
+
     /// Buckets whose objects are scanned at once
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Performance")]
     pub object_buckets: u16,
@@ -134,6 +140,22 @@ pub struct ConnectionArgs {
     /// Attempts per request, first included, on throttling and transient faults
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_attempts: u32,
+
+    /// How long one attempt of a request may take before it is abandoned (and retried
+    /// while attempts remain): a server that accepts a connection and never answers costs
+    /// at most this times --max-attempts per request
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: std::time::Duration,
+}
+
+/// `90s`, `10m`, `1h30m`: humantime's syntax, at least a second.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d =
+        humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 90s, 10m, 2h)"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("must be at least 1s".to_string());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

@@ -95,7 +95,7 @@ fn every_bucket_is_reported_with_its_region() {
 fn every_object_is_counted_in_exactly_one_cell() {
     let d = demo();
     let expected = expected();
-    let zero = serde_json::json!({"total": 0, "none": 0, "sse_s3": 0, "sse_kms": 0, "dsse_kms": 0, "sse_c": 0, "unreadable": 0});
+    let zero = serde_json::json!({"total": 0, "none": 0, "sse_s3": 0, "sse_kms": 0, "dsse_kms": 0, "sse_c": 0, "sse_fsx": 0, "unknown": 0, "unreadable": 0});
     for b in d.report["buckets"].as_array().unwrap() {
         let name = b["name"].as_str().unwrap();
         let exp = &expected["buckets"][name];

@@ -74,6 +74,7 @@ fn estate(bucket: BucketSnapshot, key: Observed<KeyInfo>) -> Estate {
             endpoint: None,
             region: "us-east-1".into(),
             objects: None,
+            gaps: Vec::new(),
         },
         buckets: vec![bucket],
         keys: BTreeMap::from([(

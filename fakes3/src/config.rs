@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hostile::Hostile;
+
 /// The account every ARN, owner and `GetCallerIdentity` answer uses by default.
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
 
@@ -35,6 +37,9 @@ pub struct Config {
     /// a client with a wrong clock can be tested.
     #[serde(default)]
     pub clock_offset_secs: i64,
+    /// Misbehaviour layered over the honest answers (none by default): see [`Hostile`].
+    #[serde(default)]
+    pub hostile: Hostile,
 }
 
 impl Default for Config {
@@ -48,6 +53,7 @@ impl Default for Config {
             account_id: DEFAULT_ACCOUNT.to_owned(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             clock_offset_secs: 0,
+            hostile: Hostile::default(),
         }
     }
 }
@@ -77,6 +83,11 @@ impl Config {
 
     pub fn kms_key(mut self, key: KmsKeySpec) -> Self {
         self.kms_keys.push(key);
+        self
+    }
+
+    pub fn hostile(mut self, hostile: Hostile) -> Self {
+        self.hostile = hostile;
         self
     }
 
@@ -544,6 +555,13 @@ pub struct ModeCounts {
     pub sse_kms: u64,
     pub dsse_kms: u64,
     pub sse_c: u64,
+    /// `aws:fsx` objects: the fake serves none.
+    #[serde(default)]
+    pub sse_fsx: u64,
+    /// Objects whose encryption value is not one S3 documents: an honest fake serves none
+    /// (see [`crate::Hostile`] for one that does).
+    #[serde(default)]
+    pub unknown: u64,
     pub unreadable: u64,
 }
 

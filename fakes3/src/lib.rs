@@ -31,6 +31,7 @@
 mod config;
 mod fmt;
 mod hash;
+mod hostile;
 mod kms;
 mod model;
 mod s3;
@@ -43,6 +44,7 @@ pub use config::{
     BucketSpec, Config, DEFAULT_ACCOUNT, DefaultEncryption, Expected, Faults, KeyManager, KeyState,
     KmsKeySpec, Latency, MAX_OBJECTS, Mode, ModeCounts, ModeMix, PublicAccessBlock, SseAlgorithm,
 };
+pub use hostile::{ENDLESS_PREFIX, Hostile, ListingFault};
 pub use model::{KeyIter, ObjectInfo, VersionInfo, awkward_keys};
 pub use server::{Handle, start};
 pub use stats::{FaultCounts, Op, Stats};

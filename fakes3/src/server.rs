@@ -201,6 +201,17 @@ fn route(req: &Req) -> Route {
                 },
             }
         }
+        Method::GET => {
+            if req
+                .query
+                .iter()
+                .all(|(k, _)| k == "versionId" || k == "x-id")
+            {
+                Route::S3(Op::GetObject)
+            } else {
+                reject(false)
+            }
+        }
         Method::HEAD if req.bucket.is_empty() => reject(false),
         Method::HEAD if req.key.is_none() => Route::S3(Op::HeadBucket),
         Method::HEAD => {
@@ -413,6 +424,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Outcome {
         shared.stats.op(op);
     }
     delay(&shared, seq).await;
+    if let Some(op) = op {
+        shared.config.hostile.hang_if_named(op).await;
+    }
     if let Some(op) = op
         && let Some(fault) = draw_fault(&shared, op, seq)
     {
@@ -434,8 +448,17 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Outcome {
             "RequestTimeTooSkewed",
             "The difference between the request time and the current time is too large.",
         ),
-        Route::S3(op) => s3::dispatch(&shared, op, &r),
-        Route::Kms(op) => kms::dispatch(&shared.kms, op, &r.body),
+        Route::S3(op) => match shared.config.hostile.intercept(op, &r).await {
+            Some(resp) => resp,
+            None => {
+                let honest = s3::dispatch(&shared, op, &r);
+                shared.config.hostile.rewrite(op, &r, honest).await
+            }
+        },
+        Route::Kms(op) => {
+            let honest = kms::dispatch(&shared.kms, op, &r.body);
+            shared.config.hostile.rewrite(op, &r, honest).await
+        }
         Route::Sts => kms::get_caller_identity(&shared.config.account_id),
         Route::Rejected { resp, .. } => resp,
     };

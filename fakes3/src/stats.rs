@@ -22,6 +22,8 @@ pub enum Op {
     ListObjectsV2,
     ListObjectVersions,
     HeadObject,
+    /// Only the one-byte ranged GET s3audit sends to confirm an SSE-C object.
+    GetObject,
     KmsDescribeKey,
     KmsGetKeyRotationStatus,
     KmsListAliases,
@@ -29,7 +31,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 15] = [
+    pub const ALL: [Op; 16] = [
         Op::ListBuckets,
         Op::HeadBucket,
         Op::GetBucketLocation,
@@ -41,6 +43,7 @@ impl Op {
         Op::ListObjectsV2,
         Op::ListObjectVersions,
         Op::HeadObject,
+        Op::GetObject,
         Op::KmsDescribeKey,
         Op::KmsGetKeyRotationStatus,
         Op::KmsListAliases,
@@ -62,6 +65,7 @@ impl Op {
             Op::ListObjectsV2 => "ListObjectsV2",
             Op::ListObjectVersions => "ListObjectVersions",
             Op::HeadObject => "HeadObject",
+            Op::GetObject => "GetObject",
             Op::KmsDescribeKey => "TrentService.DescribeKey",
             Op::KmsGetKeyRotationStatus => "TrentService.GetKeyRotationStatus",
             Op::KmsListAliases => "TrentService.ListAliases",
@@ -73,7 +77,11 @@ impl Op {
     pub fn is_object_data(self) -> bool {
         matches!(
             self,
-            Op::ListObjects | Op::ListObjectsV2 | Op::ListObjectVersions | Op::HeadObject
+            Op::ListObjects
+                | Op::ListObjectsV2
+                | Op::ListObjectVersions
+                | Op::HeadObject
+                | Op::GetObject
         )
     }
 

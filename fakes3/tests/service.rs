@@ -261,7 +261,7 @@ async fn stats_count_operations_and_flag_writes() {
     c.request("POST", "/counted?delete", &[], b"<Delete/>")
         .await;
     c.request("PUT", "/counted?encryption", &[], b"").await;
-    c.get("/counted/data/0000000/0000000003.bin").await; // GetObject: not served
+    c.get("/counted/data/0000000/0000000003.bin?torrent").await; // GetObjectTorrent: not served
     c.get("/counted?acl").await;
     let r = c
         .kms("TrentService.ScheduleKeyDeletion", r#"{"KeyId":"x"}"#)

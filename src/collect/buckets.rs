@@ -4,6 +4,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryptionRule};
 
 use super::clients::Clients;
 use super::errors::{CallFailure, observe};
+use super::listing::{Cursor, Pages};
 use crate::model::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, Observed, PublicAccessBlock, SseAlgorithm,
     Versioning,
@@ -16,10 +17,21 @@ pub struct ListedBucket {
     pub region: Option<String>,
 }
 
-/// Lists every bucket of the account. Failure here is fatal: nothing else can be scanned.
-pub async fn list_buckets(clients: &Clients) -> Result<Vec<ListedBucket>, CallFailure> {
+/// What ListBuckets established.
+#[derive(Debug, Default)]
+pub struct BucketListing {
+    /// Buckets with names S3 could have created, sorted by name, each once.
+    pub buckets: Vec<ListedBucket>,
+    /// Why the listing may be incomplete or was not trusted in part: pages that failed or
+    /// looped after the first, names S3 could never have created.
+    pub gaps: Vec<String>,
+}
+
+/// Lists every bucket of the account. A failure of the first page is fatal (nothing can
+/// be scanned, and it says whether the endpoint, credentials or permissions are wrong); a
+/// later page that fails, loops or stops short is a gap in an otherwise usable listing.
+pub async fn list_buckets(clients: &Clients) -> Result<BucketListing, CallFailure> {
     let s3 = clients.s3(&clients.home_region);
-    let mut out = Vec::new();
     // The first call doubles as the connectivity check: a wrong endpoint or region should
     // be reported in a second, not after the full retry budget meant for throttling.
     let s3 = aws_sdk_s3::Client::from_conf(
@@ -32,21 +44,73 @@ pub async fn list_buckets(clients: &Clients) -> Result<Vec<ListedBucket>, CallFa
             )
             .build(),
     );
-    let mut pages = s3.list_buckets().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(CallFailure::from_sdk)?;
+    let mut listing = BucketListing::default();
+    let mut pages = Pages::new("ListBuckets");
+    let mut token: Option<String> = None;
+    loop {
+        let page = match s3
+            .list_buckets()
+            .set_continuation_token(token.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if pages.count() == 0 => return Err(CallFailure::from_sdk(e)),
+            Err(e) => {
+                listing.gaps.push(format!(
+                    "ListBuckets stopped after {} pages: {}; buckets listed after that were not scanned",
+                    pages.count(),
+                    CallFailure::from_sdk(e)
+                ));
+                break;
+            }
+        };
+        let entries = page.buckets().len();
         for b in page.buckets.unwrap_or_default() {
-            if let Some(name) = b.name {
-                out.push(ListedBucket {
+            match b.name {
+                Some(name) if valid_bucket_name(&name) => listing.buckets.push(ListedBucket {
                     name,
                     region: b.bucket_region.filter(|r| !r.is_empty()),
-                });
+                }),
+                Some(name) => listing.gaps.push(format!(
+                    "ListBuckets named a bucket S3 could never have created, {name:?}: not scanned"
+                )),
+                None => listing
+                    .gaps
+                    .push("ListBuckets listed a bucket without a name: not scanned".to_string()),
+            }
+        }
+        // ListBuckets has no IsTruncated: a continuation token is what says there is more.
+        let next = page.continuation_token.filter(|t| !t.is_empty());
+        match pages.next(Some(next.is_some()), next.map(Cursor::Token), entries) {
+            Ok(Some(Cursor::Token(t))) => token = Some(t),
+            Ok(_) => break,
+            Err(e) => {
+                listing
+                    .gaps
+                    .push(format!("{e}; buckets listed after that were not scanned"));
+                break;
             }
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out.dedup_by(|a, b| a.name == b.name);
-    Ok(out)
+    listing.buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    listing.buckets.dedup_by(|a, b| a.name == b.name);
+    Ok(listing)
+}
+
+/// Whether S3 could have created a bucket of this name. Today's rules are stricter (3-63
+/// lower-case letters, digits, dots and hyphens), but buckets created in us-east-1 before
+/// March 2018 may have up to 255 characters with capitals and underscores, so only what
+/// no rule ever allowed is refused: other characters (control characters, `/`, spaces,
+/// non-ASCII), a name without a letter or digit (`..` would walk up a path-style URL), or
+/// one that does not start with a letter or digit. Such a name is reported, never used in
+/// a request.
+pub fn valid_bucket_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && name.as_bytes()[0].is_ascii_alphanumeric()
 }
 
 /// Reads every bucket-level fact. Never fails: each fact records its own outcome.
@@ -136,5 +200,39 @@ fn encryption_rule(rule: ServerSideEncryptionRule) -> EncryptionRule {
                 .map(|t| t.as_str().to_string())
                 .collect()
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_bucket_name;
+
+    #[test]
+    fn bucket_names_no_rule_ever_allowed_are_refused() {
+        for ok in [
+            "abc",
+            "my-bucket.logs",
+            "Legacy_Bucket",
+            "123",
+            &"a".repeat(255),
+        ] {
+            assert!(valid_bucket_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "..",
+            "...",
+            ".hidden",
+            "-dash",
+            "has space",
+            "a/b",
+            "esc\u{1b}[2J",
+            "bell\u{7}",
+            "caf\u{e9}",
+            &"a".repeat(256),
+        ] {
+            assert!(!valid_bucket_name(bad), "{bad:?}");
+        }
     }
 }

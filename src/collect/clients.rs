@@ -15,6 +15,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use super::head::HeadClient;
 use super::tls::{CaBundle, sdk_http_client};
+use super::whole_xml::WholeXmlDocuments;
 
 /// How to reach AWS (or an S3-compatible store): the AWS CLI's conventions.
 #[derive(Debug, Clone, Default)]
@@ -27,12 +28,15 @@ pub struct ConnectionSettings {
     pub ca_bundle: Option<PathBuf>,
     /// Attempts per request, including the first, for throttling and transient faults.
     pub max_attempts: u32,
+    /// How long one attempt of any request may take.
+    pub request_timeout: Duration,
 }
 
 pub struct Clients {
     sdk: SdkConfig,
     ca_bundle: Option<CaBundle>,
     max_attempts: u32,
+    request_timeout: Duration,
     /// The endpoint S3 calls go to, if not AWS's own (see [`s3_endpoint`]).
     s3_endpoint: Option<String>,
     /// The region the scan starts from (ListBuckets, STS).
@@ -56,7 +60,7 @@ impl Clients {
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .operation_attempt_timeout(settings.request_timeout)
                     .build(),
             );
         if let Some(profile) = &settings.profile {
@@ -92,6 +96,7 @@ impl Clients {
             sdk,
             ca_bundle,
             max_attempts: settings.max_attempts,
+            request_timeout: settings.request_timeout,
             home_region,
             s3: Mutex::default(),
             kms: Mutex::default(),
@@ -111,6 +116,7 @@ impl Clients {
                 let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
                     .region(Region::new(region.to_string()))
                     .force_path_style(self.s3_endpoint.is_some())
+                    .interceptor(WholeXmlDocuments)
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
             })
@@ -126,6 +132,7 @@ impl Clients {
             self.ca_bundle.as_ref(),
             pool,
             self.max_attempts,
+            self.request_timeout,
         )
     }
 

@@ -35,7 +35,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use http_body_util::Empty;
+use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
@@ -60,8 +60,6 @@ const QUERY_VALUE: &AsciiSet = &KEY_PATH.add(b'/');
 /// Names the auditor in CloudTrail data events and S3 access logs, as the SDK's clients
 /// do (`app/s3audit`).
 const USER_AGENT: &str = concat!("s3audit/", env!("CARGO_PKG_VERSION"), " app/s3audit");
-/// How long one attempt may take before it counts as a timeout and is retried.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Backoff before retry n is uniform in [0, min(BACKOFF_CAP, BACKOFF_BASE * 2^(n-1))]
 /// ("full jitter"), the SDK's standard retry curve.
@@ -106,6 +104,8 @@ pub struct HeadClient {
     endpoint: Option<String>,
     resolver: DefaultResolver,
     max_attempts: u32,
+    /// How long one attempt may take before it counts as a timeout and is retried.
+    attempt_timeout: Duration,
     settings: SigningSettings,
     /// The proxy rules of the environment, read as the SDK's client reads them.
     proxy: Matcher,
@@ -122,6 +122,7 @@ impl HeadClient {
         ca_bundle: Option<&CaBundle>,
         pool: usize,
         max_attempts: u32,
+        attempt_timeout: Duration,
     ) -> anyhow::Result<Self> {
         let credentials = sdk
             .credentials_provider()
@@ -153,6 +154,7 @@ impl HeadClient {
             endpoint: endpoint.map(str::to_string),
             resolver: DefaultResolver::new(),
             max_attempts: max_attempts.max(1),
+            attempt_timeout,
             settings,
             proxy: Matcher::from_env(),
             skew_ms: AtomicI64::new(0),
@@ -202,37 +204,102 @@ impl HeadClient {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<HeadSse, CallFailure> {
-        let mut uri = format!("{}/{}", target.base, utf8_percent_encode(key, KEY_PATH));
-        if let Some(v) = version_id {
-            uri.push_str("?versionId=");
-            uri.extend(utf8_percent_encode(v, QUERY_VALUE));
-        }
-        let mut attempt = 1;
+        let uri = object_uri(target, key, version_id);
+        self.with_retries(|| async {
+            let response = self.send(Method::HEAD, target, &uri, &[]).await?;
+            let status = response.status();
+            if status == StatusCode::OK {
+                return Ok(sse_of(response.headers()));
+            }
+            // A HEAD error has no body: the status is all there is.
+            Err(classify(CallFailure::Service {
+                code: error_code(status).map(str::to_string),
+                message: String::new(),
+                status: status.as_u16(),
+            }))
+        })
+        .await
+    }
+
+    /// Asks for the object's first byte, without the customer key: how an SSE-C object is
+    /// told from any other object whose HEAD answered 400. S3 refuses an SSE-C object
+    /// with 400 `InvalidRequest` and an error body that says why; `Ok(())` means the
+    /// object answered with data (which is dropped unread: the connection is closed
+    /// rather than reused, so at most the one requested byte was ever sent).
+    pub async fn probe_first_byte(
+        &self,
+        target: &HeadTarget,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(), CallFailure> {
+        let uri = object_uri(target, key, version_id);
+        self.with_retries(|| async {
+            let response = self
+                .send(Method::GET, target, &uri, &[("range", "bytes=0-0")])
+                .await?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            let body = http_body_util::Limited::new(response.into_body(), MAX_ERROR_BODY)
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let (code, message) = error_fields(&String::from_utf8_lossy(&body));
+            Err(classify(CallFailure::Service {
+                code: code.or_else(|| error_code(status).map(str::to_string)),
+                message: message.unwrap_or_default(),
+                status: status.as_u16(),
+            }))
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or `max_attempts` are spent,
+    /// each attempt bounded by the request timeout, with full-jitter backoff between.
+    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, CallFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Attempt>>,
+    {
+        let mut n = 1;
         loop {
-            let failure = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.once(target, &uri)).await
-            {
-                Ok(Ok(sse)) => return Ok(sse),
+            let failure = match tokio::time::timeout(self.attempt_timeout, attempt()).await {
+                Ok(Ok(value)) => return Ok(value),
                 Ok(Err(Attempt::Final(f))) => return Err(f),
                 Ok(Err(Attempt::Transient(f))) => f,
                 Err(_) => CallFailure::Unreachable(format!(
-                    "no answer within {} s",
-                    ATTEMPT_TIMEOUT.as_secs()
+                    "no answer within {}",
+                    humantime::format_duration(self.attempt_timeout)
                 )),
             };
-            if attempt >= self.max_attempts {
-                return Err(gave_up(failure, attempt));
+            if n >= self.max_attempts {
+                return Err(gave_up(failure, n));
             }
-            tokio::time::sleep(backoff(attempt)).await;
-            attempt += 1;
+            tokio::time::sleep(backoff(n)).await;
+            n += 1;
         }
     }
 
-    async fn once(&self, target: &HeadTarget, uri: &str) -> Result<HeadSse, Attempt> {
+    /// Signs and sends one request; a 403 that shows our clock is off is turned into a
+    /// transient failure so the request is signed again with S3's time.
+    async fn send(
+        &self,
+        method: Method,
+        target: &HeadTarget,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<http::Response<hyper::body::Incoming>, Attempt> {
         let identity = self.credentials.get().await.map_err(Attempt::Final)?;
-        let mut request = Request::builder()
-            .method(Method::HEAD)
+        let mut builder = Request::builder()
+            .method(method.clone())
             .uri(uri)
-            .header(http::header::USER_AGENT, USER_AGENT)
+            .header(http::header::USER_AGENT, USER_AGENT);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder
             .body(Empty::<Bytes>::new())
             .map_err(|e| Attempt::Final(CallFailure::Request(format!("bad object URL: {e}"))))?;
         let sent = SystemTime::now();
@@ -247,9 +314,9 @@ impl HeadClient {
             .map_err(|e| Attempt::Final(CallFailure::Request(e.to_string())))?
             .into();
         let signable = SignableRequest::new(
-            "HEAD",
+            method.as_str(),
             uri,
-            std::iter::empty(),
+            headers.iter().copied(),
             SignableBody::UnsignedPayload,
         )
         .map_err(|e| Attempt::Final(CallFailure::Request(e.to_string())))?;
@@ -263,27 +330,16 @@ impl HeadClient {
             .request(request)
             .await
             .map_err(|e| Attempt::Transient(CallFailure::Unreachable(describe(&e))))?;
-        let status = response.status();
-        if status == StatusCode::OK {
-            return Ok(sse_of(response.headers()));
-        }
-        if status == StatusCode::FORBIDDEN && self.learn_skew(response.headers(), sent, skew) {
+        if response.status() == StatusCode::FORBIDDEN
+            && self.learn_skew(response.headers(), sent, skew)
+        {
             return Err(Attempt::Transient(CallFailure::Service {
                 code: Some("RequestTimeTooSkewed".to_string()),
                 message: "this machine's clock is off; signing with S3's time".to_string(),
                 status: 403,
             }));
         }
-        let failure = CallFailure::Service {
-            code: error_code(status).map(str::to_string),
-            message: String::new(),
-            status: status.as_u16(),
-        };
-        Err(if is_transient(status) {
-            Attempt::Transient(failure)
-        } else {
-            Attempt::Final(failure)
-        })
+        Ok(response)
     }
 
     /// Compares the `Date` of a refused request with the middle of its round trip. `true`
@@ -343,6 +399,52 @@ fn is_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
+/// A failed answer, as worth another attempt or not.
+fn classify(failure: CallFailure) -> Attempt {
+    match &failure {
+        CallFailure::Service { status, .. }
+            if StatusCode::from_u16(*status).is_ok_and(is_transient) =>
+        {
+            Attempt::Transient(failure)
+        }
+        _ => Attempt::Final(failure),
+    }
+}
+
+/// The URL of one object (one version) under `target`.
+fn object_uri(target: &HeadTarget, key: &str, version_id: Option<&str>) -> String {
+    let mut uri = format!("{}/{}", target.base, utf8_percent_encode(key, KEY_PATH));
+    if let Some(v) = version_id {
+        uri.push_str("?versionId=");
+        uri.extend(utf8_percent_encode(v, QUERY_VALUE));
+    }
+    uri
+}
+
+/// Enough of an S3 error body for its code and message; a longer one is cut here.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// `Code` and `Message` of an S3 XML error body (`<Error><Code>…</Code>…`), unescaped.
+/// A body that is not such a document yields neither.
+pub(crate) fn error_fields(body: &str) -> (Option<String>, Option<String>) {
+    let field = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let start = body.find(&open)? + open.len();
+        let len = body[start..].find(&close)?;
+        Some(xml_unescape(&body[start..start + len]))
+    };
+    (field("Code"), field("Message"))
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
 /// A HEAD response has no body, so no error code; these are what S3 means by the status.
 fn error_code(status: StatusCode) -> Option<&'static str> {
     match status.as_u16() {
@@ -385,6 +487,10 @@ fn backoff(attempt: u32) -> Duration {
     ceiling.mul_f64(fastrand::f64())
 }
 
+/// The SSE headers of a HEAD answer. The encryption value is kept as sent, so that a
+/// value S3 does not document is seen as such: bytes that are not UTF-8 are replaced (and
+/// so match nothing documented), and a repeated header is kept as all its values joined,
+/// which matches nothing documented either — never the first value alone.
 fn sse_of(headers: &http::HeaderMap) -> HeadSse {
     let text = |name: &str| {
         headers
@@ -392,8 +498,16 @@ fn sse_of(headers: &http::HeaderMap) -> HeadSse {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
+    let algorithm = {
+        let values: Vec<String> = headers
+            .get_all("x-amz-server-side-encryption")
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    };
     HeadSse {
-        algorithm: text("x-amz-server-side-encryption"),
+        algorithm,
         kms_key: text("x-amz-server-side-encryption-aws-kms-key-id").filter(|k| !k.is_empty()),
         bucket_key: text("x-amz-server-side-encryption-bucket-key-enabled")
             .map(|v| v.eq_ignore_ascii_case("true")),
@@ -418,7 +532,7 @@ mod tests {
         if let Some(url) = endpoint {
             sdk = sdk.endpoint_url(url);
         }
-        HeadClient::new(&sdk.build(), endpoint, None, 4, 3).unwrap()
+        HeadClient::new(&sdk.build(), endpoint, None, 4, 3, Duration::from_secs(30)).unwrap()
     }
 
     async fn base(client: &HeadClient, bucket: &str, region: &str) -> Option<(String, String)> {

@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 
 use super::clients::Clients;
 use super::errors::{CallFailure, observe};
+use super::listing::{Cursor, Pages};
 use crate::model::{KeyInfo, KeyManager, KeyRecord, KeyState, Observed};
 use crate::rules::arn_region;
 
@@ -157,21 +158,37 @@ impl KeyResolver {
         arn
     }
 
+    /// Every alias of the key, page by page: a page that loops or is truncated without a
+    /// marker leaves the aliases unknown (the key record then says why) rather than short.
     async fn aliases(&self, kms: &aws_sdk_kms::Client, key_id: &str) -> Observed<Vec<String>> {
         let mut names = Vec::new();
-        let mut pages = kms.list_aliases().key_id(key_id).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(page) => names.extend(
-                    page.aliases
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|a| a.alias_name),
-                ),
+        let mut pages = Pages::new("ListAliases");
+        let mut marker: Option<String> = None;
+        loop {
+            let page = match kms
+                .list_aliases()
+                .key_id(key_id)
+                .set_marker(marker.take())
+                .send()
+                .await
+            {
+                Ok(page) => page,
                 Err(e) => return CallFailure::from_sdk(e).into_observed(&[]),
+            };
+            let entries = page.aliases().len();
+            names.extend(
+                page.aliases
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|a| a.alias_name),
+            );
+            let next = page.next_marker.map(Cursor::Token);
+            match pages.next(Some(page.truncated), next, entries) {
+                Ok(Some(Cursor::Token(m))) => marker = Some(m),
+                Ok(_) => return Observed::Present(names),
+                Err(reason) => return Observed::Failed { reason },
             }
         }
-        Observed::Present(names)
     }
 
     fn insert_unresolved(&self, region: &str, reference: &str, info: Observed<KeyInfo>) -> String {

@@ -8,9 +8,11 @@ mod credentials;
 pub mod errors;
 mod head;
 mod keys;
+mod listing;
 mod objects;
 mod progress;
 mod tls;
+mod whole_xml;
 
 use std::sync::Arc;
 
@@ -22,7 +24,9 @@ pub use clients::{Clients, ConnectionSettings};
 use errors::CallFailure;
 pub use objects::ObjectScanSettings;
 
-use crate::model::{Estate, ObjectRecord, ObjectScanInfo, SNAPSHOT_VERSION, ScanInfo};
+use crate::model::{
+    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, SNAPSHOT_VERSION, ScanInfo,
+};
 
 /// What to scan, validated by the CLI layer.
 #[derive(Debug, Clone)]
@@ -36,6 +40,9 @@ pub struct ScanSettings {
     pub bucket_concurrency: usize,
     /// How to scan objects; `None` skips the object scan.
     pub objects: Option<ObjectScanSettings>,
+    /// Stop reading once this much time has passed since the scan started (`--timeout`):
+    /// whatever was not read by then is reported as not read, and the scan as incomplete.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -67,10 +74,17 @@ pub async fn scan(
     let clients = Arc::new(Clients::new(&settings.connection).await?);
     let endpoint = clients.endpoint_url().map(str::to_string);
 
-    let listed = buckets::list_buckets(&clients)
+    let deadline = settings
+        .timeout
+        .map(|t| (tokio::time::Instant::now() + t, t));
+    let listing = buckets::list_buckets(&clients)
         .await
         .map_err(|f| listing_failed(f, endpoint.as_deref(), &clients.home_region))?;
-    let selected = select(listed, &settings.buckets, &settings.exclude)?;
+    let mut gaps = listing.gaps;
+    for gap in &gaps {
+        tracing::warn!("{gap}");
+    }
+    let selected = select(listing.buckets, &settings.buckets, &settings.exclude)?;
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
@@ -80,9 +94,24 @@ pub async fn scan(
             let clients = &clients;
             let resolver = &resolver;
             async move {
-                let mut bucket = buckets::read_bucket(clients, listed).await;
-                resolve_default_keys(&mut bucket, resolver, &clients.home_region).await;
-                bucket
+                let read = async {
+                    let mut bucket = buckets::read_bucket(clients, listed).await;
+                    resolve_default_keys(&mut bucket, resolver, &clients.home_region).await;
+                    bucket
+                };
+                match deadline {
+                    None => read.await,
+                    Some((at, limit)) => match tokio::time::timeout_at(at, read).await {
+                        Ok(bucket) => bucket,
+                        Err(_) => BucketSnapshot::not_read(
+                            &listed.name,
+                            &format!(
+                                "not read before the --timeout of {} ran out",
+                                limit_text(limit)
+                            ),
+                        ),
+                    },
+                }
             }
         })
         .buffered(settings.bucket_concurrency.max(1))
@@ -104,6 +133,7 @@ pub async fn scan(
                 object_settings.concurrency.max(1),
             )),
             sink: inventory,
+            deadline,
             progress: progress::Progress::on_terminal(
                 object_settings
                     .sample
@@ -111,6 +141,14 @@ pub async fn scan(
             ),
         };
         scanner.scan_buckets(&mut snapshots).await;
+    }
+    if let Some((at, limit)) = deadline
+        && tokio::time::Instant::now() >= at
+    {
+        gaps.push(format!(
+            "the scan stopped when its --timeout of {} ran out: what was not read by then is named per bucket",
+            limit_text(limit)
+        ));
     }
 
     Ok(Estate {
@@ -128,6 +166,7 @@ pub async fn scan(
                 prefix: o.prefix.clone(),
                 sample: o.sample,
             }),
+            gaps,
         },
         buckets: snapshots,
         keys: resolver.take_records(),
@@ -154,6 +193,11 @@ fn listing_failed(f: CallFailure, endpoint: Option<&str>, home_region: &str) -> 
         f if f.is_denied() => ScanError::ListDenied(f.to_string()),
         f => ScanError::ListFailed(f.to_string()),
     }
+}
+
+/// A duration as `--timeout` takes it (`90s`, `10m`, `1h 30m`).
+pub fn limit_text(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
 }
 
 /// Applies `--bucket` and `--exclude`. Naming a bucket the account does not have is a

@@ -7,19 +7,22 @@
 //! results are folded into counters and bounded samples as they arrive, and streamed to
 //! the optional inventory sink; nothing grows with the object count.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::clients::Clients;
 use super::errors::CallFailure;
 use super::head::{HeadClient, HeadSse, HeadTarget};
 use super::keys::KeyResolver;
+use super::listing::{self, Cursor, ObjectPage};
 use super::progress::Progress;
 use crate::model::{
-    BucketSnapshot, ModeCounts, ObjectRecord, ObjectSummary, SseMode, UnreadableObject,
+    BucketSnapshot, MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES,
+    ObjectRecord, ObjectSummary, SseMode, UnreadableObject,
 };
 
 /// How objects are scanned.
@@ -59,6 +62,8 @@ enum Outcome {
         mode: SseMode,
         kms_key: Option<String>,
         bucket_key: Option<bool>,
+        /// The value as sent, for [`SseMode::Unknown`].
+        raw: Option<String>,
     },
     Unreadable(String),
 }
@@ -72,6 +77,8 @@ pub struct ObjectScanner {
     pub direct: Option<HeadClient>,
     pub sink: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
     pub progress: Progress,
+    /// When to stop (`--timeout`), and the limit as given, for the report.
+    pub deadline: Option<(tokio::time::Instant, std::time::Duration)>,
 }
 
 impl ObjectScanner {
@@ -156,7 +163,19 @@ impl ObjectScanner {
                     }
                 }
             });
-        let (listing, ()) = tokio::join!(lister, heads);
+        let work = async { tokio::join!(lister, heads) };
+        let listing = match self.deadline {
+            None => work.await.0,
+            Some((at, limit)) => match tokio::time::timeout_at(at, work).await {
+                Ok((listing, ())) => listing,
+                // HEADs in flight are dropped uncounted; what was counted stays, and the
+                // bucket is reported incomplete.
+                Err(_) => Err(format!(
+                    "stopped when the --timeout of {} ran out",
+                    super::limit_text(limit)
+                )),
+            },
+        };
         let mut summary = tally.finish();
         match listing {
             Ok(sampled) => summary.sampled = sampled,
@@ -213,15 +232,32 @@ impl ObjectScanner {
                     mode,
                     kms_key,
                     bucket_key: sse.bucket_key,
+                    raw: (mode == SseMode::Unknown).then(|| sse.algorithm.unwrap_or_default()),
                 }
             }
-            // AWS answers a HEAD of an SSE-C object made without its key with 400: the
-            // object is encrypted with a key S3 does not hold.
-            Err(CallFailure::Service { status: 400, .. }) => Outcome::Read {
-                mode: SseMode::SseC,
-                kms_key: None,
-                bucket_key: None,
-            },
+            // AWS answers a HEAD of an SSE-C object made without its key with 400, but a
+            // 400 can mean other things (a bad version id, a server's bug), and a HEAD
+            // error has no body to tell them apart. A ranged GET of one byte does: S3
+            // refuses an SSE-C object with an error body that says so.
+            Err(CallFailure::Service { status: 400, .. }) => {
+                let probe = match via {
+                    Via::Direct(client, target) => {
+                        client.probe_first_byte(target, &obj.key, version).await
+                    }
+                    Via::Sdk(s3) => s3
+                        .get_object()
+                        .bucket(bucket)
+                        .key(&obj.key)
+                        .set_version_id(version.map(str::to_string))
+                        .range("bytes=0-0")
+                        .send()
+                        .await
+                        // The body is dropped unread.
+                        .map(|_| ())
+                        .map_err(CallFailure::from_sdk),
+                };
+                sse_c_probe_outcome(probe)
+            }
             // A HEAD error has no body: 403 is access denied, unless the client learned
             // otherwise (a wrong clock it could not correct in the attempts it had).
             Err(CallFailure::Service {
@@ -237,6 +273,51 @@ impl ObjectScanner {
             Err(other) => Outcome::Unreadable(other.to_string()),
         }
     }
+}
+
+/// Judges the ranged GET sent after a HEAD answered 400: SSE-C only when S3 says the
+/// object is stored with a form of server-side encryption whose parameters were not
+/// given, which is what it answers for SSE-C and for nothing else.
+fn sse_c_probe_outcome(probe: Result<(), CallFailure>) -> Outcome {
+    match probe {
+        Err(CallFailure::Service {
+            status: 400,
+            code: Some(code),
+            message,
+        }) if code == "InvalidRequest"
+            && message
+                .to_ascii_lowercase()
+                .contains("server side encryption") =>
+        {
+            Outcome::Read {
+                mode: SseMode::SseC,
+                kms_key: None,
+                bucket_key: None,
+                raw: None,
+            }
+        }
+        Ok(()) => Outcome::Unreadable(
+            "HEAD answered 400, yet a ranged GET returned data: not SSE-C, encryption unknown"
+                .to_string(),
+        ),
+        Err(other) => Outcome::Unreadable(format!(
+            "HEAD answered 400 and a ranged GET did not confirm SSE-C: {}",
+            shorten(&other.to_string(), 300)
+        )),
+    }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary), marked when cut: server
+/// messages end up in reports, and a hostile server's could be megabytes.
+fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    format!("{}…", &s[..at])
 }
 
 /// How a bucket's objects are HEADed: the fast path where the bucket's endpoint allows
@@ -268,20 +349,19 @@ impl ImpliedKey {
     }
 }
 
-/// The encryption mode a HEAD response states.
+/// The encryption mode a HEAD response states. Only values S3 documents name a mode;
+/// anything else, an empty value included, is [`SseMode::Unknown`], never a guess.
 fn mode_of(sse: &HeadSse) -> SseMode {
     match sse.algorithm.as_deref() {
-        Some("AES256") => SseMode::SseS3,
-        Some("aws:kms") => SseMode::SseKms,
-        Some("aws:kms:dsse") => SseMode::DsseKms,
+        Some(value) => SseMode::from_header(value),
         // A readable SSE-C HEAD needs the key; a server that still reports it is honoured.
-        _ if sse.customer_key => SseMode::SseC,
-        Some(_) => SseMode::SseS3,
+        None if sse.customer_key => SseMode::SseC,
         None => SseMode::None,
     }
 }
 
-/// Lists the bucket into `tx`. `Ok(true)` when `--sample` cut the listing short.
+/// Lists the bucket into `tx`. `Ok(true)` when `--sample` cut the listing short; `Err`
+/// when the listing cannot be trusted to be complete (see [`super::listing`]).
 async fn list(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -289,80 +369,142 @@ async fn list(
     mut tx: mpsc::Sender<Listed>,
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
-    let mut listed: u64 = 0;
+    let prefix = settings.prefix.as_deref();
     if settings.versions {
-        let mut key_marker: Option<String> = None;
-        let mut version_marker: Option<String> = None;
-        loop {
-            let page = s3
-                .list_object_versions()
-                .bucket(bucket)
-                .set_prefix(settings.prefix.clone())
-                .set_key_marker(key_marker.take())
-                .set_version_id_marker(version_marker.take())
-                .send()
-                .await
-                .map_err(|e| format!("listing versions stopped: {}", CallFailure::from_sdk(e)))?;
-            // Delete markers hold no data, so there is nothing to encrypt.
-            for v in page.versions.unwrap_or_default() {
-                let Some(key) = v.key else { continue };
-                if listed >= limit {
-                    return Ok(true);
-                }
-                listed += 1;
-                let obj = Listed {
-                    key,
-                    version_id: v.version_id,
-                    is_latest: v.is_latest.unwrap_or(true),
-                    size: v.size,
-                    storage_class: v.storage_class.map(|s| s.as_str().to_string()),
-                    last_modified: v.last_modified.map(|t| t.to_string()),
-                };
-                if tx.send(obj).await.is_err() {
-                    return Ok(false);
-                }
-            }
-            if page.is_truncated != Some(true) {
-                return Ok(false);
-            }
-            key_marker = page.next_key_marker;
-            version_marker = page.next_version_id_marker;
-            if key_marker.is_none() {
-                return Err(
-                    "listing versions stopped: truncated page without a next marker".to_string(),
-                );
-            }
-        }
+        let mut source = SdkVersions { s3, bucket, prefix };
+        listing::drive(&mut source, prefix, limit, &mut tx).await
     } else {
-        let mut pages = s3
+        let mut source = SdkObjects { s3, bucket, prefix };
+        listing::drive(&mut source, prefix, limit, &mut tx).await
+    }
+}
+
+impl listing::Entry for Listed {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn version_id(&self) -> Option<&str> {
+        self.version_id.as_deref()
+    }
+}
+
+/// ListObjectsV2 through the SDK, one page per call.
+struct SdkObjects<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    prefix: Option<&'a str>,
+}
+
+impl listing::PageSource for SdkObjects<'_> {
+    type Entry = Listed;
+
+    fn call(&self) -> &'static str {
+        "ListObjectsV2"
+    }
+
+    fn versions(&self) -> bool {
+        false
+    }
+
+    async fn fetch(&mut self, from: Option<&Cursor>) -> Result<ObjectPage<Listed>, String> {
+        let token = match from {
+            Some(Cursor::Token(t)) => Some(t.clone()),
+            _ => None,
+        };
+        let page = self
+            .s3
             .list_objects_v2()
-            .bucket(bucket)
-            .set_prefix(settings.prefix.clone())
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| format!("listing stopped: {}", CallFailure::from_sdk(e)))?;
-            for o in page.contents.unwrap_or_default() {
-                let Some(key) = o.key else { continue };
-                if listed >= limit {
-                    return Ok(true);
-                }
-                listed += 1;
-                let obj = Listed {
-                    key,
-                    version_id: None,
-                    is_latest: true,
-                    size: o.size,
-                    storage_class: o.storage_class.map(|s| s.as_str().to_string()),
-                    last_modified: o.last_modified.map(|t| t.to_string()),
-                };
-                if tx.send(obj).await.is_err() {
-                    return Ok(false);
-                }
-            }
+            .bucket(self.bucket)
+            .set_prefix(self.prefix.map(str::to_string))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| CallFailure::from_sdk(e).to_string())?;
+        let mut entries = Vec::with_capacity(page.contents().len());
+        for o in page.contents.unwrap_or_default() {
+            let key = o.key.ok_or("an entry without a Key")?;
+            entries.push(Listed {
+                key,
+                version_id: None,
+                is_latest: true,
+                size: o.size,
+                storage_class: o.storage_class.map(|s| s.as_str().to_string()),
+                last_modified: o.last_modified.map(|t| t.to_string()),
+            });
         }
-        Ok(false)
+        Ok(ObjectPage {
+            entries,
+            delete_markers: Vec::new(),
+            truncated: page.is_truncated,
+            next: page.next_continuation_token.map(Cursor::Token),
+        })
+    }
+}
+
+/// ListObjectVersions through the SDK, one page per call.
+struct SdkVersions<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    prefix: Option<&'a str>,
+}
+
+impl listing::PageSource for SdkVersions<'_> {
+    type Entry = Listed;
+
+    fn call(&self) -> &'static str {
+        "ListObjectVersions"
+    }
+
+    fn versions(&self) -> bool {
+        true
+    }
+
+    async fn fetch(&mut self, from: Option<&Cursor>) -> Result<ObjectPage<Listed>, String> {
+        let (key_marker, version_marker) = match from {
+            Some(Cursor::Markers { key, version }) => (Some(key.clone()), version.clone()),
+            _ => (None, None),
+        };
+        let page = self
+            .s3
+            .list_object_versions()
+            .bucket(self.bucket)
+            .set_prefix(self.prefix.map(str::to_string))
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(|e| CallFailure::from_sdk(e).to_string())?;
+        let mut entries = Vec::with_capacity(page.versions().len());
+        for v in page.versions.unwrap_or_default() {
+            let key = v.key.ok_or("a Version without a Key")?;
+            entries.push(Listed {
+                key,
+                version_id: v.version_id,
+                // S3 always states IsLatest; a server that does not is taken at its
+                // most conservative: the version is counted as current.
+                is_latest: v.is_latest.unwrap_or(true),
+                size: v.size,
+                storage_class: v.storage_class.map(|s| s.as_str().to_string()),
+                last_modified: v.last_modified.map(|t| t.to_string()),
+            });
+        }
+        // Delete markers hold no data, so there is nothing to encrypt; they are still
+        // checked for order.
+        let mut delete_markers = Vec::new();
+        for m in page.delete_markers.unwrap_or_default() {
+            let key = m.key.ok_or("a DeleteMarker without a Key")?;
+            delete_markers.push((key, m.version_id));
+        }
+        Ok(ObjectPage {
+            entries,
+            delete_markers,
+            truncated: page.is_truncated,
+            next: page.next_key_marker.map(|key| Cursor::Markers {
+                key,
+                version: page.next_version_id_marker,
+            }),
+        })
     }
 }
 
@@ -391,8 +533,13 @@ impl Tally {
             s.noncurrent.get_or_insert_with(ModeCounts::default)
         };
         match outcome {
-            Outcome::Read { mode, kms_key, .. } => {
+            Outcome::Read {
+                mode, kms_key, raw, ..
+            } => {
                 counts.add(Some(*mode));
+                if let Some(raw) = raw {
+                    note_unknown_value(&mut s.unknown_values, raw);
+                }
                 offer_sample(s.samples.entry(*mode).or_default(), obj);
                 if let Some(k) = kms_key {
                     match s.by_key.get_mut(k) {
@@ -425,6 +572,20 @@ impl Tally {
 
     fn finish(self) -> ObjectSummary {
         self.summary
+    }
+}
+
+/// Counts one unknown encryption value, keeping at most [`MAX_UNKNOWN_VALUES`] distinct
+/// values of at most [`MAX_UNKNOWN_VALUE_LEN`] bytes: a server inventing a new value per
+/// object cannot grow the summary.
+fn note_unknown_value(values: &mut BTreeMap<String, u64>, raw: &str) {
+    let raw = shorten(raw, MAX_UNKNOWN_VALUE_LEN);
+    if let Some(n) = values.get_mut(&raw) {
+        *n += 1;
+    } else if values.len() < MAX_UNKNOWN_VALUES {
+        values.insert(raw, 1);
+    } else {
+        *values.entry(OTHER_UNKNOWN_VALUES.to_string()).or_default() += 1;
     }
 }
 
@@ -470,10 +631,17 @@ fn record(bucket: &str, obj: Listed, outcome: Outcome) -> ObjectRecord {
             mode,
             kms_key,
             bucket_key,
+            raw,
         } => {
             record.mode = Some(mode);
             record.kms_key = kms_key;
             record.bucket_key_enabled = bucket_key;
+            record.error = raw.map(|r| {
+                format!(
+                    "unrecognised x-amz-server-side-encryption value {:?}",
+                    shorten(&r, MAX_UNKNOWN_VALUE_LEN)
+                )
+            });
         }
         Outcome::Unreadable(reason) => record.error = Some(reason),
     }

@@ -21,6 +21,24 @@ pub struct BucketSnapshot {
 }
 
 impl BucketSnapshot {
+    /// A bucket none of whose facts could be read, each for `reason`.
+    pub fn not_read(name: &str, reason: &str) -> Self {
+        fn failed<T>(reason: &str) -> Observed<T> {
+            Observed::Failed {
+                reason: reason.to_string(),
+            }
+        }
+        BucketSnapshot {
+            name: name.to_string(),
+            region: failed(reason),
+            encryption: failed(reason),
+            policy: failed(reason),
+            versioning: failed(reason),
+            public_access_block: failed(reason),
+            objects: None,
+        }
+    }
+
     pub fn arn(&self) -> String {
         format!("arn:aws:s3:::{}", self.name)
     }

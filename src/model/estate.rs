@@ -34,30 +34,77 @@ pub struct ScanInfo {
     /// Set when objects were scanned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<ObjectScanInfo>,
+    /// What the scan could not cover beyond any one bucket's facts: a bucket listing cut
+    /// short, names S3 could never have created, the `--timeout` running out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<String>,
 }
 
 impl Estate {
-    /// A scan is complete when every fact it tried to read was answered: nothing denied,
-    /// failed, unreadable or cut short. Derived, never stored, so it cannot drift.
+    /// A scan is complete when every fact it tried to read was answered and understood:
+    /// nothing denied, failed, unreadable, unrecognised or cut short. Derived, never
+    /// stored, so it cannot drift.
     pub fn is_complete(&self) -> bool {
-        let bucket_ok = |b: &BucketSnapshot| {
-            b.region.unknown_reason().is_none()
-                && b.encryption.unknown_reason().is_none()
-                && b.policy.unknown_reason().is_none()
-                && b.versioning.unknown_reason().is_none()
-                && b.public_access_block.unknown_reason().is_none()
-                && b.objects.as_ref().is_none_or(|o| {
-                    o.listing_error.is_none()
-                        && o.current.unreadable == 0
-                        && o.noncurrent.is_none_or(|n| n.unreadable == 0)
-                })
-        };
-        let key_ok = |k: &KeyRecord| match &k.info {
-            Observed::Present(info) => {
-                info.rotation.unknown_reason().is_none() && info.aliases.unknown_reason().is_none()
+        self.gaps().is_empty()
+    }
+
+    /// Every reason the scan is incomplete, one line each, naming the bucket or key and
+    /// the fact: the report lists them so that "incomplete" always says why, including
+    /// facts no rule uses (versioning, the public access block).
+    pub fn gaps(&self) -> Vec<String> {
+        let mut gaps = self.scan.gaps.clone();
+        for b in &self.buckets {
+            let facts = [
+                ("region", b.region.unknown_reason()),
+                ("default encryption", b.encryption.unknown_reason()),
+                ("bucket policy", b.policy.unknown_reason()),
+                ("versioning", b.versioning.unknown_reason()),
+                (
+                    "public access block",
+                    b.public_access_block.unknown_reason(),
+                ),
+            ];
+            for (fact, reason) in facts {
+                if let Some(reason) = reason {
+                    gaps.push(format!("bucket {}: {fact} not read: {reason}", b.name));
+                }
             }
-            other => other.unknown_reason().is_none(),
-        };
-        self.buckets.iter().all(bucket_ok) && self.keys.values().all(key_ok)
+            if let Some(o) = &b.objects {
+                if let Some(e) = &o.listing_error {
+                    gaps.push(format!("bucket {}: object listing incomplete: {e}", b.name));
+                }
+                let mut counts = o.current;
+                if let Some(n) = &o.noncurrent {
+                    counts.merge(n);
+                }
+                if counts.unreadable > 0 {
+                    gaps.push(format!(
+                        "bucket {}: {} of {} objects could not be read",
+                        b.name, counts.unreadable, counts.total
+                    ));
+                }
+                if counts.unknown > 0 {
+                    gaps.push(format!(
+                        "bucket {}: {} objects report an encryption value S3 does not document",
+                        b.name, counts.unknown
+                    ));
+                }
+            }
+        }
+        for k in self.keys.values() {
+            let facts: Vec<(&str, Option<&str>)> = match &k.info {
+                Observed::Present(info) => vec![
+                    ("rotation status", info.rotation.unknown_reason()),
+                    ("aliases", info.aliases.unknown_reason()),
+                ],
+                other => vec![("key", other.unknown_reason())],
+            };
+            for (fact, reason) in facts {
+                if let Some(reason) = reason {
+                    gaps.push(format!("KMS key {}: {fact} not read: {reason}", k.id));
+                }
+            }
+        }
+        gaps
     }
 }

@@ -17,6 +17,7 @@ pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
 pub use objects::{
-    ModeCounts, ObjectRecord, ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject,
+    MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES, ObjectRecord,
+    ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject,
 };
 pub use observed::Observed;

@@ -12,15 +12,25 @@ pub enum SseMode {
     DsseKms,
     /// Customer-provided key: S3 holds no key, so nothing about it is auditable.
     SseC,
+    /// `aws:fsx`: an object served through an access point of an FSx file system, which
+    /// FSx encrypts at rest with keys it manages.
+    SseFsx,
+    /// An `x-amz-server-side-encryption` value S3 does not document (or an empty or
+    /// repeated header). Never folded into another mode: the raw values are kept in
+    /// [`ObjectSummary::unknown_values`] and every rule that needs the mode says it cannot
+    /// tell.
+    Unknown,
 }
 
 impl SseMode {
-    pub const ALL: [SseMode; 5] = [
+    pub const ALL: [SseMode; 7] = [
         SseMode::None,
         SseMode::SseS3,
         SseMode::SseKms,
         SseMode::DsseKms,
         SseMode::SseC,
+        SseMode::SseFsx,
+        SseMode::Unknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -30,23 +40,41 @@ impl SseMode {
             SseMode::SseKms => "sse_kms",
             SseMode::DsseKms => "dsse_kms",
             SseMode::SseC => "sse_c",
+            SseMode::SseFsx => "sse_fsx",
+            SseMode::Unknown => "unknown",
         }
     }
 
-    /// Strength order used by "no objects below the required mode" (OBJ-002).
-    /// SSE-C ranks with SSE-S3: encrypted, but with no key S3 or KMS can account for.
-    pub fn rank(self) -> u8 {
+    /// Strength order used by "no objects below the required mode" (OBJ-002); `None`
+    /// for [`SseMode::Unknown`], which cannot be ranked. SSE-C and FSx rank with SSE-S3:
+    /// encrypted, but with no key KMS can account for.
+    pub fn rank(self) -> Option<u8> {
         match self {
-            SseMode::None => 0,
-            SseMode::SseS3 | SseMode::SseC => 1,
-            SseMode::SseKms => 2,
-            SseMode::DsseKms => 3,
+            SseMode::None => Some(0),
+            SseMode::SseS3 | SseMode::SseC | SseMode::SseFsx => Some(1),
+            SseMode::SseKms => Some(2),
+            SseMode::DsseKms => Some(3),
+            SseMode::Unknown => None,
+        }
+    }
+
+    /// The mode an `x-amz-server-side-encryption` value names, exactly as S3 documents
+    /// it (case and whitespace included); anything else is [`SseMode::Unknown`].
+    pub fn from_header(value: &str) -> SseMode {
+        match value {
+            "AES256" => SseMode::SseS3,
+            "aws:kms" => SseMode::SseKms,
+            "aws:kms:dsse" => SseMode::DsseKms,
+            "aws:fsx" => SseMode::SseFsx,
+            _ => SseMode::Unknown,
         }
     }
 }
 
 /// Objects counted by encryption mode. Every listed object lands in exactly one cell:
-/// `total == none + sse_s3 + sse_kms + dsse_kms + sse_c + unreadable`.
+/// `total == none + sse_s3 + sse_kms + dsse_kms + sse_c + sse_fsx + unknown + unreadable`.
+/// `sse_fsx` and `unknown` were added to schema_version 1 later; snapshots written before
+/// them read as 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeCounts {
     pub total: u64,
@@ -55,6 +83,11 @@ pub struct ModeCounts {
     pub sse_kms: u64,
     pub dsse_kms: u64,
     pub sse_c: u64,
+    #[serde(default)]
+    pub sse_fsx: u64,
+    /// Objects whose encryption value s3audit does not recognise.
+    #[serde(default)]
+    pub unknown: u64,
     pub unreadable: u64,
 }
 
@@ -63,11 +96,19 @@ impl ModeCounts {
         self.total += 1;
         match mode {
             None => self.unreadable += 1,
-            Some(SseMode::None) => self.none += 1,
-            Some(SseMode::SseS3) => self.sse_s3 += 1,
-            Some(SseMode::SseKms) => self.sse_kms += 1,
-            Some(SseMode::DsseKms) => self.dsse_kms += 1,
-            Some(SseMode::SseC) => self.sse_c += 1,
+            Some(m) => *self.cell(m) += 1,
+        }
+    }
+
+    fn cell(&mut self, mode: SseMode) -> &mut u64 {
+        match mode {
+            SseMode::None => &mut self.none,
+            SseMode::SseS3 => &mut self.sse_s3,
+            SseMode::SseKms => &mut self.sse_kms,
+            SseMode::DsseKms => &mut self.dsse_kms,
+            SseMode::SseC => &mut self.sse_c,
+            SseMode::SseFsx => &mut self.sse_fsx,
+            SseMode::Unknown => &mut self.unknown,
         }
     }
 
@@ -78,19 +119,25 @@ impl ModeCounts {
             SseMode::SseKms => self.sse_kms,
             SseMode::DsseKms => self.dsse_kms,
             SseMode::SseC => self.sse_c,
+            SseMode::SseFsx => self.sse_fsx,
+            SseMode::Unknown => self.unknown,
         }
     }
 
     pub fn merge(&mut self, other: &ModeCounts) {
         self.total += other.total;
-        self.none += other.none;
-        self.sse_s3 += other.sse_s3;
-        self.sse_kms += other.sse_kms;
-        self.dsse_kms += other.dsse_kms;
-        self.sse_c += other.sse_c;
         self.unreadable += other.unreadable;
+        for m in SseMode::ALL {
+            *self.cell(m) += other.get(m);
+        }
     }
 }
+
+/// Distinct unknown encryption values kept per bucket; further ones count under
+/// [`OTHER_UNKNOWN_VALUES`].
+pub const MAX_UNKNOWN_VALUES: usize = 20;
+pub const MAX_UNKNOWN_VALUE_LEN: usize = 100;
+pub const OTHER_UNKNOWN_VALUES: &str = "(other values)";
 
 /// What the object scan of one bucket found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -112,6 +159,11 @@ pub struct ObjectSummary {
     /// A bounded sample of the objects that could not be read, with the reason.
     #[serde(default)]
     pub unreadable: Vec<UnreadableObject>,
+    /// The raw `x-amz-server-side-encryption` values counted as [`SseMode::Unknown`], with
+    /// how many objects sent each: at most [`MAX_UNKNOWN_VALUES`] distinct values, each cut
+    /// to [`MAX_UNKNOWN_VALUE_LEN`] bytes, so a hostile server cannot grow the report.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown_values: BTreeMap<String, u64>,
     /// Set when the listing itself stopped early: the counts are then a lower bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing_error: Option<String>,

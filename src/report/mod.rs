@@ -57,6 +57,12 @@ pub struct ScanSection {
     pub endpoint: Option<String>,
     /// Every fact the scan tried to read was answered.
     pub complete: bool,
+    /// Why the scan is incomplete, one line per gap (empty when complete): facts not read
+    /// with the reason, listings cut short, objects unread or with unknown encryption,
+    /// names S3 could never have created, the `--timeout` running out. Added in
+    /// schema_version 1 after the first release; absent means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +108,7 @@ impl Report {
                 principal: estate.scan.principal.clone(),
                 endpoint: estate.scan.endpoint.clone(),
                 complete: estate.is_complete(),
+                gaps: estate.gaps(),
             },
             buckets: estate
                 .buckets
@@ -167,6 +174,7 @@ impl Report {
                 principal: None,
                 endpoint: None,
                 complete: true,
+                gaps: Vec::new(),
             },
             buckets: vec![BucketSection {
                 name: bucket.to_string(),

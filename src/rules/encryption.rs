@@ -42,6 +42,23 @@ pub(super) fn default_rule<'a>(
     }
 }
 
+/// The rule S3 applies to uploads, when its algorithm is one s3audit knows; an `error`
+/// verdict when the configuration could not be read or names an algorithm S3 does not
+/// document (or none): what such a bucket does with uploads is unknown, so no ENC rule
+/// about the algorithm or its key can pass or fail on it.
+fn known_default_rule<'a>(ctx: &RuleContext<'a>) -> Result<Option<&'a EncryptionRule>, Verdict> {
+    match default_rule(ctx)? {
+        Some(rule) if matches!(rule.algorithm, SseAlgorithm::Other(_)) => Err(Verdict::error(
+            format!(
+                "default encryption names an SSEAlgorithm S3 does not document, {:?}: what it does with uploads is unknown",
+                rule.algorithm.as_str()
+            ),
+        )
+        .with_evidence(rule_evidence(rule))),
+        other => Ok(other),
+    }
+}
+
 fn rule_evidence(rule: &EncryptionRule) -> serde_json::Value {
     json!({
         "algorithm": rule.algorithm.as_str(),
@@ -51,7 +68,7 @@ fn rule_evidence(rule: &EncryptionRule) -> serde_json::Value {
 }
 
 fn default_encryption_configured(ctx: &RuleContext) -> Verdict {
-    match default_rule(ctx) {
+    match known_default_rule(ctx) {
         Err(v) => v,
         Ok(None) => Verdict::fail("no default encryption configuration: uploads without an SSE header are stored as the server defaults them")
             .with_evidence(json!({"configuration": null})),
@@ -61,7 +78,7 @@ fn default_encryption_configured(ctx: &RuleContext) -> Verdict {
 }
 
 fn default_is_kms(ctx: &RuleContext) -> Verdict {
-    match default_rule(ctx) {
+    match known_default_rule(ctx) {
         Err(v) => v,
         Ok(None) => Verdict::fail("no default encryption configuration, so not SSE-KMS")
             .with_evidence(json!({"configuration": null})),
@@ -83,7 +100,7 @@ fn is_aws_s3_alias(reference: &str) -> bool {
 }
 
 fn default_key_customer_managed(ctx: &RuleContext) -> Verdict {
-    let rule = match default_rule(ctx) {
+    let rule = match known_default_rule(ctx) {
         Err(v) => return v,
         Ok(Some(rule)) if rule.algorithm.is_kms() => rule,
         Ok(_) => return Verdict::not_applicable("default encryption is not SSE-KMS"),
@@ -148,7 +165,7 @@ fn default_key_customer_managed(ctx: &RuleContext) -> Verdict {
 }
 
 fn bucket_key_enabled(ctx: &RuleContext) -> Verdict {
-    let rule = match default_rule(ctx) {
+    let rule = match known_default_rule(ctx) {
         Err(v) => return v,
         Ok(Some(rule)) if rule.algorithm == SseAlgorithm::AwsKms => rule,
         Ok(Some(rule)) if rule.algorithm == SseAlgorithm::AwsKmsDsse => {

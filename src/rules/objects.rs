@@ -49,14 +49,39 @@ fn all_counts(s: &ObjectSummary) -> ModeCounts {
     c
 }
 
-/// Why the counts cannot prove a negative: unread objects or a listing cut short.
+/// Why the counts cannot prove a negative: a listing cut short, unread objects, or
+/// objects whose encryption value is not one S3 documents.
 fn gap(s: &ObjectSummary) -> Option<String> {
-    let unreadable = all_counts(s).unreadable;
-    match (&s.listing_error, unreadable) {
-        (Some(e), _) => Some(e.clone()),
-        (None, 0) => None,
-        (None, n) => Some(format!("{n} object(s) could not be read (OBJ-006)")),
+    let counts = all_counts(s);
+    let mut why = Vec::new();
+    if let Some(e) = &s.listing_error {
+        why.push(e.clone());
     }
+    if counts.unreadable > 0 {
+        why.push(format!(
+            "{} could not be read (OBJ-006)",
+            plural(counts.unreadable as usize, "object")
+        ));
+    }
+    if counts.unknown > 0 {
+        why.push(unknown_values_note(s, counts.unknown));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// "3 objects report an encryption value s3audit does not recognise ("aws:foo" ×3)".
+fn unknown_values_note(s: &ObjectSummary, n: u64) -> String {
+    let values: Vec<String> = s
+        .unknown_values
+        .iter()
+        .map(|(v, n)| format!("{v:?} ×{n}"))
+        .collect();
+    format!(
+        "{} {} an x-amz-server-side-encryption value S3 does not document ({}), so their encryption is unknown",
+        plural(n as usize, "object"),
+        if n == 1 { "reports" } else { "report" },
+        values.join(", ")
+    )
 }
 
 fn scope(s: &ObjectSummary) -> String {
@@ -92,6 +117,7 @@ fn none_may_be(
     let evidence = json!({
         "count": bad,
         "examples": examples,
+        "unknown_values": s.unknown_values,
         "counts": counts,
         "noncurrent_scanned": s.noncurrent.is_some(),
         "sampled": s.sampled,
@@ -124,9 +150,11 @@ fn no_objects_below_required_mode(ctx: &RuleContext) -> Verdict {
         Ok(s) => s,
     };
     let required = ctx.config.required_object_mode;
+    // Unknown objects rank nowhere: they are not "below", they make the verdict an
+    // error through the gap.
     let below: Vec<SseMode> = SseMode::ALL
         .into_iter()
-        .filter(|m| m.rank() < required.rank())
+        .filter(|m| matches!((m.rank(), required.rank()), (Some(a), Some(b)) if a < b))
         .collect();
     none_may_be(
         s,

@@ -286,6 +286,7 @@ mod tests {
                 endpoint: None,
                 region: "us-east-1".into(),
                 objects: None,
+                gaps: Vec::new(),
             },
             buckets: vec![BucketSnapshot {
                 name: "b".into(),
