@@ -548,16 +548,16 @@ fn no_such_key(req: &Req) -> Resp {
 }
 
 /// The object a key request names: its index, or the 404 / 403 S3 answers first.
-fn locate(m: &BucketModel, req: &Req) -> Result<u64, Resp> {
+fn locate(m: &BucketModel, req: &Req) -> Result<u64, Box<Resp>> {
     let key = req.key.as_deref().unwrap_or("");
-    let id = m.lookup(key).ok_or_else(|| no_such_key(req))?;
+    let id = m.lookup(key).ok_or_else(|| Box::new(no_such_key(req)))?;
     if m.is_denied(id) {
-        return Err(error(
+        return Err(Box::new(error(
             req,
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Access Denied",
-        ));
+        )));
     }
     Ok(id)
 }
@@ -567,7 +567,7 @@ fn head_object(m: &BucketModel, req: &Req) -> Resp {
     let not_found = || no_such_key(req);
     let id = match locate(m, req) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let delete_marker = |status: StatusCode| {
         let mut r = error(
@@ -651,7 +651,7 @@ fn get_object(m: &BucketModel, req: &Req) -> Resp {
     let not_found = || no_such_key(req);
     let id = match locate(m, req) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let age = match req.param("versionId") {
         Some(vid) => match m.age_of(id, vid) {
