@@ -42,7 +42,9 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("s3audit: error: {e:#}");
+            // The chain can quote a server's message or a bucket name: shown, never obeyed.
+            let line = format!("{e:#}");
+            eprintln!("s3audit: error: {}", crate::report::escape::terminal(&line));
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -249,7 +249,8 @@ async fn fake_and_moto_agree_on_shared_cases() {
     )
     .await;
 
-    // key → (mode, key ARN); DSSE objects carry no key id on moto, so compare modes there.
+    // key (URL-decoded from the inventory) → (mode, key ARN); DSSE objects carry no key id
+    // on moto, so compare modes there.
     let read = |path: &std::path::Path| -> BTreeMap<String, (String, String)> {
         csv::Reader::from_path(path)
             .unwrap()
@@ -261,7 +262,11 @@ async fn fake_and_moto_agree_on_shared_cases() {
                 } else {
                     r[5].to_string()
                 };
-                (r[1].to_string(), (r[4].to_string(), key_arn))
+                let key = percent_encoding::percent_decode_str(&r[1])
+                    .decode_utf8()
+                    .unwrap()
+                    .into_owned();
+                (key, (r[4].to_string(), key_arn))
             })
             .collect()
     };

@@ -2,6 +2,8 @@
 //! the verdicts that depend on facts the demo estate cannot show (denied reads, allowed-key
 //! lists, sampled or cut-short listings) are right.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
@@ -305,4 +307,171 @@ fn exit_codes_follow_fail_on_then_completeness() {
         )),
     );
     assert_eq!(exit_code(&report(&unknown), Severity::Low), EXIT_INCOMPLETE);
+}
+
+/// Names, policies and messages from a hostile endpoint, as saved in a snapshot: window
+/// title (OSC), clear screen (CSI), BEL, CR, a right-to-left override, and formulas.
+const TITLE: &str = "\x1b]0;pwned\x07";
+const CLEAR: &str = "\x1b[2J";
+const HYPERLINK: &str = "=HYPERLINK(\"http://evil.example\",\"x\")";
+
+/// Three buckets whose names start a formula and carry terminal controls; unreadable
+/// settings whose reasons (server messages) do the same; a policy that is not JSON.
+fn hostile_estate() -> Estate {
+    let mut a = kms_bucket();
+    a.name = format!("=1+1{TITLE}");
+    a.encryption = Observed::Denied {
+        reason: format!("+cmd|' /C calc'!A0{CLEAR}\r{HYPERLINK}"),
+    };
+    let mut b = kms_bucket();
+    b.name = "-2+3\r\u{202e}gpj.exe".into();
+    b.policy = Observed::Present(format!("@SUM(1){CLEAR} is not JSON"));
+    let mut c = kms_bucket();
+    c.name = format!("@SUM(1){CLEAR}");
+    c.policy = Observed::Denied {
+        reason: format!("{HYPERLINK}{TITLE}\u{202e}"),
+    };
+    c.objects.as_mut().unwrap().listing_error = Some(format!("-2+3{TITLE}"));
+    let mut info = key_info(KeyState::Enabled, Observed::Present(true));
+    info.aliases = Observed::Present(vec![format!("alias/{CLEAR}@SUM(1)")]);
+    let mut e = estate(a, Observed::Present(info));
+    e.buckets.extend([b, c]);
+    e
+}
+
+/// `s3audit evaluate SNAPSHOT --format FORMAT` on `estate`: the real binary's stdout.
+fn evaluate_with_binary(estate: &Estate, format: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("estate.json");
+    std::fs::write(&snapshot, serde_json::to_vec(estate).unwrap()).unwrap();
+    let out = common::s3audit()
+        .args(["evaluate", snapshot.to_str().unwrap(), "--format", format])
+        .output()
+        .expect("run s3audit");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 3)),
+        "{format}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 report")
+}
+
+#[test]
+fn hostile_names_are_shown_in_the_table_never_obeyed() {
+    let out = evaluate_with_binary(&hostile_estate(), "table");
+    for raw in ['\x1b', '\x07', '\r', '\u{202e}'] {
+        assert!(!out.contains(raw), "raw {raw:?} in the table:\n{out}");
+    }
+    for shown in [
+        r"=1+1\x1b]0;pwned\x07",
+        r"-2+3\r\u{202e}gpj.exe",
+        r"@SUM(1)\x1b[2J",
+        r"calc'!A0\x1b[2J\r=HYPERLINK",
+        r#"evil.example","x")\x1b]0;pwned\x07\u{202e}"#,
+    ] {
+        assert!(
+            out.contains(shown),
+            "{shown} not shown in the table:\n{out}"
+        );
+    }
+    assert!(
+        out.trim_end()
+            .ends_with("scan INCOMPLETE (see error findings)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn hostile_names_in_the_csv_start_no_formula_and_carry_no_control() {
+    let out = evaluate_with_binary(&hostile_estate(), "csv");
+    let mut rdr = csv::Reader::from_reader(out.as_bytes());
+    let header = rdr.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert!(rows.len() > 20, "{out}");
+    for row in &rows {
+        for (name, cell) in header.iter().zip(row.iter()) {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{name} starts a formula: {cell:?}"
+            );
+            // Only the remediation keeps line feeds (a policy to paste).
+            let raw = |c: char| c.is_control() && !(name == "remediation" && c == '\n');
+            assert!(!cell.contains(raw), "{name} carries a control: {cell:?}");
+            assert!(!cell.contains('\u{202e}'), "{name}: {cell:?}");
+        }
+    }
+    let buckets: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[3]).collect();
+    assert_eq!(
+        buckets,
+        [
+            r"'-2+3\r\u{202e}gpj.exe",
+            r"'=1+1\x1b]0;pwned\x07",
+            r"'@SUM(1)\x1b[2J",
+        ]
+        .into(),
+    );
+    let messages: Vec<&str> = rows.iter().map(|r| &r[5]).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains(r"calc'!A0\x1b[2J\r=HYPERLINK")),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn hostile_names_in_the_json_are_exact() {
+    let estate = hostile_estate();
+    let out = evaluate_with_binary(&estate, "json");
+    // serde_json writes control characters as \u escapes: none reaches stdout raw.
+    assert!(!out.contains(['\x1b', '\x07', '\r']), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = estate.buckets.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, expected);
+    let findings = report["findings"].as_array().unwrap();
+    for name in expected {
+        assert!(
+            findings.iter().any(|f| f["bucket"] == name),
+            "no finding for {name:?}"
+        );
+    }
+    let reason = format!("+cmd|' /C calc'!A0{CLEAR}\r{HYPERLINK}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["message"].as_str().unwrap().ends_with(&reason)),
+        "the server's message, exactly: {out}"
+    );
+    let policy_reason = format!("{HYPERLINK}{TITLE}\u{202e}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["evidence"]["reason"] == policy_reason.as_str()),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_hostile_string_in_a_fatal_error_is_shown_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join(format!("{TITLE}\r{CLEAR}\n@estate.json"));
+    let out = common::s3audit()
+        .arg("evaluate")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains(['\x1b', '\x07', '\r']), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains(r"\x1b]0;pwned\x07\r\x1b[2J\n@estate.json"),
+        "{stderr:?}"
+    );
 }

@@ -1,9 +1,18 @@
 use std::io::{self, Write};
 
+use super::escape::{spreadsheet_cell, spreadsheet_text};
 use super::{Render, Report};
 
 /// One row per finding, the JSON finding's fields as columns. Lists are joined with "; "
 /// and evidence is compact JSON, so a spreadsheet keeps one finding per line.
+///
+/// Every cell is text and goes through the spreadsheet neutraliser ([`super::escape`]):
+/// bucket names, messages and evidence carry strings from the audited endpoint, and a
+/// spreadsheet must show them, not run them. A cell that would start with `=`, `+`, `-` or
+/// `@` gets a leading `'`; control and invisible characters become visible escapes. There
+/// is no numeric column, so quoting a leading `-` costs no number. The remediation keeps
+/// its line feeds (it can carry a merged policy to paste; the cell is quoted); every other
+/// cell is one line. The JSON report has the exact strings.
 pub struct CsvRenderer;
 
 pub const HEADER: [&str; 9] = [
@@ -23,18 +32,97 @@ impl Render for CsvRenderer {
         let mut w = ::csv::Writer::from_writer(out);
         w.write_record(HEADER)?;
         for f in &report.findings {
-            w.write_record([
-                f.rule.as_str(),
-                f.status.as_str(),
-                f.severity.as_str(),
-                f.bucket.as_deref().unwrap_or(""),
-                f.resource.as_str(),
-                f.message.as_str(),
-                f.remediation.as_str(),
-                f.frameworks.join("; ").as_str(),
-                serde_json::to_string(&f.evidence)?.as_str(),
-            ])?;
+            let frameworks = f.frameworks.join("; ");
+            let evidence = serde_json::to_string(&f.evidence)?;
+            let cells = [
+                spreadsheet_cell(&f.rule),
+                spreadsheet_cell(f.status.as_str()),
+                spreadsheet_cell(f.severity.as_str()),
+                spreadsheet_cell(f.bucket.as_deref().unwrap_or("")),
+                spreadsheet_cell(&f.resource),
+                spreadsheet_cell(&f.message),
+                spreadsheet_text(&f.remediation),
+                spreadsheet_cell(&frameworks),
+                spreadsheet_cell(&evidence),
+            ];
+            w.write_record(cells.iter().map(|c| c.as_bytes()))?;
         }
         w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Finding, Severity, Status};
+    use crate::report::escape::{is_hidden, terminal};
+
+    fn finding(bucket: &str, message: &str, remediation: &str) -> Finding {
+        Finding {
+            rule: "ENC-001".into(),
+            status: Status::Fail,
+            severity: Severity::High,
+            resource: format!("arn:aws:s3:::{bucket}"),
+            bucket: Some(bucket.into()),
+            message: message.into(),
+            evidence: serde_json::json!({"bucket": bucket, "reason": "\u{9b}\u{202e}"}),
+            remediation: remediation.into(),
+            frameworks: vec!["+frame".into()],
+        }
+    }
+
+    fn rows(findings: Vec<Finding>) -> Vec<csv::StringRecord> {
+        let report = Report::for_document("b", findings);
+        let mut out = Vec::new();
+        CsvRenderer.render(&report, &mut out).unwrap();
+        csv::Reader::from_reader(out.as_slice())
+            .records()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn no_cell_starts_a_formula_or_carries_a_control_character() {
+        let hostile = [
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(1)",
+            "\t=1+1",
+            "\r=1+1",
+            "x\x1b]0;pwned\x07\x1b[2J\r\u{202e}",
+        ];
+        let findings = hostile
+            .iter()
+            .map(|h| finding(h, h, &format!("{h}\nline two")))
+            .collect();
+        let rows = rows(findings);
+        assert_eq!(rows.len(), hostile.len());
+        for (row, h) in rows.iter().zip(hostile) {
+            for (i, cell) in row.iter().enumerate() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']),
+                    "column {} starts a formula: {cell:?}",
+                    HEADER[i]
+                );
+                let allowed = |c: char| HEADER[i] == "remediation" && c == '\n';
+                assert!(
+                    !cell.chars().any(|c| is_hidden(c) && !allowed(c)),
+                    "column {} carries a control: {cell:?}",
+                    HEADER[i]
+                );
+            }
+            // The text is all there, shown.
+            assert_eq!(&row[3], &*spreadsheet_cell(h));
+            assert!(row[5].ends_with(&*terminal(h)), "{row:?}");
+            assert!(row[6].ends_with("\nline two"), "{row:?}");
+            assert_eq!(&row[7], "'+frame");
+        }
+        assert_eq!(&rows[0][3], "'=HYPERLINK(\"http://evil.example\",\"x\")");
+        assert_eq!(&rows[6][3], r"x\x1b]0;pwned\x07\x1b[2J\r\u{202e}");
+        assert_eq!(
+            &rows[6][8],
+            r#"{"bucket":"x\u001b]0;pwned\u0007\u001b[2J\r\u{202e}","reason":"\u{9b}\u{202e}"}"#
+        );
     }
 }

@@ -4,12 +4,17 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
+use super::escape::terminal;
 use super::{Render, Report};
 use crate::model::{Finding, Severity, Status};
 
 /// The terminal view: grouped by bucket, failures first, a one-line summary at the end.
 /// Not-applicable findings are counted in the summary but not listed; the JSON and CSV
 /// reports carry every finding.
+///
+/// Every string printed goes through [`terminal`], colour on or off: bucket names and
+/// messages come from the audited endpoint, and a control sequence in one must neither
+/// reach the terminal nor break the table (see [`super::escape`]).
 pub struct TableRenderer {
     pub color: bool,
     /// Wrap to this many columns (a terminal's width); `None` leaves rows unwrapped.
@@ -62,6 +67,11 @@ impl Render for TableRenderer {
         }
         let mut table = Table::new();
         table.load_style(UTF8_FULL_CONDENSED);
+        if self.color {
+            // The caller decided (a terminal, no NO_COLOR); comfy-table would otherwise ask
+            // stdout again, which is the same answer in the binary but not in a test.
+            table.enforce_styling();
+        }
         match self.width {
             Some(w) => {
                 table.set_content_arrangement(ContentArrangement::Dynamic);
@@ -81,18 +91,19 @@ impl Render for TableRenderer {
             });
             for (i, f) in findings.iter().enumerate() {
                 table.add_row(vec![
-                    Cell::new(if i == 0 { bucket } else { "" }),
-                    Cell::new(&f.rule),
+                    Cell::new(if i == 0 { terminal(bucket) } else { "".into() }),
+                    Cell::new(terminal(&f.rule)),
                     self.status_cell(f.status),
                     self.severity_cell(f),
-                    Cell::new(&f.message),
+                    Cell::new(terminal(&f.message)),
                 ]);
             }
         }
         if !report.findings.is_empty() {
             writeln!(out, "{table}")?;
         }
-        writeln!(out, "{}", summary(report))
+        // Only numbers and fixed words today; escaped so that stays true whatever is added.
+        writeln!(out, "{}", terminal(&summary(report)))
     }
 }
 
@@ -137,4 +148,85 @@ pub fn summary(report: &Report) -> String {
             "INCOMPLETE (see error findings)"
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE_BUCKET: &str = "=cmd\x1b]0;pwned\x07\u{202e}";
+    const HOSTILE_MESSAGE: &str = "AccessDenied\x1b[2J\rFAKE\n| pass |\x08\u{9b}31m";
+
+    fn report(bucket: &str, message: &str) -> Report {
+        let finding = Finding {
+            rule: "ENC-001\x1b[8m".into(),
+            status: Status::Error,
+            severity: Severity::High,
+            resource: format!("arn:aws:s3:::{bucket}"),
+            bucket: Some(bucket.into()),
+            message: message.into(),
+            evidence: serde_json::Value::Null,
+            remediation: String::new(),
+            frameworks: Vec::new(),
+        };
+        Report::for_document(bucket, vec![finding])
+    }
+
+    fn render(report: &Report, color: bool, width: Option<u16>) -> String {
+        let mut out = Vec::new();
+        TableRenderer { color, width }
+            .render(report, &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The output without the colour sequences comfy-table itself writes (`ESC [ … m`).
+    fn without_sgr(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("\x1b[") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            match after.find(|c: char| !(c.is_ascii_digit() || c == ';')) {
+                Some(end) if after[end..].starts_with('m') => rest = &after[end + 1..],
+                // Not a colour sequence: keep it, so the assertion below sees it.
+                _ => {
+                    out.push_str("\x1b[");
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn hostile_names_and_messages_reach_the_terminal_as_visible_escapes() {
+        let report = report(HOSTILE_BUCKET, HOSTILE_MESSAGE);
+        for color in [false, true] {
+            for width in [None, Some(400)] {
+                let out = render(&report, color, width);
+                let plain = without_sgr(&out);
+                for raw in ['\x1b', '\x07', '\r', '\x08', '\u{9b}', '\u{202e}'] {
+                    assert!(!plain.contains(raw), "{raw:?} raw in {plain:?}");
+                }
+                for shown in [
+                    r"=cmd\x1b]0;pwned\x07\u{202e}",
+                    r"AccessDenied\x1b[2J\rFAKE\n| pass |\x08\u{9b}31m",
+                    r"ENC-001\x1b[8m",
+                ] {
+                    assert!(plain.contains(shown), "{shown} not in {plain}");
+                }
+                assert_eq!(color, out.contains('\x1b'), "colour is still applied");
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_feed_in_a_message_does_not_add_a_table_line() {
+        let clean = render(&report("b", "one two"), false, None);
+        let fed = render(&report("b", "one\ntwo"), false, None);
+        assert_eq!(clean.lines().count(), fed.lines().count(), "{fed}");
+        assert!(fed.contains(r"one\ntwo"), "{fed}");
+    }
 }
