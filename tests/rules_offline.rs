@@ -375,10 +375,16 @@ fn hostile_names_are_shown_in_the_table_never_obeyed() {
         );
     }
     assert!(
-        out.trim_end()
-            .ends_with("scan INCOMPLETE (see error findings)"),
+        out.contains("scan INCOMPLETE (see error findings and the gaps below)"),
         "{out}"
     );
+    // The gaps name the hostile bucket, escaped like everything else.
+    let gaps: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("  not covered: "))
+        .collect();
+    assert!(!gaps.is_empty(), "{out}");
+    assert!(gaps.iter().all(|l| !l.contains('\x1b')), "{gaps:?}");
 }
 
 #[test]

@@ -103,7 +103,20 @@ impl Render for TableRenderer {
             writeln!(out, "{table}")?;
         }
         // Only numbers and fixed words today; escaped so that stays true whatever is added.
-        writeln!(out, "{}", terminal(&summary(report)))
+        writeln!(out, "{}", terminal(&summary(report)))?;
+        // "Incomplete" always says why: each gap on its own line, at most a screenful.
+        const SHOWN: usize = 20;
+        for gap in report.scan.gaps.iter().take(SHOWN) {
+            writeln!(out, "  not covered: {}", terminal(gap))?;
+        }
+        if report.scan.gaps.len() > SHOWN {
+            writeln!(
+                out,
+                "  … and {} more (all in the JSON report's scan.gaps)",
+                report.scan.gaps.len() - SHOWN
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -145,7 +158,7 @@ pub fn summary(report: &Report) -> String {
         if report.scan.complete {
             "complete"
         } else {
-            "INCOMPLETE (see error findings)"
+            "INCOMPLETE (see error findings and the gaps below)"
         },
     )
 }
