@@ -374,6 +374,10 @@ async fn a_default_encryption_s3_does_not_document_never_passes() {
                 finding(&report, "enc", rule)
             );
         }
+        if case == "cut short" {
+            let m = finding(&report, "enc", "ENC-001")["message"].to_string();
+            assert!(m.contains("GetBucketEncryption"), "names the call: {m}");
+        }
         assert_eq!(code, 3, "{case}: {stderr}");
         server.shutdown().await;
     }
@@ -473,7 +477,7 @@ async fn every_cause_of_an_incomplete_scan_has_exit_3_and_a_reason() {
         (
             "a fact no rule uses could not be read",
             unread_fact,
-            "bucket clean: versioning not read: AccessDenied",
+            "bucket clean: versioning not read: GetBucketVersioning: AccessDenied",
         ),
         ("an error finding in a complete listing", bad_policy, ""),
         (

@@ -133,6 +133,7 @@ pub async fn read_bucket(clients: &Clients, listed: &ListedBucket) -> BucketSnap
         name: listed.name.clone(),
         region,
         encryption: observe(
+            "GetBucketEncryption",
             encryption,
             &["ServerSideEncryptionConfigurationNotFoundError"],
         )
@@ -142,19 +143,24 @@ pub async fn read_bucket(clients: &Clients, listed: &ListedBucket) -> BucketSnap
                 .map(|c| c.rules.into_iter().map(encryption_rule).collect())
                 .unwrap_or_default(),
         }),
-        policy: match observe(policy, &["NoSuchBucketPolicy"]) {
+        policy: match observe("GetBucketPolicy", policy, &["NoSuchBucketPolicy"]) {
             Observed::Present(o) => match o.policy {
                 Some(p) => Observed::Present(p),
                 None => Observed::Absent,
             },
             other => other.map(|_| String::new()),
         },
-        versioning: observe(versioning, &[]).map(|o| match o.status {
+        versioning: observe("GetBucketVersioning", versioning, &[]).map(|o| match o.status {
             Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
             Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
             _ => Versioning::Disabled,
         }),
-        public_access_block: observe(pab, &["NoSuchPublicAccessBlockConfiguration"]).map(|o| {
+        public_access_block: observe(
+            "GetPublicAccessBlock",
+            pab,
+            &["NoSuchPublicAccessBlockConfiguration"],
+        )
+        .map(|o| {
             let c = o.public_access_block_configuration.unwrap_or_else(|| {
                 aws_sdk_s3::types::PublicAccessBlockConfiguration::builder().build()
             });
@@ -171,7 +177,12 @@ pub async fn read_bucket(clients: &Clients, listed: &ListedBucket) -> BucketSnap
 
 async fn bucket_region(clients: &Clients, name: &str) -> Observed<String> {
     let s3 = clients.s3(&clients.home_region);
-    observe(s3.get_bucket_location().bucket(name).send().await, &[]).map(|o| {
+    observe(
+        "GetBucketLocation",
+        s3.get_bucket_location().bucket(name).send().await,
+        &[],
+    )
+    .map(|o| {
         // us-east-1 answers an empty constraint; "EU" is the legacy name of eu-west-1.
         match o.location_constraint.as_ref().map(|c| c.as_str()) {
             None | Some("") => "us-east-1".to_string(),

@@ -104,12 +104,14 @@ impl CallFailure {
         }
     }
 
-    /// The fact this failure establishes, given the codes that mean "not configured".
-    pub fn into_observed<T>(self, absent_codes: &[&str]) -> Observed<T> {
+    /// The fact this failure of `call` establishes, given the codes that mean "not
+    /// configured". The reason names the call, so a report says which permission or which
+    /// answer was missing (`GetBucketVersioning: AccessDenied …`).
+    pub fn into_observed<T>(self, call: &str, absent_codes: &[&str]) -> Observed<T> {
         if self.code().is_some_and(|c| absent_codes.contains(&c)) {
             return Observed::Absent;
         }
-        let reason = self.to_string();
+        let reason = format!("{call}: {self}");
         if self.is_denied() {
             Observed::Denied { reason }
         } else {
@@ -150,15 +152,20 @@ impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
     }
 }
 
-/// Reads one fact: `Present` on success, otherwise what the failure establishes.
-pub fn observe<T, E, R>(result: Result<T, SdkError<E, R>>, absent_codes: &[&str]) -> Observed<T>
+/// Reads one fact from `call`: `Present` on success, otherwise what the failure
+/// establishes.
+pub fn observe<T, E, R>(
+    call: &str,
+    result: Result<T, SdkError<E, R>>,
+    absent_codes: &[&str],
+) -> Observed<T>
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     R: std::fmt::Debug + HasStatus + 'static,
 {
     match result {
         Ok(v) => Observed::Present(v),
-        Err(e) => CallFailure::from_sdk(e).into_observed(absent_codes),
+        Err(e) => CallFailure::from_sdk(e).into_observed(call, absent_codes),
     }
 }
 

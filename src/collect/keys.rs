@@ -69,7 +69,8 @@ impl KeyResolver {
         let meta = match described {
             Ok(out) => out.key_metadata,
             Err(e) => {
-                let info: Observed<KeyInfo> = CallFailure::from_sdk(e).into_observed(NOT_FOUND);
+                let info: Observed<KeyInfo> =
+                    CallFailure::from_sdk(e).into_observed("DescribeKey", NOT_FOUND);
                 return self.insert_unresolved(&region, &reference, info);
             }
         };
@@ -122,8 +123,12 @@ impl KeyResolver {
         // Rotation is only judged for enabled keys that can rotate; other states make KMS
         // answer KMSInvalidStateException, which would read as an incomplete scan.
         if info.state == KeyState::Enabled && info.can_rotate() {
-            info.rotation = observe(kms.get_key_rotation_status().key_id(&arn).send().await, &[])
-                .map(|o| o.key_rotation_enabled);
+            info.rotation = observe(
+                "GetKeyRotationStatus",
+                kms.get_key_rotation_status().key_id(&arn).send().await,
+                &[],
+            )
+            .map(|o| o.key_rotation_enabled);
         }
         info.aliases = self.aliases(&kms, &info.key_id).await;
         if reference.contains("alias/")
@@ -173,7 +178,7 @@ impl KeyResolver {
                 .await
             {
                 Ok(page) => page,
-                Err(e) => return CallFailure::from_sdk(e).into_observed(&[]),
+                Err(e) => return CallFailure::from_sdk(e).into_observed("ListAliases", &[]),
             };
             let entries = page.aliases().len();
             names.extend(

@@ -211,8 +211,13 @@ impl Drop for Moto {
 }
 
 /// The s3audit binary with a clean AWS environment (fake credentials, no profile, no IMDS).
+/// `S3AUDIT_BIN` runs the suite against another build (e.g. an older release, to show a
+/// test fails without a fix).
 pub fn s3audit() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3audit"));
+    let bin = std::env::var_os("S3AUDIT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_s3audit")));
+    let mut cmd = Command::new(bin);
     for var in [
         "AWS_PROFILE",
         "AWS_DEFAULT_PROFILE",
