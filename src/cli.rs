@@ -85,7 +85,9 @@ pub struct ScanArgs {
     pub sample: Option<u64>,
 
     /// Stream one CSV row per object (bucket, key, version, mode, key ARN, bucket key, size,
-    /// storage class, last-modified) to PATH while the scan runs: the pre-migration inventory
+    /// storage class, last-modified, error) to PATH while the scan runs: the pre-migration
+    /// inventory. Keys and version ids are URL-encoded as in S3 Inventory (percent-decode
+    /// them, e.g. Python's urllib.parse.unquote, for the exact key)
     #[arg(long, value_name = "PATH", help_heading = "Objects")]
     pub objects_csv: Option<PathBuf>,
 
