@@ -10,7 +10,7 @@ use clap::Parser;
 
 use crate::cli::{
     CatalogFormat, CheckPolicyArgs, Cli, Command, DefaultSseArg, EvaluateArgs, Format, OutputArgs,
-    RuleArgs, ScanArgs,
+    PolicyKind, RuleArgs, ScanArgs,
 };
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
@@ -163,24 +163,59 @@ fn evaluate(args: EvaluateArgs, color: bool) -> anyhow::Result<u8> {
 
 fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
     let rule_config = rule_config(&args.rules)?;
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read policy {}", args.file.display()))?;
-    let sink = ReportSink::open(&args.output)?;
-    let options = rules::CheckPolicyOptions {
-        bucket: args.bucket.clone(),
-        default_sse: match args.default_sse {
-            DefaultSseArg::None => crate::policy::checks::DefaultSse::None,
-            DefaultSseArg::SseS3 => crate::policy::checks::DefaultSse::SseS3,
-            DefaultSseArg::SseKms => crate::policy::checks::DefaultSse::SseKms,
-            DefaultSseArg::DsseKms => crate::policy::checks::DefaultSse::DsseKms,
-        },
-        default_kms_key: args.default_kms_key.clone(),
-        sse_c_blocked: args.sse_c_blocked,
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read policy {}", path.display()))
     };
-    let findings = rules::check_policy(&text, &options, &rule_config)
-        .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", args.file.display()))?;
-    let report = Report::for_document(&args.bucket, findings);
-    render(&report, sink, args.output.fail_on, color)
+    match args.kind {
+        PolicyKind::Bucket => {
+            let [file] = args.files.as_slice() else {
+                anyhow::bail!(
+                    "check-policy --kind bucket takes one policy file, got {}",
+                    args.files.len()
+                );
+            };
+            let Some(bucket) = args.bucket.clone() else {
+                anyhow::bail!(
+                    "check-policy needs --bucket NAME for a bucket policy (or --kind rcp for resource control policies)"
+                );
+            };
+            let text = read(file)?;
+            let sink = ReportSink::open(&args.output)?;
+            let options = rules::CheckPolicyOptions {
+                bucket: bucket.clone(),
+                default_sse: match args.default_sse {
+                    DefaultSseArg::None => crate::policy::checks::DefaultSse::None,
+                    DefaultSseArg::SseS3 => crate::policy::checks::DefaultSse::SseS3,
+                    DefaultSseArg::SseKms => crate::policy::checks::DefaultSse::SseKms,
+                    DefaultSseArg::DsseKms => crate::policy::checks::DefaultSse::DsseKms,
+                },
+                default_kms_key: args.default_kms_key.clone(),
+                sse_c_blocked: args.sse_c_blocked,
+            };
+            let findings = rules::check_policy(&text, &options, &rule_config)
+                .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
+            let report = Report::for_document(Some(&bucket), findings);
+            render(&report, sink, args.output.fail_on, color)
+        }
+        PolicyKind::Rcp => {
+            if args.bucket.is_some() {
+                anyhow::bail!(
+                    "--bucket does not apply to --kind rcp: an RCP is judged for every bucket of the account"
+                );
+            }
+            let documents = args
+                .files
+                .iter()
+                .map(|f| Ok((f.display().to_string(), read(f)?)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let sink = ReportSink::open(&args.output)?;
+            let findings = rules::check_rcps(&documents, args.account.as_deref())
+                .map_err(|e| anyhow::anyhow!("invalid policy {e}"))?;
+            let report = Report::for_document(None, findings);
+            render(&report, sink, args.output.fail_on, color)
+        }
+    }
 }
 
 fn load_snapshot(path: &Path) -> anyhow::Result<Estate> {

@@ -43,7 +43,8 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// List the rule catalog
     Rules(RulesArgs),
-    /// Evaluate a bucket policy document before deploying it: the POL findings, offline
+    /// Evaluate a bucket policy, or the resource control policies of an organization,
+    /// before deploying them: the POL findings, offline
     CheckPolicy(CheckPolicyArgs),
 }
 
@@ -204,16 +205,32 @@ pub struct EvaluateArgs {
 #[command(
     after_help = "Every failing finding names a concrete request the policy lets through and \
 carries the statements to add, merged into the document, as its remediation.\n\n\
-Example:\n  s3audit check-policy policy.json --bucket my-bucket --default-sse sse-kms \
---default-kms-key arn:aws:kms:us-east-1:111122223333:key/..."
+A bucket policy is judged on POL-001..004 for the bucket named by --bucket. Resource control \
+policies (--kind rcp) are judged on POL-001 (TLS-only) and POL-002 (TLS 1.2 floor) for every \
+bucket of an account: give the RCPs attached to the root, each OU on the account's path and \
+the account, in any order; a Deny in any of them applies.\n\n\
+Examples:\n  s3audit check-policy policy.json --bucket my-bucket --default-sse sse-kms \
+--default-kms-key arn:aws:kms:us-east-1:111122223333:key/...\n  \
+s3audit check-policy --kind rcp root-rcp.json ou-rcp.json"
 )]
 pub struct CheckPolicyArgs {
-    /// The bucket policy document (JSON), as it would be given to PutBucketPolicy
-    pub file: PathBuf,
+    /// The policy document(s) (JSON): one bucket policy as given to PutBucketPolicy, or
+    /// with --kind rcp every RCP on the path root → OU → account
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 
-    /// The bucket the policy is for (its ARN is what the Resource elements must cover)
+    /// What the documents are
+    #[arg(long, value_enum, default_value = "bucket")]
+    pub kind: PolicyKind,
+
+    /// The bucket the policy is for (its ARN is what the Resource elements must cover);
+    /// required for a bucket policy
     #[arg(long, value_name = "NAME")]
-    pub bucket: String,
+    pub bucket: Option<String>,
+
+    /// With --kind rcp: the account the RCPs protect (fixes aws:ResourceAccount)
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
 
     /// The bucket's default encryption: decides whether uploads without an SSE header need a Deny (POL-003)
     #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
@@ -232,6 +249,15 @@ pub struct CheckPolicyArgs {
 
     #[command(flatten)]
     pub rules: RuleArgs,
+}
+
+/// What `check-policy` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyKind {
+    /// A bucket policy
+    Bucket,
+    /// Resource control policies (AWS Organizations)
+    Rcp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

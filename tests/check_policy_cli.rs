@@ -147,3 +147,90 @@ fn invalid_documents_are_one_line_errors_with_exit_2() {
         String::from_utf8_lossy(&out.stderr).contains("cannot read policy /nonexistent/p.json")
     );
 }
+
+/// `--kind rcp`: the RCPs on an account's path, judged for every bucket of the account.
+#[test]
+fn resource_control_policies_are_judged_for_every_bucket_of_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = r#"{"Version":"2012-10-17","Statement":[{"Sid":"EnforceSecureTransport","Effect":"Deny","Principal":"*","Action":["sts:*","s3:*","sqs:*","secretsmanager:*","kms:*"],"Resource":"*","Condition":{"BoolIfExists":{"aws:SecureTransport":"false"}}}]}"#;
+    let floor = r#"{"Version":"2012-10-17","Statement":[{"Sid":"EnforceS3TlsVersion","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"NumericLessThan":{"s3:TlsVersion":"1.2"}}}]}"#;
+    let root = dir.path().join("root.json");
+    let ou = dir.path().join("ou.json");
+    std::fs::write(&root, tls).unwrap();
+    std::fs::write(&ou, floor).unwrap();
+    let run = |files: &[&Path], extra: &[&str]| {
+        let out = s3audit()
+            .args(["check-policy", "--kind", "rcp", "--format", "json"])
+            .args(files)
+            .args(extra)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code().unwrap(),
+            report,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // The floor alone: plain HTTP gets through (s3:TlsVersion is absent on HTTP).
+    let (code, report, stderr) = run(&[&ou], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let f = pol(&report, "POL-001");
+    assert_eq!(f["status"], "fail");
+    assert!(f["bucket"].is_null(), "{f}");
+    assert!(f["resource"].as_str().unwrap().starts_with("RCPs ("), "{f}");
+    assert_eq!(
+        f["evidence"]["counterexample"]["context"]["aws:SecureTransport"],
+        "false"
+    );
+    assert!(
+        f["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("aws organizations update-policy"),
+        "{f}"
+    );
+    assert_eq!(pol(&report, "POL-002")["status"], "pass");
+    assert_eq!(report["buckets"].as_array().unwrap().len(), 0);
+    // Root and OU together enforce both, across every bucket.
+    let (code, report, stderr) = run(&[&root, &ou], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    for rule in ["POL-001", "POL-002"] {
+        let f = pol(&report, rule);
+        assert_eq!(f["status"], "pass", "{f}");
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("every bucket and object of the account"),
+            "{f}"
+        );
+    }
+    assert_eq!(report["findings"].as_array().unwrap().len(), 2);
+    // An RCP for some buckets only does not enforce anything account-wide.
+    let some = dir.path().join("some.json");
+    std::fs::write(
+        &some,
+        tls.replace(
+            r#""Resource":"*""#,
+            r#""Resource":["arn:aws:s3:::prod-*","arn:aws:s3:::prod-*/*"]"#,
+        ),
+    )
+    .unwrap();
+    let (code, report, _) = run(&[&some, &ou], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(pol(&report, "POL-001")["status"], "fail");
+    // --bucket makes no sense for an RCP; a broken RCP is named.
+    let (code, _, stderr) = run(&[&root], &["--bucket", "b"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--bucket does not apply to --kind rcp"),
+        "{stderr}"
+    );
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{").unwrap();
+    let (code, _, stderr) = run(&[&root, &broken], &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("broken.json"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -164,3 +164,97 @@ fn corpus_verdicts_match_aws_evaluation_logic() {
         files.len()
     );
 }
+
+/// An RCP corpus case: the RCPs attached along root → OU → account, and the verdicts
+/// AWS's evaluation logic gives for TLS-only (POL-001) and the TLS floor (POL-002) across
+/// every bucket of the account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RcpCase {
+    why: String,
+    kind: String,
+    rcps: Vec<Value>,
+    expect: BTreeMap<String, String>,
+    #[serde(default)]
+    message_contains: BTreeMap<String, String>,
+}
+
+#[test]
+fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
+    use s3audit::policy::rcp::evaluate_rcps;
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus/rcp");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "{} RCP cases", files.len());
+    let mut problems = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let case: RcpCase = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(case.kind, "rcp", "{name}");
+        assert!(
+            case.why.contains("Resource control policies"),
+            "{name}: cite AWS"
+        );
+        let docs: Vec<(String, String)> = case
+            .rcps
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("rcp{i}"), d.to_string()))
+            .collect();
+        let outcomes = evaluate_rcps(&docs, Some("111122223333")).expect("valid RCPs");
+        for (rule, want) in &case.expect {
+            let got = outcomes
+                .iter()
+                .find(|o| o.rule == rule)
+                .unwrap_or_else(|| panic!("{name}: no {rule}"));
+            if got.status.as_str() != want {
+                problems.push(format!(
+                    "{name}: {rule} is {} but AWS's logic gives {want}\n    analyser: {}",
+                    got.status.as_str(),
+                    got.message
+                ));
+                continue;
+            }
+            if let Some(needle) = case.message_contains.get(rule)
+                && !got.message.contains(needle.as_str())
+            {
+                problems.push(format!(
+                    "{name}: {rule} message lacks {needle:?}: {}",
+                    got.message
+                ));
+            }
+            if got.status != Status::Fail {
+                continue;
+            }
+            if !got.message.contains("gets through") {
+                problems.push(format!(
+                    "{name}: {rule} fails without a counterexample: {}",
+                    got.message
+                ));
+            }
+            // The remediation, merged into the first RCP, closes the gap for the chain.
+            let merged = got
+                .merged_policy
+                .clone()
+                .unwrap_or_else(|| panic!("{name}: {rule} fails without a remediation"));
+            let mut fixed = docs.clone();
+            fixed[0].1 = merged;
+            let again = evaluate_rcps(&fixed, Some("111122223333")).unwrap();
+            let again = again.iter().find(|o| o.rule == rule).unwrap();
+            if again.status != Status::Pass {
+                problems.push(format!(
+                    "{name}: {rule} still {} after its remediation: {}",
+                    again.status.as_str(),
+                    again.message
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

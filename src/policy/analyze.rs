@@ -47,6 +47,10 @@ pub struct Target {
     pub partition: String,
     /// The bucket owner's account, when known: fixes `aws:ResourceAccount`.
     pub account: Option<String>,
+    /// Every bucket of the account, not one (a resource control policy): coverage must
+    /// hold for every bucket ARN and every object ARN, whatever the bucket's name, and
+    /// `bucket` is only the stand-in name counterexamples use.
+    pub any_bucket: bool,
 }
 
 impl Target {
@@ -55,6 +59,26 @@ impl Target {
             bucket: bucket.to_string(),
             partition: "aws".to_string(),
             account: None,
+            any_bucket: false,
+        }
+    }
+
+    /// Every bucket of `account` (the target of a resource control policy).
+    pub fn every_bucket(account: Option<&str>) -> Target {
+        Target {
+            bucket: "any-bucket".to_string(),
+            partition: "aws".to_string(),
+            account: account.map(str::to_string),
+            any_bucket: true,
+        }
+    }
+
+    /// What the coverage proof must span, for messages.
+    pub fn describe(&self, kind: ResourceKind) -> String {
+        match (self.any_bucket, kind) {
+            (true, _) => format!("every bucket and object (arn:{}:s3:::*)", self.partition),
+            (false, ResourceKind::Bucket) => self.bucket_arn(),
+            (false, ResourceKind::Object) => format!("every object ({}*)", self.object_prefix()),
         }
     }
 
@@ -409,13 +433,10 @@ fn why_not_covering(
         return Some("it names only some principals (Principal is not \"*\")".to_string());
     }
     if !resource_universal(&stmt.resources, target, kind) {
-        return Some(match kind {
-            ResourceKind::Bucket => format!("its resources do not include {}", target.bucket_arn()),
-            ResourceKind::Object => format!(
-                "its resources do not include every object ({}*)",
-                target.object_prefix()
-            ),
-        });
+        return Some(format!(
+            "its resources do not include {}",
+            target.describe(kind)
+        ));
     }
     for c in &stmt.conditions {
         let domain = domain_of(&c.key_lc, target, variant);
@@ -461,17 +482,26 @@ fn domain_of(key_lc: &str, target: &Target, variant: &Variant) -> KeyDomain {
     }
 }
 
-/// Whether Resource/NotResource matches the bucket ARN, or every object ARN.
+/// Whether Resource/NotResource matches the bucket ARN, or every object ARN. For every
+/// bucket of an account ([`Target::any_bucket`]) both kinds must match every string after
+/// `arn:PARTITION:s3:::`: a superset of the bucket and object ARNs, so the proof is at
+/// worst stricter than needed, never looser.
 fn resource_universal(res: &Resources, target: &Target, kind: ResourceKind) -> bool {
     match kind {
-        ResourceKind::Bucket => resource_applies(res, &target.bucket_arn()) == Tv::True,
-        ResourceKind::Object => {
+        ResourceKind::Bucket if !target.any_bucket => {
+            resource_applies(res, &target.bucket_arn()) == Tv::True
+        }
+        _ => {
             let globs: Vec<_> = res
                 .patterns
                 .iter()
                 .filter_map(|p| p.glob.as_ref())
                 .collect();
-            let prefix = target.object_prefix();
+            let prefix = if target.any_bucket {
+                format!("arn:{}:s3:::", target.partition)
+            } else {
+                target.object_prefix()
+            };
             if res.negated {
                 // No excluded pattern may match any object (an unknown one might).
                 globs.len() == res.patterns.len()

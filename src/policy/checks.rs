@@ -198,6 +198,15 @@ fn fixed(key: &str, value: Option<&str>) -> (String, KeyDomain) {
     (key.to_string(), KeyDomain::Fixed(value.map(str::to_string)))
 }
 
+/// What a TLS verdict covers: one bucket, or every bucket of an account (RCPs).
+fn scope(target: &Target) -> &'static str {
+    if target.any_bucket {
+        "every bucket and object of the account"
+    } else {
+        "the bucket and its objects"
+    }
+}
+
 /// POL-001's class: every S3 action on the bucket and its objects, over plain HTTP.
 fn tls_class() -> RequestClass {
     RequestClass {
@@ -219,7 +228,10 @@ fn tls_required(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
     verdict(
         POL_001,
         "every request without TLS",
-        "every request without TLS is denied: all principals, all S3 actions, the bucket and its objects",
+        &format!(
+            "every request without TLS is denied: all principals, all S3 actions, {}",
+            scope(&facts.target)
+        ),
         policy,
         facts,
         &class,
@@ -250,7 +262,10 @@ fn modern_tls(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
     verdict(
         POL_002,
         "every request over TLS older than 1.2",
-        "every request over TLS 1.0 or 1.1 is denied: all principals, all S3 actions, the bucket and its objects",
+        &format!(
+            "every request over TLS 1.0 or 1.1 is denied: all principals, all S3 actions, {}",
+            scope(&facts.target)
+        ),
         policy,
         facts,
         &class,

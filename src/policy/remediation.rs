@@ -15,7 +15,12 @@ pub const SID_NON_KMS_UPLOADS: &str = "S3AuditDenyNonKmsUploads";
 pub const SID_SSE_C_UPLOADS: &str = "S3AuditDenySseCUploads";
 pub const SID_UNPINNED_KMS_KEY: &str = "S3AuditDenyUnlistedKmsKeys";
 
+/// The bucket and its objects; for every bucket of an account (an RCP), `*`, as AWS's
+/// published resource control policies write it.
 fn both_arns(target: &Target) -> Json {
+    if target.any_bucket {
+        return string("*");
+    }
     string_or_list(&[target.bucket_arn(), format!("{}*", target.object_prefix())])
 }
 
@@ -195,6 +200,15 @@ pub fn remediation_text(target: &Target, current: Option<&Json>, statements: &[J
         })
         .collect();
     let merged = merge(current, statements);
+    if target.any_bucket {
+        return format!(
+            "Add the Deny statement{} {} to a resource control policy attached to the organization root (or to every OU above the account). The first policy with {} merged, to apply with `aws organizations update-policy --policy-id POLICY_ID --content file://rcp.json`:\n{}",
+            if sids.len() == 1 { "" } else { "s" },
+            sids.join(", "),
+            if sids.len() == 1 { "it" } else { "them" },
+            merged.to_pretty()
+        );
+    }
     format!(
         "Add the Deny statement{} {} to the bucket policy{}. The merged policy, to apply with `aws s3api put-bucket-policy --bucket {} --policy file://policy.json`:\n{}",
         if sids.len() == 1 { "" } else { "s" },

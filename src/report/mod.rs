@@ -159,9 +159,9 @@ impl Report {
         }
     }
 
-    /// The report of a policy document checked before deployment (`check-policy`): no
-    /// scan, one bucket, the findings.
-    pub fn for_document(bucket: &str, findings: Vec<Finding>) -> Self {
+    /// The report of policy documents checked before deployment (`check-policy`): no
+    /// scan, the bucket a bucket policy is for (none for RCPs), the findings.
+    pub fn for_document(bucket: Option<&str>, findings: Vec<Finding>) -> Self {
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -177,13 +177,16 @@ impl Report {
                 complete: true,
                 gaps: Vec::new(),
             },
-            buckets: vec![BucketSection {
-                name: bucket.to_string(),
-                region: None,
-                objects: None,
-                noncurrent: None,
-                kms_keys: BTreeMap::new(),
-            }],
+            buckets: bucket
+                .map(|name| BucketSection {
+                    name: name.to_string(),
+                    region: None,
+                    objects: None,
+                    noncurrent: None,
+                    kms_keys: BTreeMap::new(),
+                })
+                .into_iter()
+                .collect(),
             keys: Vec::new(),
             findings,
         }

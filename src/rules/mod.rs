@@ -9,7 +9,7 @@ mod encryption;
 mod kms;
 pub mod metadata;
 
-pub use policy::{CheckPolicyOptions, check_policy};
+pub use policy::{CheckPolicyOptions, check_policy, check_rcps};
 mod objects;
 mod policy;
 
@@ -114,14 +114,25 @@ pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
 
 /// Attaches the catalog's metadata to a verdict.
 pub fn finding(rule_id: &str, bucket: &BucketSnapshot, verdict: Verdict) -> Finding {
+    finding_on(rule_id, bucket.arn(), Some(bucket.name.clone()), verdict)
+}
+
+/// A finding on any resource: a bucket, or a set of policies judged on their own (the
+/// RCPs of `check-policy --kind rcp`).
+pub fn finding_on(
+    rule_id: &str,
+    resource: String,
+    bucket: Option<String>,
+    verdict: Verdict,
+) -> Finding {
     let meta = metadata::lookup(rule_id)
         .unwrap_or_else(|| panic!("rule {rule_id} has no metadata (tests/rule_metadata.rs)"));
     Finding {
         rule: rule_id.to_string(),
         status: verdict.status,
         severity: verdict.severity.unwrap_or(meta.severity),
-        resource: bucket.arn(),
-        bucket: Some(bucket.name.clone()),
+        resource,
+        bucket,
         message: verdict.message,
         evidence: verdict.evidence,
         remediation: verdict

@@ -226,6 +226,26 @@ pub fn check_policy(
         .collect())
 }
 
+/// `s3audit check-policy --kind rcp`: judges the resource control policies attached along
+/// root → OU → account (`documents` as `(file name, text)`, root first) for TLS-only
+/// access (POL-001) and the TLS floor (POL-002) across every bucket of the account, with
+/// the same finding shape a bucket policy gets. The findings' resource names the chain.
+pub fn check_rcps(
+    documents: &[(String, String)],
+    account: Option<&str>,
+) -> Result<Vec<Finding>, crate::policy::rcp::InvalidRcp> {
+    let outcomes = crate::policy::rcp::evaluate_rcps(documents, account)?;
+    let names: Vec<&str> = documents.iter().map(|(n, _)| n.as_str()).collect();
+    let resource = format!("RCPs ({})", names.join(" → "));
+    Ok(outcomes
+        .into_iter()
+        .map(|o| {
+            let rule = o.rule;
+            super::finding_on(rule, resource.clone(), None, to_verdict(o))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,101 @@
+//! Resource control policies: is TLS-only access (and a TLS floor) enforced for every S3
+//! bucket of an account by the RCPs attached along root → OU → account?
+//!
+//! AWS evaluates every RCP that applies to the account, at every level of the path, and
+//! an explicit Deny in any of them denies the request (AWS Organizations User Guide,
+//! "Resource control policies"; IAM User Guide, "Policy evaluation logic"). So the chain
+//! is one set of Deny statements, judged by the same analyser as a bucket policy, with
+//! one difference: the class spans every bucket of the account, whatever its name
+//! ([`Target::every_bucket`]), so a statement only counts when its resources cover every
+//! bucket and object ARN. Conditions the analyser cannot decide narrow a Deny and never
+//! make a pass, exactly as for POL-001 and POL-002 on a bucket policy.
+
+use super::analyze::Target;
+use super::checks::{self, Outcome, PolicyFacts};
+use super::document::{Policy, PolicyError, parse_policy};
+
+/// The rules an RCP chain is judged on: TLS-only (POL-001) and the TLS floor (POL-002).
+pub const RCP_RULES: [&str; 2] = [checks::POL_001, checks::POL_002];
+
+/// One document of the chain that is not a valid policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {error}")]
+pub struct InvalidRcp {
+    pub name: String,
+    pub error: PolicyError,
+}
+
+/// Judges the RCPs attached along the path to an account (`documents` as
+/// `(name, text)`, root first; the order does not change the verdicts, only which
+/// document the remediation is merged into: the first). `account` fixes
+/// `aws:ResourceAccount` when known.
+pub fn evaluate_rcps(
+    documents: &[(String, String)],
+    account: Option<&str>,
+) -> Result<Vec<Outcome>, InvalidRcp> {
+    let mut chain: Option<Policy> = None;
+    for (name, text) in documents {
+        let policy = parse_policy(text).map_err(|error| InvalidRcp {
+            name: name.clone(),
+            error,
+        })?;
+        match &mut chain {
+            None => chain = Some(policy),
+            Some(c) => c.statements.extend(policy.statements),
+        }
+    }
+    let mut facts = PolicyFacts::new("any-bucket");
+    facts.target = Target::every_bucket(account);
+    Ok(RCP_RULES
+        .iter()
+        .map(|rule| checks::evaluate(rule, chain.as_ref(), &facts))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Status;
+
+    fn doc(statement: &str) -> (String, String) {
+        (
+            "rcp.json".to_string(),
+            format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#),
+        )
+    }
+
+    const TLS: &str = r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"BoolIfExists":{"aws:SecureTransport":"false"}}}"#;
+
+    #[test]
+    fn the_published_statement_enforces_tls_for_every_bucket() {
+        let out = evaluate_rcps(&[doc(TLS)], None).unwrap();
+        assert_eq!(out[0].status, Status::Pass, "{}", out[0].message);
+        assert_eq!(out[1].status, Status::Fail);
+    }
+
+    #[test]
+    fn a_statement_for_some_buckets_does_not_cover_the_account() {
+        // Even one whose pattern happens to match the stand-in bucket name.
+        for resource in [
+            "arn:aws:s3:::prod-*",
+            "arn:aws:s3:::any-*",
+            "arn:aws:s3:::*/*",
+        ] {
+            let statement =
+                TLS.replace(r#""Resource":"*""#, &format!(r#""Resource":"{resource}""#));
+            let out = evaluate_rcps(&[doc(&statement)], None).unwrap();
+            assert_eq!(
+                out[0].status,
+                Status::Fail,
+                "{resource}: {}",
+                out[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalid_document_is_named() {
+        let e = evaluate_rcps(&[doc(TLS), ("ou.json".into(), "{".into())], None).unwrap_err();
+        assert_eq!(e.name, "ou.json");
+    }
+}
