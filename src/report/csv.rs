@@ -72,7 +72,7 @@ mod tests {
     }
 
     fn rows(findings: Vec<Finding>) -> Vec<csv::StringRecord> {
-        let report = Report::for_document("b", findings);
+        let report = Report::for_document(Some("b"), findings);
         let mut out = Vec::new();
         CsvRenderer.render(&report, &mut out).unwrap();
         csv::Reader::from_reader(out.as_slice())

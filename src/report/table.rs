@@ -182,7 +182,7 @@ mod tests {
             remediation: String::new(),
             frameworks: Vec::new(),
         };
-        Report::for_document(bucket, vec![finding])
+        Report::for_document(Some(bucket), vec![finding])
     }
 
     fn render(report: &Report, color: bool, width: Option<u16>) -> String {
