@@ -23,8 +23,8 @@
 use serde_json::{Value, json};
 
 use super::analyze::{Analysis, RequestClass, ResourceKind, Target, Variant, analyze};
-use super::condition::KeyDomain;
-use super::document::{Policy, PolicyError, parse_policy};
+use super::condition::{Base, KeyDomain};
+use super::document::{Effect, Policy, PolicyError, parse_policy};
 use super::json::Json;
 use super::remediation;
 
@@ -76,6 +76,9 @@ pub struct PolicyFacts {
     pub sse_c_blocked: Option<bool>,
     /// The configured allowed keys (every known reference of each); empty: none configured.
     pub allowed_keys: Vec<String>,
+    /// With nothing configured: the keys the policy itself names in negated key-id
+    /// conditions, which POL-004 checks it really pins uploads to. Filled by POL-004.
+    pub policy_pins: Vec<String>,
 }
 
 impl PolicyFacts {
@@ -86,6 +89,7 @@ impl PolicyFacts {
             default_key: Vec::new(),
             sse_c_blocked: Some(false),
             allowed_keys: Vec::new(),
+            policy_pins: Vec::new(),
         }
     }
 }
@@ -413,20 +417,13 @@ fn pinning(facts: &PolicyFacts) -> Result<(&'static str, Vec<String>, RequestCla
             "the bucket's default KMS key",
             expand_key_refs(&facts.default_key),
         )
-    } else if facts.default_sse == DefaultSse::Unknown {
-        return Err(Box::new(Outcome::new(
-            POL_004,
-            Status::Error,
-            "no allowed KMS keys are configured and the bucket's default encryption could not be read, so the key uploads must use is unknown",
-            json!({"allowed_keys": [], "default_sse": "unknown"}),
-        )));
     } else {
-        return Err(Box::new(Outcome::new(
-            POL_004,
-            Status::NotApplicable,
-            "no allowed KMS keys are configured and the bucket has no default KMS key to pin uploads to",
-            json!({"allowed_keys": [], "default_sse": facts.default_sse.as_str()}),
-        )));
+        // Nothing configured: the keys the policy itself pins uploads to, if any (see
+        // `pinned_by_policy`).
+        (
+            "the keys the policy names",
+            expand_key_refs(&facts.policy_pins),
+        )
     };
     let aws_managed_allowed = allowed
         .iter()
@@ -451,7 +448,85 @@ fn pinning(facts: &PolicyFacts) -> Result<(&'static str, Vec<String>, RequestCla
     Ok((source, allowed, uploads(variants)))
 }
 
+/// The key ids a policy's Deny statements test uploads against with a negated string or
+/// ARN operator (`StringNotEquals s3:x-amz-server-side-encryption-aws-kms-key-id [...]`):
+/// the candidates it may pin uploads to. Whether it really does is then proven by the
+/// analyser like any configured list; values with wildcards pin to no specific key and are
+/// left out, so a pattern-wide pin is judged as not pinned.
+pub fn policy_key_pins(policy: Option<&Policy>) -> Vec<String> {
+    let mut pins: Vec<String> = Vec::new();
+    let Some(policy) = policy else {
+        return pins;
+    };
+    let key_lc = KEY_ID.to_lowercase();
+    for s in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Deny)
+    {
+        for c in s.conditions.iter().filter(|c| c.key_lc == key_lc) {
+            let negated = matches!(
+                c.op.base,
+                Base::Str { negated: true, .. } | Base::Arn { negated: true }
+            );
+            if !negated {
+                continue;
+            }
+            for text in c.values.iter().filter_map(|v| v.text()) {
+                if !text.is_empty() && !text.contains(['*', '?']) && !pins.contains(&text) {
+                    pins.push(text);
+                }
+            }
+        }
+    }
+    pins
+}
+
+/// Whether any KMS upload can succeed at all: `false` when every upload with `aws:kms` or
+/// `aws:kms:dsse`, naming any key or none, is denied (POL-004 then has nothing to pin).
+fn kms_uploads_possible(policy: Option<&Policy>, facts: &PolicyFacts) -> bool {
+    let variants = ["aws:kms", "aws:kms:dsse"]
+        .into_iter()
+        .flat_map(|header| {
+            [
+                Variant {
+                    label: format!("an upload with {header} naming any key"),
+                    keys: vec![
+                        fixed(SSE, Some(header)),
+                        fixed(SSE_C, None),
+                        (KEY_ID.to_string(), KeyDomain::AnyExcept(Vec::new())),
+                    ],
+                },
+                Variant {
+                    label: format!("an upload with {header} and no key id"),
+                    keys: vec![
+                        fixed(SSE, Some(header)),
+                        fixed(SSE_C, None),
+                        fixed(KEY_ID, None),
+                    ],
+                },
+            ]
+        })
+        .collect();
+    !analyze(policy, &facts.target, &uploads(variants)).passed()
+}
+
 fn pinned_keys(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
+    let configured = !facts.allowed_keys.is_empty()
+        || (facts.default_sse.is_kms() && !facts.default_key.is_empty());
+    let mut facts = facts.clone();
+    if !configured {
+        if !kms_uploads_possible(policy, &facts) {
+            return Outcome::new(
+                POL_004,
+                Status::NotApplicable,
+                "no KMS upload can succeed under this policy, so there is nothing to pin",
+                json!({"allowed_keys": [], "default_sse": facts.default_sse.as_str()}),
+            );
+        }
+        facts.policy_pins = policy_key_pins(policy);
+    }
+    let facts = &facts;
     let (source, allowed, class) = match pinning(facts) {
         Ok(p) => p,
         Err(outcome) => return *outcome,
@@ -460,8 +535,22 @@ fn pinned_keys(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
     let arns: Vec<String> = {
         let primary: Vec<String> = if !facts.allowed_keys.is_empty() {
             facts.allowed_keys.clone()
-        } else {
+        } else if configured {
             facts.default_key.clone()
+        } else {
+            // Nothing to pin to but what the policy names: the fix pins to those keys
+            // (by ARN), or, when it names none, to a placeholder the user must fill in.
+            let arns: Vec<String> = facts
+                .policy_pins
+                .iter()
+                .filter(|k| k.starts_with("arn:"))
+                .cloned()
+                .collect();
+            if arns.is_empty() {
+                vec!["arn:aws:kms:REGION:ACCOUNT:key/KEY_ID".to_string()]
+            } else {
+                arns
+            }
         };
         expand_key_refs(&primary)
     };
@@ -478,6 +567,19 @@ fn pinned_keys(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
     );
     if let Value::Object(map) = &mut outcome.evidence {
         map.insert("allowed_keys".to_string(), json!(allowed));
+        map.insert("keys_from".to_string(), json!(source));
+    }
+    if !configured && outcome.status == Status::Pass {
+        outcome.message = format!(
+            "KMS uploads are pinned to the keys the policy names: {}",
+            facts.policy_pins.join(", ")
+        );
+    }
+    if !configured && outcome.status == Status::Fail && facts.policy_pins.is_empty() {
+        outcome.message = format!(
+            "uploads may use any KMS key, including another account's or the AWS managed aws/s3: {}",
+            outcome.message
+        );
     }
     outcome
 }
@@ -691,12 +793,34 @@ mod tests {
     }
 
     #[test]
-    fn pol_004_is_not_applicable_without_keys() {
-        let facts = PolicyFacts::new("b");
-        assert_eq!(run(POL_004, None, &facts).status, Status::NotApplicable);
-        let mut facts = PolicyFacts::new("b");
-        facts.default_sse = DefaultSse::Unknown;
-        assert_eq!(run(POL_004, None, &facts).status, Status::Error);
+    fn pol_004_without_configured_keys_asks_whether_the_policy_pins_uploads() {
+        const K: &str =
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let mut unknown_default = PolicyFacts::new("b");
+        unknown_default.default_sse = DefaultSse::Unknown;
+        for facts in [PolicyFacts::new("b"), unknown_default] {
+            // No policy: any key, a foreign one or aws/s3, is accepted.
+            let o = run(POL_004, None, &facts);
+            assert_eq!(o.status, Status::Fail, "{}", o.message);
+            assert!(o.message.contains("may use any KMS key"), "{}", o.message);
+            // Pinned to one key by ARN: pass, naming it.
+            let pinned = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{{"StringEquals":{{"s3:x-amz-server-side-encryption":["aws:kms","aws:kms:dsse"]}},"StringNotEquals":{{"s3:x-amz-server-side-encryption-aws-kms-key-id":"{K}"}}}}}}]}}"#
+            );
+            let o = run(POL_004, Some(&pinned), &facts);
+            assert_eq!(o.status, Status::Pass, "{}", o.message);
+            assert!(o.message.contains(K), "{}", o.message);
+            // Only "some KMS key" required: any key still passes the policy.
+            let any_kms = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}]}"#;
+            let o = run(POL_004, Some(any_kms), &facts);
+            assert_eq!(o.status, Status::Fail, "{}", o.message);
+            // No KMS upload can succeed at all: nothing to pin.
+            let no_kms = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringLike":{"s3:x-amz-server-side-encryption":"aws:kms*"}}}]}"#;
+            assert_eq!(
+                run(POL_004, Some(no_kms), &facts).status,
+                Status::NotApplicable
+            );
+        }
     }
 
     #[test]

@@ -274,7 +274,8 @@ mod tests {
         assert!(pol1.message.contains("anonymous s3:PutObject arn:aws:s3:::b/s3audit-probe with aws:SecureTransport=false gets through"), "{}", pol1.message);
         assert!(pol1.remediation.contains("S3AuditDenyInsecureTransport"));
         assert_eq!(pol1.resource, "arn:aws:s3:::b");
-        assert_eq!(findings[3].status, FindingStatus::NotApplicable);
+        // Nothing pins uploads to a key: any key is accepted.
+        assert_eq!(findings[3].status, FindingStatus::Fail);
     }
 
     #[test]
@@ -350,7 +351,7 @@ mod tests {
         let none = statuses(&estate_with(Observed::Absent, aes.clone()));
         let got: Vec<FindingStatus> = none.iter().map(|(_, s, _)| *s).collect();
         use FindingStatus::*;
-        assert_eq!(got, [Fail, Fail, Fail, NotApplicable]);
+        assert_eq!(got, [Fail, Fail, Fail, Fail]);
         assert!(
             none[0].2.contains("the bucket has no policy"),
             "{}",
@@ -386,7 +387,9 @@ mod tests {
             },
         ));
         assert_eq!(unknown[2].1, Error, "{}", unknown[2].2);
-        assert_eq!(unknown[3].1, Error, "{}", unknown[3].2);
+        // POL-004 is a fact about the policy alone: it pins uploads to no key, whatever
+        // the default is.
+        assert_eq!(unknown[3].1, Fail, "{}", unknown[3].2);
     }
 
     #[test]
