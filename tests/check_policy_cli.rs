@@ -72,7 +72,10 @@ fn a_get_only_tls_deny_fails_with_a_request_that_gets_through() {
         .iter()
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(rules, ["POL-001", "POL-002", "POL-003", "POL-004"]);
+    assert_eq!(
+        rules,
+        ["POL-001", "POL-002", "POL-003", "POL-004", "POL-005"]
+    );
 }
 
 #[test]

@@ -32,7 +32,8 @@ pub const POL_001: &str = "POL-001";
 pub const POL_002: &str = "POL-002";
 pub const POL_003: &str = "POL-003";
 pub const POL_004: &str = "POL-004";
-pub const RULE_IDS: [&str; 4] = [POL_001, POL_002, POL_003, POL_004];
+pub const POL_005: &str = "POL-005";
+pub const RULE_IDS: [&str; 5] = [POL_001, POL_002, POL_003, POL_004, POL_005];
 
 const SSE: &str = "s3:x-amz-server-side-encryption";
 const SSE_C: &str = "s3:x-amz-server-side-encryption-customer-algorithm";
@@ -127,7 +128,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(
+    pub(crate) fn new(
         rule: &'static str,
         status: Status,
         message: impl Into<String>,
@@ -181,7 +182,8 @@ pub fn evaluate(rule: &str, policy: Option<&Policy>, facts: &PolicyFacts) -> Out
         POL_001 => tls_required(policy, facts),
         POL_002 => modern_tls(policy, facts),
         POL_003 => kms_uploads(policy, facts),
-        _ => pinned_keys(policy, facts),
+        POL_004 => pinned_keys(policy, facts),
+        _ => super::lockout::lockout(policy, facts),
     }
 }
 
@@ -194,7 +196,9 @@ pub fn request_class(rule: &str, facts: &PolicyFacts) -> Option<RequestClass> {
         POL_003 => Some(uploads(
             upload_kinds(facts).into_iter().map(|(_, v)| v).collect(),
         )),
-        _ => pinning(facts).ok().map(|(_, _, class)| class),
+        POL_004 => pinning(facts).ok().map(|(_, _, class)| class),
+        // POL-005 asks whether requests get through, not whether they are denied.
+        _ => None,
     }
 }
 
@@ -732,7 +736,7 @@ mod tests {
                 let mut policy: Option<String> = Some(
                     r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#.into(),
                 );
-                for rule in RULE_IDS {
+                for rule in [POL_001, POL_002, POL_003, POL_004] {
                     let o = run(rule, policy.as_deref(), &facts);
                     assert_eq!(o.status, Status::Fail, "{rule}: {}", o.message);
                     assert!(o.remediation.is_some());
@@ -747,8 +751,54 @@ mod tests {
                     );
                     policy = Some(merged.to_string());
                 }
+                // Every fix applied in turn: everything holds, and uploads with the
+                // allowed key and reads over TLS still get through.
+                for rule in RULE_IDS {
+                    let o = run(rule, policy.as_deref(), &facts);
+                    assert_eq!(o.status, Status::Pass, "{rule}: {}", o.message);
+                }
             }
         }
+    }
+
+    #[test]
+    fn contradicting_upload_statements_are_a_lockout() {
+        let facts = PolicyFacts::new("b");
+        let aes_only = r#"{"Sid":"AesOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"AES256"}}}"#;
+        let header_required = r#"{"Sid":"HeaderRequired","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"s3:x-amz-server-side-encryption":"true"}}}"#;
+        let kms_only = r#"{"Sid":"KmsOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}"#;
+        let doc = |stmts: &[&str]| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+                stmts.join(",")
+            )
+        };
+        // The classic AES256 policy alone leaves AES256 uploads possible.
+        let o = run(POL_005, Some(&doc(&[aes_only, header_required])), &facts);
+        assert_eq!(o.status, Status::Pass, "{}", o.message);
+        // Adding "aws:kms only" beside it refuses every upload: POL-003 passes, POL-005
+        // names the lockout.
+        let locked = doc(&[aes_only, header_required, kms_only]);
+        assert_eq!(run(POL_003, Some(&locked), &facts).status, Status::Pass);
+        let o = run(POL_005, Some(&locked), &facts);
+        assert_eq!(o.status, Status::Fail, "{}", o.message);
+        assert!(o.message.contains("every upload"), "{}", o.message);
+        assert!(
+            o.message.contains("\"AesOnly\"") && o.message.contains("\"KmsOnly\""),
+            "{}",
+            o.message
+        );
+        // A policy that refuses every read.
+        let no_reads = r#"{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#;
+        let o = run(POL_005, Some(&doc(&[no_reads])), &facts);
+        assert_eq!(o.status, Status::Fail, "{}", o.message);
+        assert!(o.message.contains("every read"), "{}", o.message);
+        // TLS-only is no lockout.
+        let tls_only = r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#;
+        assert_eq!(
+            run(POL_005, Some(&doc(&[tls_only])), &facts).status,
+            Status::Pass
+        );
     }
 
     #[test]
@@ -826,7 +876,7 @@ mod tests {
     #[test]
     fn invalid_policies_are_errors_for_every_rule() {
         let outcomes = evaluate_all(Some("{not json"), &PolicyFacts::new("b"));
-        assert_eq!(outcomes.len(), 4);
+        assert_eq!(outcomes.len(), RULE_IDS.len());
         assert!(
             outcomes
                 .iter()

@@ -26,6 +26,7 @@ pub mod condition;
 pub mod document;
 pub mod glob;
 pub mod json;
+pub mod lockout;
 pub mod rcp;
 pub mod remediation;
 

@@ -143,7 +143,7 @@ proptest! {
         let parsed = parse_policy(&text);
         for facts in all_facts() {
             let outcomes = checks::evaluate_all(Some(&text), &facts);
-            prop_assert_eq!(outcomes.len(), 4);
+            prop_assert_eq!(outcomes.len(), RULE_IDS.len());
             if let Err(e) = &parsed {
                 let msg = e.to_string();
                 prop_assert!(!msg.contains('\n'), "one-line errors: {}", msg);
@@ -554,7 +554,8 @@ proptest! {
     fn remediation_closes_every_gap(doc in arb_policy(), facts in arb_facts()) {
         let text = doc.to_string();
         for outcome in checks::evaluate_all(Some(&text), &facts) {
-            if outcome.status != Status::Fail {
+            // A lockout's remediation is to remove statements, which is the user's call.
+            if outcome.status != Status::Fail || outcome.rule == checks::POL_005 {
                 continue;
             }
             let merged = outcome.merged_policy.expect("a fail has a remediation");

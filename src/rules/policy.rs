@@ -32,6 +32,10 @@ pub(super) const RULES: &[Rule] = &[
         id: checks::POL_004,
         check: pinned_keys,
     },
+    Rule {
+        id: checks::POL_005,
+        check: no_lockout,
+    },
 ];
 
 fn tls_required(ctx: &RuleContext) -> Verdict {
@@ -48,6 +52,10 @@ fn kms_uploads(ctx: &RuleContext) -> Verdict {
 
 fn pinned_keys(ctx: &RuleContext) -> Verdict {
     run(checks::POL_004, ctx)
+}
+
+fn no_lockout(ctx: &RuleContext) -> Verdict {
+    run(checks::POL_005, ctx)
 }
 
 fn run(rule: &str, ctx: &RuleContext) -> Verdict {
@@ -268,7 +276,7 @@ mod tests {
         let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
         let findings = check_policy(text, &options(), &RuleConfig::default()).unwrap();
         let ids: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(ids, ["POL-001", "POL-002", "POL-003", "POL-004"]);
+        assert_eq!(ids, ["POL-001", "POL-002", "POL-003", "POL-004", "POL-005"]);
         let pol1 = &findings[0];
         assert_eq!(pol1.status, FindingStatus::Fail);
         assert!(pol1.message.contains("anonymous s3:PutObject arn:aws:s3:::b/s3audit-probe with aws:SecureTransport=false gets through"), "{}", pol1.message);
@@ -351,7 +359,7 @@ mod tests {
         let none = statuses(&estate_with(Observed::Absent, aes.clone()));
         let got: Vec<FindingStatus> = none.iter().map(|(_, s, _)| *s).collect();
         use FindingStatus::*;
-        assert_eq!(got, [Fail, Fail, Fail, Fail]);
+        assert_eq!(got, [Fail, Fail, Fail, Fail, Pass]);
         assert!(
             none[0].2.contains("the bucket has no policy"),
             "{}",
