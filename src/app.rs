@@ -182,23 +182,21 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
             };
             let text = read(file)?;
             let sink = ReportSink::open(&args.output)?;
-            let options = rules::CheckPolicyOptions {
-                bucket: bucket.clone(),
-                default_sse: match args.default_sse {
-                    DefaultSseArg::None => crate::policy::checks::DefaultSse::None,
-                    DefaultSseArg::SseS3 => crate::policy::checks::DefaultSse::SseS3,
-                    DefaultSseArg::SseKms => crate::policy::checks::DefaultSse::SseKms,
-                    DefaultSseArg::DsseKms => crate::policy::checks::DefaultSse::DsseKms,
-                },
-                default_kms_key: args.default_kms_key.clone(),
-                sse_c_blocked: args.sse_c_blocked,
-            };
+            if args.fix {
+                return fix_policy(&text, file, &bucket, &args, &rule_config, sink);
+            }
+            let options = check_policy_options(&args, &bucket);
             let findings = rules::check_policy(&text, &options, &rule_config)
                 .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
             let report = Report::for_document(Some(&bucket), findings);
             render(&report, sink, args.output.fail_on, color)
         }
         PolicyKind::Rcp => {
+            if args.fix {
+                anyhow::bail!(
+                    "--fix is for bucket policies; an RCP's findings carry the statements to add"
+                );
+            }
             if args.bucket.is_some() {
                 anyhow::bail!(
                     "--bucket does not apply to --kind rcp: an RCP is judged for every bucket of the account"
@@ -215,6 +213,67 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
             let report = Report::for_document(None, findings);
             render(&report, sink, args.output.fail_on, color)
         }
+    }
+}
+
+/// `check-policy --fix`: the fixed document on stdout (or `--output`), the changes on
+/// stderr, exit 0 when every POL rule passes on it.
+fn fix_policy(
+    text: &str,
+    file: &Path,
+    bucket: &str,
+    args: &CheckPolicyArgs,
+    config: &RuleConfig,
+    sink: ReportSink,
+) -> anyhow::Result<u8> {
+    let facts =
+        rules::policy_facts_for_document(bucket, &check_policy_options(args, bucket), config);
+    let fixed = crate::policy::fix::fix(Some(text), &facts)
+        .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
+    let mut body = fixed.document.clone();
+    body.push('\n');
+    match sink.file {
+        Some(mut out) => {
+            out.writer()
+                .write_all(body.as_bytes())
+                .context("cannot write the fixed policy")?;
+            out.commit()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            lock.write_all(body.as_bytes())
+                .and_then(|_| lock.flush())
+                .context("cannot write the fixed policy to stdout")?;
+        }
+    }
+    if fixed.changes.is_empty() {
+        eprintln!("s3audit: fix: nothing to change: every POL rule passes");
+    }
+    for change in &fixed.changes {
+        eprintln!("s3audit: fix: {}", crate::report::escape::terminal(change));
+    }
+    if fixed.resolved() {
+        if !fixed.changes.is_empty() {
+            eprintln!("s3audit: fix: every POL rule passes on the fixed policy");
+        }
+        Ok(EXIT_OK)
+    } else {
+        Ok(EXIT_FINDINGS)
+    }
+}
+
+fn check_policy_options(args: &CheckPolicyArgs, bucket: &str) -> rules::CheckPolicyOptions {
+    rules::CheckPolicyOptions {
+        bucket: bucket.to_string(),
+        default_sse: match args.default_sse {
+            DefaultSseArg::None => crate::policy::checks::DefaultSse::None,
+            DefaultSseArg::SseS3 => crate::policy::checks::DefaultSse::SseS3,
+            DefaultSseArg::SseKms => crate::policy::checks::DefaultSse::SseKms,
+            DefaultSseArg::DsseKms => crate::policy::checks::DefaultSse::DsseKms,
+        },
+        default_kms_key: args.default_kms_key.clone(),
+        sse_c_blocked: args.sse_c_blocked,
     }
 }
 

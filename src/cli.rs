@@ -232,6 +232,13 @@ pub struct CheckPolicyArgs {
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
 
+    /// Print one fixed policy that resolves every failing POL rule at once (statements that
+    /// conflict with the fix replaced, keys pinned by ARN, re-checked before it is printed):
+    /// the document alone on stdout (or --output), what changed and why on stderr. Exit 0
+    /// when every rule passes on it, 1 when something still needs you (e.g. a key ARN)
+    #[arg(long)]
+    pub fix: bool,
+
     /// The bucket's default encryption: decides whether uploads without an SSE header need a Deny (POL-003)
     #[arg(long, value_enum, value_name = "MODE", default_value = "none")]
     pub default_sse: DefaultSseArg,

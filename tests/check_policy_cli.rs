@@ -237,3 +237,85 @@ fn resource_control_policies_are_judged_for_every_bucket_of_the_account() {
     assert!(stderr.contains("broken.json"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// `--fix`: AWS's classic "AES256 only" policy, fixed for SSE-KMS in one document: the
+/// conflicting statement replaced (merging the POL-003 fix beside it would deny every
+/// upload), every rule passing on the result, which is the policy document alone.
+#[test]
+fn fix_prints_one_policy_that_resolves_every_rule_without_a_lockout() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let classic = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"DenyIncorrectEncryptionHeader","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"AES256"}}},
+ {"Sid":"DenyUnEncryptedObjectUploads","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"s3:x-amz-server-side-encryption":"true"}}}]}"#;
+    let file = dir.path().join("policy.json");
+    std::fs::write(&file, classic).unwrap();
+    let out = s3audit()
+        .args([
+            "check-policy",
+            file.to_str().unwrap(),
+            "--bucket",
+            "b",
+            "--fix",
+        ])
+        .args(["--allowed-kms-key", key])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // stdout is the policy alone, ready for put-bucket-policy.
+    let fixed: Value = serde_json::from_slice(&out.stdout).expect("stdout is the policy");
+    let text = fixed.to_string();
+    assert!(!text.contains("DenyIncorrectEncryptionHeader"), "{text}");
+    assert!(text.contains("DenyUnEncryptedObjectUploads"), "{text}");
+    assert!(text.contains(key), "pinned by ARN: {text}");
+    assert!(
+        stderr.contains("removed \"DenyIncorrectEncryptionHeader\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("every POL rule passes on the fixed policy"),
+        "{stderr}"
+    );
+    // Re-checked independently: every rule, the lockout rule included, passes.
+    let fixed_file = dir.path().join("fixed.json");
+    std::fs::write(&fixed_file, &out.stdout).unwrap();
+    let again = s3audit()
+        .args([
+            "check-policy",
+            fixed_file.to_str().unwrap(),
+            "--bucket",
+            "b",
+            "--format",
+            "json",
+        ])
+        .args(["--allowed-kms-key", key])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    for f in report["findings"].as_array().unwrap() {
+        assert_eq!(f["status"], "pass", "{f}");
+    }
+    // The one-rule remediation merged alone into the original is the lockout POL-005 names.
+    let (_, report, _) = check(dir.path(), classic, &["--allowed-kms-key", key]);
+    let merged = merged_policy(pol(&report, "POL-003"));
+    let (_, report, _) = check(dir.path(), &merged, &["--allowed-kms-key", key]);
+    assert_eq!(pol(&report, "POL-003")["status"], "pass");
+    assert_eq!(pol(&report, "POL-005")["status"], "fail");
+    // Fixing a fixed policy changes nothing.
+    let out = s3audit()
+        .args([
+            "check-policy",
+            fixed_file.to_str().unwrap(),
+            "--bucket",
+            "b",
+            "--fix",
+        ])
+        .args(["--allowed-kms-key", key])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, std::fs::read(&fixed_file).unwrap());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
+}

@@ -125,6 +125,9 @@ pub struct Outcome {
     pub remediation: Option<String>,
     /// For a fail: just the merged policy document (pretty JSON).
     pub merged_policy: Option<String>,
+    /// For a fail: the statements the remediation adds (by Sid), for `check-policy --fix`
+    /// to combine the fixes of every rule into one document.
+    pub fix_statements: Vec<Json>,
 }
 
 impl Outcome {
@@ -141,6 +144,7 @@ impl Outcome {
             evidence,
             remediation: None,
             merged_policy: None,
+            fix_statements: Vec::new(),
         }
     }
 }
@@ -383,6 +387,7 @@ fn kms_uploads(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
             );
             outcome.remediation = None;
             outcome.merged_policy = None;
+            outcome.fix_statements.clear();
         }
     }
     outcome
@@ -450,6 +455,15 @@ fn pinning(facts: &PolicyFacts) -> Result<(&'static str, Vec<String>, RequestCla
         }
     }
     Ok((source, allowed, uploads(variants)))
+}
+
+/// Stands for the key ARN a POL-004 fix needs when none is known (only an alias or a
+/// bare key id was given): the user fills it in.
+pub const KEY_ARN_PLACEHOLDER: &str = "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID";
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`: what the key-id condition key is compared with.
+fn is_key_arn(k: &str) -> bool {
+    k.starts_with("arn:") && k.split(':').nth(2) == Some("kms") && k.contains(":key/")
 }
 
 /// The key ids a policy's Deny statements test uploads against with a negated string or
@@ -536,27 +550,25 @@ fn pinned_keys(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
         Err(outcome) => return *outcome,
     };
     let analysis = analyze(policy, &facts.target, &class);
+    // The key-id condition key carries the key ARN, never an alias: the fix pins by ARN
+    // only (an alias in the list is left out, and a list without any ARN gets a
+    // placeholder the user must fill in).
     let arns: Vec<String> = {
         let primary: Vec<String> = if !facts.allowed_keys.is_empty() {
             facts.allowed_keys.clone()
         } else if configured {
             facts.default_key.clone()
         } else {
-            // Nothing to pin to but what the policy names: the fix pins to those keys
-            // (by ARN), or, when it names none, to a placeholder the user must fill in.
-            let arns: Vec<String> = facts
-                .policy_pins
-                .iter()
-                .filter(|k| k.starts_with("arn:"))
-                .cloned()
-                .collect();
-            if arns.is_empty() {
-                vec!["arn:aws:kms:REGION:ACCOUNT:key/KEY_ID".to_string()]
-            } else {
-                arns
-            }
+            // Nothing to pin to but what the policy names: the fix pins to those keys,
+            // or, when it names none, to a placeholder the user must fill in.
+            facts.policy_pins.clone()
         };
-        expand_key_refs(&primary)
+        let arns: Vec<String> = primary.into_iter().filter(|k| is_key_arn(k)).collect();
+        if arns.is_empty() {
+            vec![KEY_ARN_PLACEHOLDER.to_string()]
+        } else {
+            arns
+        }
     };
     let statements = [remediation::deny_unlisted_kms_keys(&facts.target, &arns)];
     let mut outcome = verdict(
@@ -695,6 +707,7 @@ fn verdict(
         statements,
     ));
     outcome.merged_policy = Some(remediation::merge(current, statements).to_pretty());
+    outcome.fix_statements = statements.to_vec();
     outcome
 }
 

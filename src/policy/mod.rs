@@ -24,6 +24,7 @@ pub mod analyze;
 pub mod checks;
 pub mod condition;
 pub mod document;
+pub mod fix;
 pub mod glob;
 pub mod json;
 pub mod lockout;

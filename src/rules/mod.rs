@@ -9,7 +9,7 @@ mod encryption;
 mod kms;
 pub mod metadata;
 
-pub use policy::{CheckPolicyOptions, check_policy, check_rcps};
+pub use policy::{CheckPolicyOptions, check_policy, check_rcps, policy_facts_for_document};
 mod objects;
 mod policy;
 

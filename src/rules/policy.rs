@@ -203,11 +203,7 @@ pub fn check_policy(
     config: &RuleConfig,
 ) -> Result<Vec<Finding>, PolicyError> {
     let policy = parse_policy(text)?;
-    let mut facts = PolicyFacts::new(&options.bucket);
-    facts.default_sse = options.default_sse;
-    facts.default_key = options.default_kms_key.iter().cloned().collect();
-    facts.sse_c_blocked = Some(options.sse_c_blocked);
-    facts.allowed_keys = config.allowed_kms_keys.clone();
+    let facts = policy_facts_for_document(&options.bucket, options, config);
     let bucket = BucketSnapshot {
         name: options.bucket.clone(),
         region: Observed::Failed {
@@ -232,6 +228,20 @@ pub fn check_policy(
             finding(rule.id, &bucket, to_verdict(outcome))
         })
         .collect())
+}
+
+/// What `check-policy` knows about the bucket a document is for: only what the flags say.
+pub fn policy_facts_for_document(
+    bucket: &str,
+    options: &CheckPolicyOptions,
+    config: &RuleConfig,
+) -> PolicyFacts {
+    let mut facts = PolicyFacts::new(bucket);
+    facts.default_sse = options.default_sse;
+    facts.default_key = options.default_kms_key.iter().cloned().collect();
+    facts.sse_c_blocked = Some(options.sse_c_blocked);
+    facts.allowed_keys = config.allowed_kms_keys.clone();
+    facts
 }
 
 /// `s3audit check-policy --kind rcp`: judges the resource control policies attached along
