@@ -191,6 +191,36 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
             let report = Report::for_document(Some(&bucket), findings);
             render(&report, sink, args.output.fail_on, color)
         }
+        PolicyKind::KeyPolicy => {
+            let [file] = args.files.as_slice() else {
+                anyhow::bail!(
+                    "check-policy --kind key-policy takes one key policy file, got {}",
+                    args.files.len()
+                );
+            };
+            let Some(key_arn) = args.key_arn.as_deref() else {
+                anyhow::bail!(
+                    "check-policy --kind key-policy needs --key-arn ARN (the key the policy is attached to)"
+                );
+            };
+            if !(key_arn.starts_with("arn:")
+                && key_arn.contains(":kms:")
+                && key_arn.contains(":key/"))
+            {
+                anyhow::bail!(
+                    "invalid --key-arn {key_arn:?}: expected arn:aws:kms:REGION:ACCOUNT:key/KEY_ID"
+                );
+            }
+            if args.fix || args.bucket.is_some() {
+                anyhow::bail!("--fix and --bucket do not apply to --kind key-policy");
+            }
+            let text = read(file)?;
+            let sink = ReportSink::open(&args.output)?;
+            let findings = rules::check_key_policy(&text, key_arn)
+                .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
+            let report = Report::for_document(None, findings);
+            render(&report, sink, args.output.fail_on, color)
+        }
         PolicyKind::Rcp => {
             if args.fix {
                 anyhow::bail!(

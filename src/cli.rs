@@ -208,10 +208,12 @@ carries the statements to add, merged into the document, as its remediation.\n\n
 A bucket policy is judged on POL-001..004 for the bucket named by --bucket. Resource control \
 policies (--kind rcp) are judged on POL-001 (TLS-only) and POL-002 (TLS 1.2 floor) for every \
 bucket of an account: give the RCPs attached to the root, each OU on the account's path and \
-the account, in any order; a Deny in any of them applies.\n\n\
+the account, in any order; a Deny in any of them applies. A KMS key policy (--kind key-policy) \
+is judged on KMS-004 and KMS-005 for the key --key-arn names.\n\n\
 Examples:\n  s3audit check-policy policy.json --bucket my-bucket --default-sse sse-kms \
 --default-kms-key arn:aws:kms:us-east-1:111122223333:key/...\n  \
-s3audit check-policy --kind rcp root-rcp.json ou-rcp.json"
+s3audit check-policy --kind rcp root-rcp.json ou-rcp.json\n  \
+s3audit check-policy --kind key-policy key-policy.json --key-arn arn:aws:kms:us-east-1:111122223333:key/..."
 )]
 pub struct CheckPolicyArgs {
     /// The policy document(s) (JSON): one bucket policy as given to PutBucketPolicy, or
@@ -231,6 +233,10 @@ pub struct CheckPolicyArgs {
     /// With --kind rcp: the account the RCPs protect (fixes aws:ResourceAccount)
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
+
+    /// With --kind key-policy: the key the policy is attached to (its account is "inside")
+    #[arg(long, value_name = "ARN")]
+    pub key_arn: Option<String>,
 
     /// Print one fixed policy that resolves every failing POL rule at once (statements that
     /// conflict with the fix replaced, keys pinned by ARN, re-checked before it is printed):
@@ -265,6 +271,9 @@ pub enum PolicyKind {
     Bucket,
     /// Resource control policies (AWS Organizations)
     Rcp,
+    /// A KMS key policy: who outside the key's account may decrypt (KMS-004) or destroy
+    /// the key (KMS-005)
+    KeyPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

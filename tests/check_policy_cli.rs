@@ -319,3 +319,55 @@ fn fix_prints_one_policy_that_resolves_every_rule_without_a_lockout() {
     assert_eq!(out.stdout, std::fs::read(&fixed_file).unwrap());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
 }
+
+/// `--kind key-policy`: a key policy judged on KMS-004 and KMS-005 for the key it protects.
+#[test]
+fn a_key_policy_is_judged_for_outside_use_and_destruction() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let public = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+      {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#;
+    let file = dir.path().join("key-policy.json");
+    std::fs::write(&file, public).unwrap();
+    let out = s3audit()
+        .args([
+            "check-policy",
+            "--kind",
+            "key-policy",
+            file.to_str().unwrap(),
+        ])
+        .args(["--key-arn", key, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "KMS-004 is high");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = pol(&report, "KMS-004");
+    assert_eq!(f["status"], "fail");
+    assert_eq!(f["resource"], key);
+    assert!(f["message"].as_str().unwrap().contains("anonymous"), "{f}");
+    assert_eq!(pol(&report, "KMS-005")["status"], "pass");
+    // The key ARN is required, and must be one.
+    let out = s3audit()
+        .args([
+            "check-policy",
+            "--kind",
+            "key-policy",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--key-arn"));
+    let out = s3audit()
+        .args([
+            "check-policy",
+            "--kind",
+            "key-policy",
+            file.to_str().unwrap(),
+        ])
+        .args(["--key-arn", "alias/mine"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

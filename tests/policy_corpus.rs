@@ -258,3 +258,51 @@ fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// A key-policy corpus case: the key policy, the key it is attached to, and the verdicts
+/// of KMS-004 (no anonymous caller or arbitrary account may decrypt) and KMS-005 (no one
+/// outside the key's account may destroy it).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyPolicyCase {
+    why: String,
+    kind: String,
+    key_arn: String,
+    policy: Value,
+    expect: BTreeMap<String, String>,
+}
+
+#[test]
+fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
+    use s3audit::policy::key_policy::key_policy_outcomes;
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus/key_policy");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{} key-policy cases", files.len());
+    let mut problems = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let case: KeyPolicyCase = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(case.kind, "key-policy", "{name}");
+        assert!(case.why.contains("Developer Guide"), "{name}: cite AWS");
+        let policy = parse_policy(&case.policy.to_string()).expect("valid key policy");
+        let outcomes = key_policy_outcomes(&policy, &case.key_arn);
+        for (rule, want) in &case.expect {
+            let got = outcomes.iter().find(|o| o.rule == rule).unwrap();
+            if got.status.as_str() != want {
+                problems.push(format!(
+                    "{name}: {rule} is {} but AWS's logic gives {want}: {}",
+                    got.status.as_str(),
+                    got.message
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -31,6 +31,11 @@ fn key_info(state: KeyState, rotation: Observed<bool>) -> KeyInfo {
         deletion_date: None,
         rotation,
         aliases: Observed::Present(vec!["alias/app".into()]),
+        // KMS's default key policy: the key's account only (root delegation).
+        policy: Some(Observed::Present(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#
+                .into(),
+        )),
     }
 }
 

@@ -474,6 +474,10 @@ pub struct KmsKeySpec {
     /// Alias names, `alias/...`.
     pub aliases: Vec<String>,
     pub description: String,
+    /// The key policy JSON GetKeyPolicy answers; `None`: KMS's default key policy (the
+    /// account root may do everything).
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 impl KmsKeySpec {
@@ -486,6 +490,7 @@ impl KmsKeySpec {
             rotation: true,
             aliases: Vec::new(),
             description: String::new(),
+            policy: None,
         }
     }
 
@@ -501,6 +506,11 @@ impl KmsKeySpec {
 
     pub fn alias(mut self, alias: impl Into<String>) -> Self {
         self.aliases.push(alias.into());
+        self
+    }
+
+    pub fn policy(mut self, policy: impl Into<String>) -> Self {
+        self.policy = Some(policy.into());
         self
     }
 

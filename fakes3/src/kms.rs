@@ -1,4 +1,4 @@
-//! A sliver of KMS (JSON 1.1 protocol: DescribeKey, GetKeyRotationStatus, ListAliases)
+//! A sliver of KMS (JSON 1.1 protocol: DescribeKey, GetKeyRotationStatus, ListAliases, GetKeyPolicy)
 //! and STS (query protocol: GetCallerIdentity).
 
 use hyper::StatusCode;
@@ -142,6 +142,7 @@ pub(crate) fn kms_op(target: &str) -> Option<Op> {
         "TrentService.DescribeKey" => Some(Op::KmsDescribeKey),
         "TrentService.GetKeyRotationStatus" => Some(Op::KmsGetKeyRotationStatus),
         "TrentService.ListAliases" => Some(Op::KmsListAliases),
+        "TrentService.GetKeyPolicy" => Some(Op::KmsGetKeyPolicy),
         _ => None,
     }
 }
@@ -171,6 +172,31 @@ pub(crate) fn dispatch(kms: &Kms, op: Op, body: &[u8]) -> Resp {
     };
     let key_id = input.get("KeyId").and_then(Value::as_str);
     match op {
+        Op::KmsGetKeyPolicy => {
+            let Some(k) = key_id.and_then(|id| kms.resolve(id)) else {
+                return not_found(key_id.unwrap_or_default());
+            };
+            let policy = k.spec.policy.clone().unwrap_or_else(|| {
+                // KMS's default key policy: the account root may do everything, which
+                // delegates to the account's IAM policies.
+                json!({
+                    "Version": "2012-10-17",
+                    "Id": "key-default-1",
+                    "Statement": [{
+                        "Sid": "Enable IAM User Permissions",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": format!("arn:aws:iam::{}:root", k.account)},
+                        "Action": "kms:*",
+                        "Resource": "*"
+                    }]
+                })
+                .to_string()
+            });
+            json_response(
+                StatusCode::OK,
+                &json!({"Policy": policy, "PolicyName": "default"}),
+            )
+        }
         Op::KmsDescribeKey | Op::KmsGetKeyRotationStatus => {
             let Some(id) = key_id else {
                 return kms_error(

@@ -234,7 +234,7 @@ fn route(req: &Req) -> Route {
                         resp: kms::kms_error(
                             StatusCode::BAD_REQUEST,
                             "UnknownOperationException",
-                            "fakes3 implements DescribeKey, GetKeyRotationStatus and ListAliases",
+                            "fakes3 implements DescribeKey, GetKeyRotationStatus, ListAliases and GetKeyPolicy",
                         ),
                     },
                 };

@@ -27,11 +27,12 @@ pub enum Op {
     KmsDescribeKey,
     KmsGetKeyRotationStatus,
     KmsListAliases,
+    KmsGetKeyPolicy,
     StsGetCallerIdentity,
 }
 
 impl Op {
-    pub const ALL: [Op; 16] = [
+    pub const ALL: [Op; 17] = [
         Op::ListBuckets,
         Op::HeadBucket,
         Op::GetBucketLocation,
@@ -47,6 +48,7 @@ impl Op {
         Op::KmsDescribeKey,
         Op::KmsGetKeyRotationStatus,
         Op::KmsListAliases,
+        Op::KmsGetKeyPolicy,
         Op::StsGetCallerIdentity,
     ];
 
@@ -69,6 +71,7 @@ impl Op {
             Op::KmsDescribeKey => "TrentService.DescribeKey",
             Op::KmsGetKeyRotationStatus => "TrentService.GetKeyRotationStatus",
             Op::KmsListAliases => "TrentService.ListAliases",
+            Op::KmsGetKeyPolicy => "TrentService.GetKeyPolicy",
             Op::StsGetCallerIdentity => "GetCallerIdentity",
         }
     }

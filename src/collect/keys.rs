@@ -119,6 +119,7 @@ impl KeyResolver {
                 .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d.secs()).ok()),
             rotation: Observed::Absent,
             aliases: Observed::Absent,
+            policy: None,
         };
         // Rotation is only judged for enabled keys that can rotate; other states make KMS
         // answer KMSInvalidStateException, which would read as an incomplete scan.
@@ -131,6 +132,20 @@ impl KeyResolver {
             .map(|o| o.key_rotation_enabled);
         }
         info.aliases = self.aliases(&kms, &info.key_id).await;
+        // The key policy decides who may decrypt with the key and who may destroy it
+        // (KMS-004, KMS-005). `default` is the only policy name KMS has.
+        info.policy = Some(
+            observe(
+                "GetKeyPolicy",
+                kms.get_key_policy()
+                    .key_id(&arn)
+                    .policy_name("default")
+                    .send()
+                    .await,
+                &[],
+            )
+            .map(|o| o.policy.unwrap_or_default()),
+        );
         if reference.contains("alias/")
             && let Observed::Present(aliases) = &mut info.aliases
         {

@@ -96,6 +96,10 @@ impl Estate {
                 Observed::Present(info) => vec![
                     ("rotation status", info.rotation.unknown_reason()),
                     ("aliases", info.aliases.unknown_reason()),
+                    (
+                        "key policy",
+                        info.policy.as_ref().and_then(Observed::unknown_reason),
+                    ),
                 ],
                 other => vec![("key", other.unknown_reason())],
             };

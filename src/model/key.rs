@@ -34,6 +34,10 @@ pub struct KeyInfo {
     /// Automatic rotation. Not asked for keys that cannot rotate (asymmetric, imported).
     pub rotation: Observed<bool>,
     pub aliases: Observed<Vec<String>>,
+    /// The key policy (GetKeyPolicy, `default`) as JSON text. `None` in snapshots taken
+    /// before s3audit read key policies: KMS-004/005 are then not applicable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Observed<String>>,
 }
 
 impl KeyInfo {

@@ -27,6 +27,7 @@ pub mod document;
 pub mod fix;
 pub mod glob;
 pub mod json;
+pub mod key_policy;
 pub mod lockout;
 pub mod rcp;
 pub mod remediation;

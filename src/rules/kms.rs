@@ -19,7 +19,93 @@ pub(super) const RULES: &[Rule] = &[
         id: "KMS-003",
         check: default_key_in_region,
     },
+    Rule {
+        id: "KMS-004",
+        check: no_outside_use,
+    },
+    Rule {
+        id: "KMS-005",
+        check: no_outside_destruction,
+    },
 ];
+
+/// KMS-004 and KMS-005: one key-policy question asked of every key the bucket uses; the
+/// worst answer wins (fail, then error, then pass).
+fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
+    use crate::policy::key_policy::key_policy_outcomes;
+    use crate::policy::{Status as PolicyStatus, parse_policy};
+
+    let uses = match keys_in_use(ctx) {
+        Ok(u) => u,
+        Err(v) => return v,
+    };
+    let mut fails = Vec::new();
+    let mut unknown = Vec::new();
+    let mut passes = Vec::new();
+    let mut evidence = Vec::new();
+    for u in &uses {
+        let Some(Observed::Present(key)) = ctx.key(u.record_id).map(|r| &r.info) else {
+            continue;
+        };
+        // AWS managed keys' policies are AWS's: nobody can change them, KMS-003 and
+        // ENC-003 judge their use.
+        if key.is_aws_managed() {
+            continue;
+        }
+        let text = match &key.policy {
+            None => continue,
+            Some(Observed::Present(text)) => text,
+            Some(other) => {
+                unknown.push(format!(
+                    "{}: key policy not read: {}",
+                    key.arn,
+                    other.unknown_reason().unwrap_or("absent")
+                ));
+                continue;
+            }
+        };
+        let outcome = match parse_policy(text) {
+            Ok(policy) => key_policy_outcomes(&policy, &key.arn)
+                .into_iter()
+                .find(|o| o.rule == rule),
+            Err(e) => {
+                unknown.push(format!(
+                    "{}: the key policy is not a valid policy: {e}",
+                    key.arn
+                ));
+                continue;
+            }
+        };
+        let Some(outcome) = outcome else { continue };
+        evidence.push(use_evidence(u, outcome.evidence.clone()));
+        match outcome.status {
+            PolicyStatus::Fail => fails.push(format!("{}: {}", key.arn, outcome.message)),
+            PolicyStatus::Pass => passes.push(format!("{}: {}", key.arn, outcome.message)),
+            _ => unknown.push(format!("{}: {}", key.arn, outcome.message)),
+        }
+    }
+    let evidence = json!({ "keys": evidence });
+    if !fails.is_empty() {
+        return Verdict::fail(fails.join("; ")).with_evidence(evidence);
+    }
+    if !unknown.is_empty() {
+        return Verdict::error(unknown.join("; ")).with_evidence(evidence);
+    }
+    if passes.is_empty() {
+        return Verdict::not_applicable(
+            "the bucket uses no customer-managed KMS key whose key policy was read",
+        );
+    }
+    Verdict::pass(passes.join("; ")).with_evidence(evidence)
+}
+
+fn no_outside_use(ctx: &RuleContext) -> Verdict {
+    key_policy_rule(ctx, crate::policy::key_policy::KMS_004)
+}
+
+fn no_outside_destruction(ctx: &RuleContext) -> Verdict {
+    key_policy_rule(ctx, crate::policy::key_policy::KMS_005)
+}
 
 /// One key a bucket depends on and why.
 struct KeyUse<'a> {

@@ -9,7 +9,9 @@ mod encryption;
 mod kms;
 pub mod metadata;
 
-pub use policy::{CheckPolicyOptions, check_policy, check_rcps, policy_facts_for_document};
+pub use policy::{
+    CheckPolicyOptions, check_key_policy, check_policy, check_rcps, policy_facts_for_document,
+};
 mod objects;
 mod policy;
 

@@ -230,6 +230,22 @@ pub fn check_policy(
         .collect())
 }
 
+/// `s3audit check-policy --kind key-policy`: judges a KMS key policy on KMS-004 (no
+/// anonymous caller or arbitrary account may decrypt) and KMS-005 (no one outside the
+/// key's account may delete, disable or re-policy it).
+pub fn check_key_policy(text: &str, key_arn: &str) -> Result<Vec<Finding>, PolicyError> {
+    let policy = parse_policy(text)?;
+    Ok(
+        crate::policy::key_policy::key_policy_outcomes(&policy, key_arn)
+            .into_iter()
+            .map(|o| {
+                let rule = o.rule;
+                super::finding_on(rule, key_arn.to_string(), None, to_verdict(o))
+            })
+            .collect(),
+    )
+}
+
 /// What `check-policy` knows about the bucket a document is for: only what the flags say.
 pub fn policy_facts_for_document(
     bucket: &str,

@@ -1,0 +1,448 @@
+//! KMS key policies: who outside the key's account may use the key to read data, and who
+//! may make the data unreadable.
+//!
+//! A key policy is the primary control over a KMS key: no principal may use the key unless
+//! the key policy allows it, directly or, when it allows the account's root principal, by
+//! delegating to the account's IAM policies (AWS KMS Developer Guide, "Key policies" and
+//! "Allows access to the AWS account and enables IAM policies"). An explicit Deny wins.
+//!
+//! Each question is answered by evaluating the policy on concrete requests from
+//! representative principals: anonymous, a role in an unrelated account outside any
+//! organization the policy names, every foreign principal the policy names, members of
+//! each organization the policy names (`aws:PrincipalOrgID`), and the key account's own
+//! IAM principals. `kms:CallerAccount` is the caller's account; each request is tried both
+//! directly and through S3 (`kms:ViaService`). A request a statement's conditions may or
+//! may not match (keys the requester controls) counts as possible: a key policy that may
+//! let an outsider decrypt is reported, not excused.
+
+use super::analyze::{Request, Requester, statement_applies};
+use super::condition::Tv;
+use super::document::{Effect, Policy};
+
+/// Using the key to read data protected by it.
+pub const USE_ACTIONS: [&str; 4] = [
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:CreateGrant",
+];
+/// Making the data unreadable: deleting or disabling the key, or rewriting who may use it.
+pub const DESTROY_ACTIONS: [&str; 3] = [
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:PutKeyPolicy",
+];
+
+/// The account of an unrelated principal, outside every account and organization a
+/// policy names.
+const OUTSIDER_ACCOUNT: &str = "999999999999";
+const OUTSIDER_ORG: &str = "o-s3auditoutsider";
+
+/// A kind of principal, as the answers name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Grantee {
+    Anonymous,
+    /// Any account outside the key's account and every organization the policy names.
+    AnyAccount,
+    /// A principal (ARN or account) the policy names, outside the key's account.
+    Foreign(String),
+    /// Principals of accounts in an organization the policy names.
+    Organization(String),
+    /// The key account's IAM principals that its IAM policies allow (root delegation).
+    OwnAccountIam,
+    /// A principal of the key's own account the policy names.
+    Own(String),
+}
+
+impl Grantee {
+    pub fn describe(&self) -> String {
+        match self {
+            Grantee::Anonymous => "anonymous callers".to_string(),
+            Grantee::AnyAccount => "any AWS account".to_string(),
+            Grantee::Foreign(p) => format!("{p} (another account)"),
+            Grantee::Organization(o) => format!("accounts of organization {o}"),
+            Grantee::OwnAccountIam => {
+                "the key account's IAM principals, through IAM policies (root delegation)"
+                    .to_string()
+            }
+            Grantee::Own(p) => p.clone(),
+        }
+    }
+
+    /// Outside the key's account.
+    pub fn external(&self) -> bool {
+        !matches!(self, Grantee::OwnAccountIam | Grantee::Own(_))
+    }
+}
+
+/// One principal that may perform some of the actions asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub grantee: Grantee,
+    /// The actions it may perform (of those asked about).
+    pub actions: Vec<String>,
+    /// `true`: for certain; `false`: depending on conditions the analyser cannot decide.
+    pub certain: bool,
+    /// A request that shows it.
+    pub example: String,
+}
+
+/// Who may perform any of `actions` on the key `key_arn` under `policy`.
+pub fn who_may(policy: &Policy, key_arn: &str, actions: &[&str]) -> Vec<Access> {
+    let key_account = key_arn.split(':').nth(4).unwrap_or_default().to_string();
+    // Directly, and through every service the policy names in kms:ViaService (and S3's
+    // regional endpoint, the one that matters here).
+    let mut vias: Vec<Option<String>> = vec![None];
+    let region = key_arn.split(':').nth(3).unwrap_or("us-east-1");
+    vias.push(Some(format!("s3.{region}.amazonaws.com")));
+    for s in &policy.statements {
+        for c in s.conditions.iter().filter(|c| c.key_lc == "kms:viaservice") {
+            for v in c.values.iter().filter_map(|v| v.text()) {
+                if !v.contains(['*', '?']) && !vias.contains(&Some(v.clone())) {
+                    vias.push(Some(v));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (grantee, principal, org) in probes(policy, &key_account) {
+        let mut allowed = Vec::new();
+        let mut certain = true;
+        let mut example = None;
+        for action in actions {
+            for via in &vias {
+                let req = request(&principal, org.as_deref(), action, key_arn, via.as_deref());
+                match allowed_by(policy, &req) {
+                    Tv::False => continue,
+                    tv => {
+                        if !allowed.iter().any(|a| a == action) {
+                            allowed.push(action.to_string());
+                        }
+                        if tv == Tv::Unknown {
+                            certain = false;
+                        }
+                        example.get_or_insert_with(|| req.describe());
+                        break;
+                    }
+                }
+            }
+        }
+        if !allowed.is_empty() {
+            out.push(Access {
+                grantee,
+                actions: allowed,
+                certain,
+                example: example.unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+/// Allowed by some Allow statement and denied by no Deny statement (`Unknown` when
+/// either depends on conditions the analyser cannot decide).
+fn allowed_by(policy: &Policy, req: &Request) -> Tv {
+    let matching = |effect: Effect| {
+        Tv::any(
+            policy
+                .statements
+                .iter()
+                .filter(|s| s.effect == effect)
+                .map(|s| statement_applies(s, req)),
+        )
+    };
+    matching(Effect::Allow).and(matching(Effect::Deny).negate())
+}
+
+fn request(
+    principal: &Requester,
+    org: Option<&str>,
+    action: &str,
+    key_arn: &str,
+    via: Option<&str>,
+) -> Request {
+    let caller_account = match principal {
+        Requester::Account(a) | Requester::Iam { account: a, .. } => Some(a.clone()),
+        _ => None,
+    };
+    Request {
+        principal: principal.clone(),
+        action: action.to_string(),
+        resource: key_arn.to_string(),
+        context: vec![
+            ("kms:CallerAccount".to_string(), caller_account),
+            ("kms:ViaService".to_string(), via.map(str::to_string)),
+            ("aws:PrincipalOrgID".to_string(), org.map(str::to_string)),
+            ("aws:SecureTransport".to_string(), Some("true".to_string())),
+        ],
+        quiet: Vec::new(),
+    }
+}
+
+/// The principals every question is asked for, with the organization each belongs to.
+fn probes(policy: &Policy, key_account: &str) -> Vec<(Grantee, Requester, Option<String>)> {
+    let role = |account: &str, name: &str| Requester::Iam {
+        arn: format!("arn:aws:iam::{account}:role/{name}"),
+        account: account.to_string(),
+    };
+    let mut probes = vec![
+        (Grantee::Anonymous, Requester::Anonymous, None),
+        (
+            Grantee::AnyAccount,
+            role(OUTSIDER_ACCOUNT, "s3audit-outsider"),
+            Some(OUTSIDER_ORG.to_string()),
+        ),
+        (
+            Grantee::OwnAccountIam,
+            role(key_account, "s3audit-insider"),
+            None,
+        ),
+    ];
+    // Organizations the policy names, as a member account outside the key's account.
+    for s in &policy.statements {
+        for c in s
+            .conditions
+            .iter()
+            .filter(|c| c.key_lc == "aws:principalorgid")
+        {
+            for org in c.values.iter().filter_map(|v| v.text()) {
+                if !org.contains(['*', '?']) {
+                    probes.push((
+                        Grantee::Organization(org.clone()),
+                        role("888888888888", "s3audit-org-member"),
+                        Some(org),
+                    ));
+                }
+            }
+        }
+    }
+    // Principals the policy names.
+    for s in &policy.statements {
+        for p in &s.principals.set.aws {
+            let Some((account, who)) = named(p) else {
+                continue;
+            };
+            let grantee = if account == key_account {
+                // The account itself (root delegation) is the OwnAccountIam probe.
+                if matches!(who, Requester::Account(_)) {
+                    continue;
+                }
+                Grantee::Own(p.clone())
+            } else {
+                Grantee::Foreign(p.clone())
+            };
+            if !probes.iter().any(|(g, _, _)| g == &grantee) {
+                probes.push((grantee, who, Some(OUTSIDER_ORG.to_string())));
+            }
+        }
+    }
+    probes
+}
+
+/// `(account, requester)` for a principal named as an account id or an IAM ARN.
+fn named(p: &str) -> Option<(String, Requester)> {
+    if p.len() == 12 && p.chars().all(|c| c.is_ascii_digit()) {
+        return Some((p.to_string(), Requester::Account(p.to_string())));
+    }
+    let account = p.strip_prefix("arn:")?.split(':').nth(3)?.to_string();
+    if account.len() != 12 {
+        return None;
+    }
+    if p.ends_with(":root") {
+        return Some((account.clone(), Requester::Account(account)));
+    }
+    Some((
+        account.clone(),
+        Requester::Iam {
+            arn: p.to_string(),
+            account,
+        },
+    ))
+}
+
+pub const KMS_004: &str = "KMS-004";
+pub const KMS_005: &str = "KMS-005";
+
+/// The verdicts of KMS-004 (no use of the key by anonymous callers or any account) and
+/// KMS-005 (no one outside the key's account can make its data unreadable) on one key
+/// policy.
+pub fn key_policy_outcomes(policy: &Policy, key_arn: &str) -> Vec<super::checks::Outcome> {
+    use super::checks::{Outcome, Status};
+    use serde_json::json;
+
+    let listing = |accesses: &[Access]| -> Vec<serde_json::Value> {
+        accesses
+            .iter()
+            .map(|a| {
+                json!({
+                    "who": a.grantee.describe(),
+                    "external": a.grantee.external(),
+                    "actions": a.actions,
+                    "certain": a.certain,
+                    "example": a.example,
+                })
+            })
+            .collect()
+    };
+    let names = |accesses: &[&Access]| -> String {
+        accesses
+            .iter()
+            .map(|a| {
+                let may = if a.certain {
+                    ""
+                } else {
+                    " (depending on conditions)"
+                };
+                format!("{} may {}{may}", a.grantee.describe(), a.actions.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+
+    let users = who_may(policy, key_arn, &USE_ACTIONS);
+    let open: Vec<&Access> = users
+        .iter()
+        .filter(|a| matches!(a.grantee, Grantee::Anonymous | Grantee::AnyAccount))
+        .collect();
+    let shared: Vec<&Access> = users.iter().filter(|a| a.grantee.external()).collect();
+    let evidence = json!({"key": key_arn, "may_use": listing(&users)});
+    let use_outcome = if !open.is_empty() {
+        Outcome::new(
+            KMS_004,
+            Status::Fail,
+            format!(
+                "the key policy lets principals outside the key's account decrypt with it: {} (e.g. {})",
+                names(&open),
+                open[0].example
+            ),
+            evidence,
+        )
+    } else if shared.is_empty() {
+        Outcome::new(
+            KMS_004,
+            Status::Pass,
+            "no principal outside the key's account may use the key to decrypt",
+            evidence,
+        )
+    } else {
+        Outcome::new(
+            KMS_004,
+            Status::Pass,
+            format!(
+                "the key is shared only with principals the policy names: {}",
+                names(&shared)
+            ),
+            evidence,
+        )
+    };
+
+    let destroyers = who_may(policy, key_arn, &DESTROY_ACTIONS);
+    let outside: Vec<&Access> = destroyers.iter().filter(|a| a.grantee.external()).collect();
+    let inside: Vec<&Access> = destroyers
+        .iter()
+        .filter(|a| !a.grantee.external())
+        .collect();
+    let evidence = json!({"key": key_arn, "may_destroy": listing(&destroyers)});
+    let destroy_outcome = if !outside.is_empty() {
+        Outcome::new(
+            KMS_005,
+            Status::Fail,
+            format!(
+                "principals outside the key's account can make the data unreadable: {} (e.g. {})",
+                names(&outside),
+                outside[0].example
+            ),
+            evidence,
+        )
+    } else {
+        Outcome::new(
+            KMS_005,
+            Status::Pass,
+            if inside.is_empty() {
+                "no principal may delete, disable or re-policy the key".to_string()
+            } else {
+                format!(
+                    "only the key's account can delete, disable or re-policy the key: {}",
+                    names(&inside)
+                )
+            },
+            evidence,
+        )
+    };
+    vec![use_outcome, destroy_outcome]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Status;
+    use crate::policy::parse_policy;
+
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn outcomes(statements: &str) -> Vec<crate::policy::Outcome> {
+        let text = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
+        key_policy_outcomes(&parse_policy(&text).unwrap(), KEY)
+    }
+
+    /// KMS's default key policy: the account root may do everything, which delegates to
+    /// the account's IAM policies (KMS Developer Guide, "Default key policy").
+    const DEFAULT: &str = r#"{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#;
+
+    #[test]
+    fn the_default_key_policy_keeps_the_key_in_its_account() {
+        let o = outcomes(DEFAULT);
+        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
+        assert_eq!(o[1].status, Status::Pass, "{}", o[1].message);
+        assert!(o[1].message.contains("root delegation"), "{}", o[1].message);
+    }
+
+    #[test]
+    fn a_public_key_policy_fails_both() {
+        let public = r#"{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}"#;
+        let o = outcomes(&format!("{DEFAULT},{public}"));
+        assert_eq!(o[0].status, Status::Fail, "{}", o[0].message);
+        assert!(o[0].message.contains("anonymous"), "{}", o[0].message);
+        assert_eq!(o[1].status, Status::Fail, "{}", o[1].message);
+    }
+
+    #[test]
+    fn caller_account_and_organization_conditions_are_honoured() {
+        // Principal "*" but only callers of the key's own account: no outsider.
+        let own = r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Decrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}}"#;
+        let o = outcomes(&format!("{DEFAULT},{own}"));
+        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
+        // Principal "*" within an organization: shared with the organization, named.
+        let org = r#"{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}}}"#;
+        let o = outcomes(&format!("{DEFAULT},{org}"));
+        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
+        assert!(
+            o[0].message.contains("organization o-abc123"),
+            "{}",
+            o[0].message
+        );
+        // Through S3 only, but from any account: still an outsider's decrypt.
+        let via = r#"{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"s3.amazonaws.com"}}}"#;
+        let o = outcomes(&format!("{DEFAULT},{via}"));
+        assert_eq!(o[0].status, Status::Fail, "{}", o[0].message);
+    }
+
+    #[test]
+    fn a_cross_account_grant_is_named_and_a_foreign_admin_fails() {
+        let grant = r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:role/reader"},"Action":["kms:Decrypt","kms:CreateGrant"],"Resource":"*"}"#;
+        let o = outcomes(&format!("{DEFAULT},{grant}"));
+        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
+        assert!(
+            o[0].message.contains("444455556666:role/reader"),
+            "{}",
+            o[0].message
+        );
+        let admin = r#"{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"kms:ScheduleKeyDeletion","Resource":"*"}"#;
+        let o = outcomes(&format!("{DEFAULT},{admin}"));
+        assert_eq!(o[1].status, Status::Fail, "{}", o[1].message);
+        // A Deny for everyone outside the account wins over the Allow.
+        let deny = r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"kms:CallerAccount":"111122223333"}}}"#;
+        let o = outcomes(&format!("{DEFAULT},{admin},{deny}"));
+        assert_eq!(o[1].status, Status::Pass, "{}", o[1].message);
+    }
+}
