@@ -153,7 +153,7 @@ fn bad_config_file_names_the_problem_and_line() {
         .unwrap();
     let line = assert_usage_error(&out, "invalid config file");
     assert!(
-        line.contains("(line 2)") && line.contains("rot13"),
+        line.contains("(line 2, column 24)") && line.contains("rot13"),
         "{line}"
     );
 
@@ -163,6 +163,72 @@ fn bad_config_file_names_the_problem_and_line() {
         .output()
         .unwrap();
     assert_usage_error(&out, "unknown field `allowed_keys`");
+}
+
+#[test]
+fn config_errors_name_the_line_and_column_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("s3audit.toml");
+    let cases: [(&str, &str, &str); 8] = [
+        // A wrong type on line 1.
+        (
+            "allowed_kms_keys = 5\n",
+            "(line 1, column 20)",
+            "expected a sequence",
+        ),
+        // An unknown key at the start of a middle line (the span starts right after a
+        // newline).
+        (
+            "allowed_kms_keys = []\nallowed_keys = []\nrequired_object_mode = \"sse_kms\"\n",
+            "(line 2, column 1)",
+            "unknown field `allowed_keys`",
+        ),
+        // A bad mode on the last line, with no newline after it.
+        (
+            "# rules\nallowed_kms_keys = []\nrequired_object_mode = \"rot13\"",
+            "(line 3, column 24)",
+            "unknown variant `rot13`",
+        ),
+        // An unknown key on the last line, with no newline after it.
+        (
+            "allowed_kms_keys = []\n\nbogus = 1",
+            "(line 3, column 1)",
+            "unknown field `bogus`",
+        ),
+        // A mode of the wrong type.
+        ("\n\nrequired_object_mode = 3\n", "(line 3, column 24)", ""),
+        // A key given twice: the second one is the mistake.
+        (
+            "allowed_kms_keys = [\"a\"]\nallowed_kms_keys = [\"b\"]\n",
+            "(line 2, column 1)",
+            "duplicate key",
+        ),
+        // A syntax error after a multi-line array: counted in lines, not array elements.
+        (
+            "allowed_kms_keys = [\n  \"a\",\n  \"b\"\n\nrequired_object_mode = \"sse_kms\"\n",
+            "(line 5, column 1)",
+            "missing comma",
+        ),
+        // Columns count characters, not bytes.
+        (
+            "# clé\nallowed_kms_keys = [\"é\", 7]\n",
+            "(line 2, column 26)",
+            "",
+        ),
+    ];
+    for (text, at, problem) in cases {
+        std::fs::write(&cfg, text).unwrap();
+        let out = s3audit()
+            .args(["evaluate", "x.json", "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let line = assert_usage_error(&out, "invalid config file");
+        assert!(line.contains(at), "want {at} for {text:?}, got: {line}");
+        assert!(
+            line.contains(problem),
+            "want {problem:?} for {text:?}, got: {line}"
+        );
+    }
 }
 
 #[test]
