@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -15,7 +16,7 @@ use crate::cli::{
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
 use crate::model::{Estate, SNAPSHOT_VERSION, Severity, Status};
-use crate::output::OutputFile;
+use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
 use crate::report::{CsvRenderer, JsonRenderer, Render, Report, TableRenderer};
 use crate::rules;
@@ -28,6 +29,10 @@ pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// The scan could not read everything (error findings) and nothing failed.
 pub const EXIT_INCOMPLETE: u8 = 3;
+/// Stopped by SIGINT (Ctrl-C) before its outputs were written: 128 + 2, as a shell reports it.
+pub const EXIT_SIGINT: u8 = 130;
+/// Stopped by SIGTERM before its outputs were written: 128 + 15.
+pub const EXIT_SIGTERM: u8 = 143;
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -94,18 +99,20 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
         request_timeout: args.connection.request_timeout,
     };
     validate_connection(&connection)?;
-    // Open outputs before scanning: an unwritable path must fail now, not after an hour.
-    let sink = ReportSink::open(&args.output)?;
-    let mut snapshot_file = args
-        .save_snapshot
-        .as_deref()
-        .map(OutputFile::create)
-        .transpose()?;
-    let inventory_file = args
-        .objects_csv
-        .as_deref()
-        .map(OutputFile::create)
-        .transpose()?;
+    if args.no_objects && args.objects_csv.is_some() {
+        anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");
+    }
+    distinct_paths(
+        &[
+            report_destination(&args.output),
+            ("--save-snapshot", args.save_snapshot.as_deref()),
+            ("--objects-csv", args.objects_csv.as_deref()),
+        ],
+        &[
+            ("--config", args.rules.config.as_deref()),
+            ("--ca-bundle", connection.ca_bundle.as_deref()),
+        ],
+    )?;
     let settings = ScanSettings {
         connection,
         buckets: args.buckets,
@@ -121,9 +128,38 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
         }),
         timeout: args.timeout,
     };
-    if args.no_objects && inventory_file.is_some() {
-        anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");
-    }
+    // Caught from before the first temporary file exists until the outputs are in place.
+    let interrupt = Interrupt::watch("scan interrupted")?;
+    let outputs = ScanOutputs {
+        report: &args.output,
+        snapshot: args.save_snapshot.as_deref(),
+        inventory: args.objects_csv.as_deref(),
+    };
+    let written = scan_and_write(&settings, &outputs, &rule_config, color, &interrupt);
+    interrupt.settle(written)
+}
+
+/// Where a scan writes.
+struct ScanOutputs<'a> {
+    report: &'a OutputArgs,
+    snapshot: Option<&'a Path>,
+    inventory: Option<&'a Path>,
+}
+
+/// Scans, then writes every output. Each output is written to its temporary file (or
+/// straight into a device or FIFO) and all are moved into place together at the very end,
+/// so an error or a signal anywhere before that leaves every earlier file untouched.
+fn scan_and_write(
+    settings: &ScanSettings,
+    outputs: &ScanOutputs,
+    rule_config: &RuleConfig,
+    color: bool,
+    interrupt: &Interrupt,
+) -> anyhow::Result<u8> {
+    // Open outputs before scanning: an unwritable path must fail now, not after an hour.
+    let mut sink = ReportSink::open(outputs.report)?;
+    let mut snapshot_file = outputs.snapshot.map(OutputFile::create).transpose()?;
+    let inventory_file = outputs.inventory.map(OutputFile::create).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,38 +167,69 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     let (inventory, writer) = match inventory_file {
         Some(mut file) => {
             let (tx, rx) = tokio::sync::mpsc::channel(4096);
-            let writer =
-                std::thread::spawn(move || write_inventory(rx, file.writer()).map(|_| file));
+            let interrupt = interrupt.clone();
+            let writer = std::thread::spawn(move || {
+                // On an interrupt the file is dropped here, which removes its temporary file.
+                write_inventory(rx, &mut interrupt.guard(&mut file)).map(|_| file)
+            });
             (Some(tx), Some(writer))
         }
         None => (None, None),
     };
-    let scanned = runtime.block_on(collect::scan(&settings, inventory));
+    let scanned = runtime.block_on(async {
+        tokio::select! {
+            scanned = collect::scan(settings, inventory) => Some(scanned),
+            () = interrupt.wait() => None,
+        }
+    });
+    if scanned.is_none() {
+        // The scan future is gone; its tasks go now rather than when the runtime drops.
+        runtime.shutdown_background();
+    }
     // The scan dropped its sender, so the writer has seen the end of the stream.
     let inventory_file = writer
         .map(|w| w.join().expect("inventory writer thread panicked"))
         .transpose()
         .context("cannot write the objects CSV")?;
-    let estate = scanned?;
-    if let Some(file) = inventory_file {
-        file.commit()?;
+    let estate = scanned.ok_or(Interrupted)??;
+    if let Some(file) = &mut snapshot_file {
+        serde_json::to_writer_pretty(interrupt.guard(file), &estate)
+            .context("cannot write snapshot")?;
     }
-    if let Some(mut file) = snapshot_file.take() {
-        serde_json::to_writer_pretty(file.writer(), &estate).context("cannot write snapshot")?;
-        file.commit()?;
-    }
-    report(&estate, &rule_config, sink, args.output.fail_on, color)
+    let findings = rules::evaluate(&estate, rule_config);
+    let report = Report::new(&estate, findings);
+    let code = render(&report, &mut sink, outputs.report.fail_on, color, interrupt)?;
+    interrupt.commit(
+        [inventory_file, snapshot_file, Some(sink.file)]
+            .into_iter()
+            .flatten(),
+    )?;
+    Ok(code)
 }
 
 fn evaluate(args: EvaluateArgs, color: bool) -> anyhow::Result<u8> {
     let rule_config = rule_config(&args.rules)?;
+    distinct_paths(
+        &[report_destination(&args.output)],
+        &[
+            ("the snapshot", Some(args.snapshot.as_path())),
+            ("--config", args.rules.config.as_deref()),
+        ],
+    )?;
     let estate = load_snapshot(&args.snapshot)?;
-    let sink = ReportSink::open(&args.output)?;
-    report(&estate, &rule_config, sink, args.output.fail_on, color)
+    let findings = rules::evaluate(&estate, &rule_config);
+    write_report(&Report::new(&estate, findings), &args.output, color)
 }
 
 fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
     let rule_config = rule_config(&args.rules)?;
+    let inputs: Vec<(&str, Option<&Path>)> = args
+        .files
+        .iter()
+        .map(|f| ("the policy", Some(f.as_path())))
+        .chain([("--config", args.rules.config.as_deref())])
+        .collect();
+    distinct_paths(&[report_destination(&args.output)], &inputs)?;
     let read = |path: &Path| {
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read policy {}", path.display()))
@@ -181,15 +248,14 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
                 );
             };
             let text = read(file)?;
-            let sink = ReportSink::open(&args.output)?;
             if args.fix {
-                return fix_policy(&text, file, &bucket, &args, &rule_config, sink);
+                return fix_policy(&text, file, &bucket, &args, &rule_config);
             }
             let options = check_policy_options(&args, &bucket);
             let findings = rules::check_policy(&text, &options, &rule_config)
                 .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
             let report = Report::for_document(Some(&bucket), findings);
-            render(&report, sink, args.output.fail_on, color)
+            write_report(&report, &args.output, color)
         }
         PolicyKind::KeyPolicy => {
             let [file] = args.files.as_slice() else {
@@ -215,11 +281,9 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
                 anyhow::bail!("--fix and --bucket do not apply to --kind key-policy");
             }
             let text = read(file)?;
-            let sink = ReportSink::open(&args.output)?;
             let findings = rules::check_key_policy(&text, key_arn)
                 .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
-            let report = Report::for_document(None, findings);
-            render(&report, sink, args.output.fail_on, color)
+            write_report(&Report::for_document(None, findings), &args.output, color)
         }
         PolicyKind::Rcp => {
             if args.fix {
@@ -237,11 +301,9 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
                 .iter()
                 .map(|f| Ok((f.display().to_string(), read(f)?)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let sink = ReportSink::open(&args.output)?;
             let findings = rules::check_rcps(&documents, args.account.as_deref())
                 .map_err(|e| anyhow::anyhow!("invalid policy {e}"))?;
-            let report = Report::for_document(None, findings);
-            render(&report, sink, args.output.fail_on, color)
+            write_report(&Report::for_document(None, findings), &args.output, color)
         }
     }
 }
@@ -254,7 +316,6 @@ fn fix_policy(
     bucket: &str,
     args: &CheckPolicyArgs,
     config: &RuleConfig,
-    sink: ReportSink,
 ) -> anyhow::Result<u8> {
     let facts =
         rules::policy_facts_for_document(bucket, &check_policy_options(args, bucket), config);
@@ -262,21 +323,16 @@ fn fix_policy(
         .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
     let mut body = fixed.document.clone();
     body.push('\n');
-    match sink.file {
-        Some(mut out) => {
-            out.writer()
-                .write_all(body.as_bytes())
-                .context("cannot write the fixed policy")?;
-            out.commit()?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            lock.write_all(body.as_bytes())
-                .and_then(|_| lock.flush())
-                .context("cannot write the fixed policy to stdout")?;
-        }
-    }
+    let interrupt = Interrupt::watch("interrupted")?;
+    let written = ReportSink::open(&args.output).and_then(|mut sink| {
+        let mut out = interrupt.guard(&mut sink.file);
+        out.write_all(body.as_bytes())
+            .and_then(|_| out.flush())
+            .context("cannot write the fixed policy")?;
+        interrupt.commit([sink.file])?;
+        Ok(())
+    });
+    interrupt.settle(written.map(|()| EXIT_OK))?;
     if fixed.changes.is_empty() {
         eprintln!("s3audit: fix: nothing to change: every POL rule passes");
     }
@@ -305,6 +361,18 @@ fn check_policy_options(args: &CheckPolicyArgs, bucket: &str) -> rules::CheckPol
         default_kms_key: args.default_kms_key.clone(),
         sse_c_blocked: args.sse_c_blocked,
     }
+}
+
+/// Writes a report that needs no scan (`evaluate`, `check-policy`): a signal while it is
+/// written leaves no temporary file and the previous report in place.
+fn write_report(report: &Report, args: &OutputArgs, color: bool) -> anyhow::Result<u8> {
+    let interrupt = Interrupt::watch("interrupted")?;
+    let written = ReportSink::open(args).and_then(|mut sink| {
+        let code = render(report, &mut sink, args.fail_on, color, &interrupt)?;
+        interrupt.commit([sink.file])?;
+        Ok(code)
+    });
+    interrupt.settle(written)
 }
 
 fn load_snapshot(path: &Path) -> anyhow::Result<Estate> {
@@ -378,7 +446,9 @@ fn validate_connection(c: &ConnectionSettings) -> anyhow::Result<()> {
 /// Where the report goes: stdout or a file written whole at the end.
 struct ReportSink {
     format: Format,
-    file: Option<OutputFile>,
+    file: OutputFile,
+    /// No `--output`: the report goes to stdout, in colour on a terminal.
+    to_stdout: bool,
 }
 
 impl ReportSink {
@@ -398,24 +468,27 @@ impl ReportSink {
                 Format::Json
             }
         });
-        let file = args.output.as_deref().map(OutputFile::create).transpose()?;
-        Ok(ReportSink { format, file })
+        let file = match args.output.as_deref() {
+            Some(path) => OutputFile::create(path)?,
+            None => OutputFile::stdout(),
+        };
+        Ok(ReportSink {
+            format,
+            file,
+            to_stdout: args.output.is_none(),
+        })
     }
 }
 
-fn report(
-    estate: &Estate,
-    config: &RuleConfig,
-    sink: ReportSink,
+/// Renders the report into its sink; the caller commits the sink with the other outputs.
+fn render(
+    report: &Report,
+    sink: &mut ReportSink,
     fail_on: Severity,
     color: bool,
+    interrupt: &Interrupt,
 ) -> anyhow::Result<u8> {
-    let findings = rules::evaluate(estate, config);
-    render(&Report::new(estate, findings), sink, fail_on, color)
-}
-
-fn render(report: &Report, sink: ReportSink, fail_on: Severity, color: bool) -> anyhow::Result<u8> {
-    let to_terminal = sink.file.is_none() && std::io::stdout().is_terminal();
+    let to_terminal = sink.to_stdout && std::io::stdout().is_terminal();
     let renderer: Box<dyn Render> = match sink.format {
         Format::Json => Box::new(JsonRenderer),
         Format::Csv => Box::new(CsvRenderer),
@@ -430,26 +503,17 @@ fn render(report: &Report, sink: ReportSink, fail_on: Severity, color: bool) -> 
             },
         }),
     };
-    match sink.file {
-        Some(mut file) => {
-            renderer
-                .render(report, file.writer())
-                .context("cannot write report")?;
-            file.commit()?;
+    let mut out = interrupt.guard(&mut sink.file);
+    match renderer.render(report, &mut out).and_then(|_| out.flush()) {
+        Ok(()) => {}
+        // The reader went away (`| head`): not an error of ours, and nothing
+        // useful can be printed anyway.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe && sink.file.is_direct() => {
+            sink.file.discard_unwritten();
         }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            match renderer
-                .render(report, &mut lock)
-                .and_then(|_| lock.flush())
-            {
-                Ok(()) => {}
-                // The reader went away (`| head`): not an error of ours, and nothing
-                // useful can be printed anyway.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                Err(e) => return Err(e).context("cannot write report to stdout"),
-            }
+        Err(e) if sink.to_stdout => return Err(e).context("cannot write report to stdout"),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot write {}", sink.file.path().display()));
         }
     }
     Ok(exit_code(report, fail_on))
@@ -490,4 +554,275 @@ fn list_rules(format: CatalogFormat) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The report's destination for the same-path check: `--output`, or stdout itself, which
+/// a `--save-snapshot /dev/stdout` would otherwise share with the report.
+fn report_destination(args: &OutputArgs) -> (&'static str, Option<&Path>) {
+    match &args.output {
+        Some(path) => ("--output", Some(path.as_path())),
+        None => (REPORT_ON_STDOUT, Some(Path::new("/dev/stdout"))),
+    }
+}
+
+const REPORT_ON_STDOUT: &str = "the report on stdout";
+
+/// Refuses two outputs naming one file, however spelled (`a.json`, `./a.json`,
+/// `d/../a.json`, a symlink to it): one would silently replace the other, or both would
+/// interleave in one FIFO. Refuses an output naming an input (the snapshot being
+/// evaluated, the config), which it would replace. Checked before any network call, so
+/// the mistake costs nothing. Character devices (`/dev/null`, a terminal) may be shared:
+/// nothing is replaced there.
+fn distinct_paths(
+    outputs: &[(&str, Option<&Path>)],
+    inputs: &[(&str, Option<&Path>)],
+) -> anyhow::Result<()> {
+    let label = |flag: &str, path: &Path| {
+        if flag == REPORT_ON_STDOUT {
+            flag.to_string()
+        } else {
+            format!("{flag} {}", path.display())
+        }
+    };
+    let mut seen: Vec<(String, output::Identity)> = Vec::new();
+    for (flag, path) in outputs {
+        let Some(path) = path else { continue };
+        let Some(id) = output::identity(path) else {
+            continue;
+        };
+        if let Some((other, _)) = seen.iter().find(|(_, seen_id)| *seen_id == id) {
+            anyhow::bail!(
+                "{other} and {} are the same file: give each output its own path",
+                label(flag, path)
+            );
+        }
+        seen.push((label(flag, path), id));
+    }
+    for (flag, path) in inputs {
+        // Only regular files: `/dev/stdin` as an input and `/dev/stdout` as an output
+        // may well be the same terminal.
+        let Some(path) = path.filter(|p| p.is_file()) else {
+            continue;
+        };
+        let Some(id) = output::identity(path) else {
+            continue;
+        };
+        if let Some((output, _)) = seen.iter().find(|(_, seen_id)| *seen_id == id) {
+            anyhow::bail!(
+                "{output} is {}: writing there would replace it",
+                label(flag, path)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A write or a scan stopped because a signal came; never shown (see [`Interrupt::settle`]).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted")]
+struct Interrupted;
+
+/// How long a stop after SIGINT or SIGTERM may take before the signal thread ends the
+/// process itself: removing temporary files and exiting usually takes milliseconds, but
+/// a write into a FIFO nobody reads, or opening one nobody has opened, never returns.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Int,
+    Term,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Int => "SIGINT",
+            Signal::Term => "SIGTERM",
+        }
+    }
+
+    fn exit_code(self) -> u8 {
+        match self {
+            Signal::Int => EXIT_SIGINT,
+            Signal::Term => EXIT_SIGTERM,
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, turned from "die now" (which would leave temporary files behind)
+/// into "stop, remove what was being written, exit 130 or 143". The first signal asks
+/// the command to stop: the scan future is dropped and every write of an output fails
+/// from then on. If the command has not finished stopping within [`STOP_GRACE`], or a
+/// second signal comes, the signal thread removes the temporary files and exits itself.
+/// Once the outputs are being moved into place, a signal no longer stops anything: the
+/// renames take milliseconds and the run ends as it would have.
+#[derive(Clone)]
+struct Interrupt {
+    received: tokio::sync::watch::Receiver<Option<Signal>>,
+    /// How the stop is announced: "scan interrupted".
+    doing: &'static str,
+}
+
+impl Interrupt {
+    /// Installs the handlers (on a thread of its own, so they work while the main thread
+    /// renders or blocks on a FIFO) and returns once they are in place.
+    fn watch(doing: &'static str) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot install the signal handlers")?;
+        let mut signals = {
+            let _in_runtime = runtime.enter();
+            Signals::install().context("cannot install the signal handlers")?
+        };
+        let (tx, received) = tokio::sync::watch::channel(None);
+        std::thread::Builder::new()
+            .name("s3audit-signals".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let signal = signals.next().await;
+                    let _ = tx.send(Some(signal));
+                    tokio::select! {
+                        _ = signals.next() => {}
+                        () = tokio::time::sleep(STOP_GRACE) => {}
+                    }
+                    if let Abandoned::Nothing { incomplete } = output::abandon_pending() {
+                        eprintln!("{}", interrupted_line(doing, signal, &incomplete));
+                        std::process::exit(i32::from(signal.exit_code()));
+                    }
+                    // Committed: the run ends on its own. Abandoned: the main thread is
+                    // already exiting with the signal's code.
+                })
+            })
+            .context("cannot install the signal handlers")?;
+        Ok(Interrupt { received, doing })
+    }
+
+    fn received(&self) -> Option<Signal> {
+        *self.received.borrow()
+    }
+
+    /// Resolves when a signal has come (never, if the signal thread has settled already).
+    async fn wait(&self) {
+        let mut rx = self.received.clone();
+        if rx.wait_for(Option::is_some).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// `out`, failing every write once a signal has come, so a long render stops
+    /// promptly and its temporary file is dropped rather than committed.
+    fn guard<'a>(&'a self, out: &'a mut dyn Write) -> Guarded<'a> {
+        Guarded {
+            out,
+            interrupt: self,
+        }
+    }
+
+    /// Moves the outputs into place unless a signal has come.
+    fn commit(&self, files: impl IntoIterator<Item = OutputFile>) -> anyhow::Result<()> {
+        if self.received().is_some() {
+            return Err(Interrupted.into());
+        }
+        output::commit_all(files)
+    }
+
+    /// The command's outcome, or, if a signal came before its outputs were in place, the
+    /// signal's exit code after one line on stderr. Whatever error the stop caused on the
+    /// way (a failed write, a dropped scan) is the signal's doing and is not shown.
+    fn settle(&self, outcome: anyhow::Result<u8>) -> anyhow::Result<u8> {
+        let Some(signal) = self.received() else {
+            return outcome;
+        };
+        match output::abandon_pending() {
+            Abandoned::Nothing { incomplete } => {
+                eprintln!("{}", interrupted_line(self.doing, signal, &incomplete));
+                Ok(signal.exit_code())
+            }
+            Abandoned::AlreadyCommitted => outcome,
+            Abandoned::AlreadyAbandoned => Ok(signal.exit_code()),
+        }
+    }
+}
+
+fn interrupted_line(doing: &str, signal: Signal, incomplete: &[String]) -> String {
+    let signal = signal.name();
+    if incomplete.is_empty() {
+        format!("s3audit: {doing} by {signal}: nothing was written")
+    } else {
+        format!(
+            "s3audit: {doing} by {signal}: no file was written or replaced; what went to {} is incomplete",
+            incomplete.join(", ")
+        )
+    }
+}
+
+/// The two signals a user or a supervisor stops a run with.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Registers the handlers now (inside a runtime), so a signal after this returns is
+    /// never the default "terminate".
+    #[cfg(unix)]
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.int.recv() => Signal::Int,
+            _ = self.term.recv() => Signal::Term,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> std::io::Result<Self> {
+        Ok(Signals {})
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> Signal {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => Signal::Int,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// See [`Interrupt::guard`].
+struct Guarded<'a> {
+    out: &'a mut dyn Write,
+    interrupt: &'a Interrupt,
+}
+
+impl Guarded<'_> {
+    fn check(&self) -> std::io::Result<()> {
+        match self.interrupt.received() {
+            // Not ErrorKind::Interrupted: `write_all` retries that.
+            Some(_) => Err(std::io::Error::other(Interrupted)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Write for Guarded<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.check()?;
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.check()?;
+        self.out.flush()
+    }
 }

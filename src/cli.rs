@@ -18,7 +18,8 @@ verdict, passes included, as a table, CSV or JSON.\n\n\
 It only reads: it never calls an API that changes anything. Anything it cannot read \
 (access denied, throttling) is reported as an `error` finding, never as a pass.",
     after_help = "Exit codes: 0 no failing finding at or above --fail-on; 1 failing findings; \
-2 usage or configuration error; 3 scan incomplete (error findings) and nothing failing.\n\n\
+2 usage or configuration error; 3 scan incomplete (error findings) and nothing failing; \
+130 or 143 stopped by SIGINT or SIGTERM before any output was written.\n\n\
 Examples:\n  s3audit scan --profile audit\n  s3audit scan --bucket my-bucket --format json --output report.json\n  \
 s3audit scan --endpoint-url http://127.0.0.1:5000 --save-snapshot estate.json\n  s3audit evaluate estate.json --format csv"
 )]
@@ -168,7 +169,8 @@ pub struct OutputArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
-    /// Write the report here instead of stdout (written whole at the end, never partially)
+    /// Write the report here instead of stdout (a file is replaced whole at the end, never
+    /// partially; a device or FIFO is written into)
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 

@@ -54,17 +54,48 @@ impl ConfigFile {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| {
-            // toml's message spans several lines (it draws the offending span); the first
-            // line names the problem and the rest repeat the input.
-            let msg = e.message().to_string();
+            // toml's Display spans several lines (it draws the offending span); its message
+            // alone names the problem, and the span says where.
+            let msg = e.message().lines().next().unwrap_or("").to_string();
             let at = e
                 .span()
-                .map(|s| {
-                    let line = text[..s.start].lines().count().max(1);
-                    format!(" (line {line})")
-                })
+                .and_then(|s| line_and_column(&text, s.start))
+                .map(|(line, column)| format!(" (line {line}, column {column})"))
                 .unwrap_or_default();
             anyhow::anyhow!("invalid config file {}{at}: {msg}", path.display())
         })
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`, as an editor
+/// shows them. A span may start right after a newline, or at the very end of a file that
+/// has no final newline: both are positions on a line of their own. `None` for an offset
+/// outside the text or inside a character, which a toml span never is.
+fn line_and_column(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    Some((line, column))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_and_column;
+
+    #[test]
+    fn positions_count_lines_and_characters_from_one() {
+        let text = "a = 1\nbé = 2\r\n\nc";
+        assert_eq!(line_and_column(text, 0), Some((1, 1)));
+        assert_eq!(line_and_column(text, 4), Some((1, 5)));
+        // Right after a newline: the start of the next line, not the end of this one.
+        assert_eq!(line_and_column(text, 6), Some((2, 1)));
+        // After the two-byte é: column counts characters.
+        assert_eq!(line_and_column(text, 9), Some((2, 3)));
+        assert_eq!(line_and_column(text, 15), Some((3, 1)));
+        // The end of a file without a final newline.
+        assert_eq!(line_and_column(text, text.len()), Some((4, 2)));
+        assert_eq!(line_and_column(text, text.len() + 1), None);
+        assert_eq!(line_and_column(text, 8), None, "inside é");
     }
 }

@@ -2,10 +2,15 @@
 
 mod common;
 
-use std::process::Output;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use common::{Moto, s3audit, scan_at};
+use common::{Moto, mkfifo, s3audit, scan_at, send_signal, temp_files, wait_with_timeout};
+use fakes3::{BucketSpec, Config, Latency};
 
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -153,7 +158,7 @@ fn bad_config_file_names_the_problem_and_line() {
         .unwrap();
     let line = assert_usage_error(&out, "invalid config file");
     assert!(
-        line.contains("(line 2)") && line.contains("rot13"),
+        line.contains("(line 2, column 24)") && line.contains("rot13"),
         "{line}"
     );
 
@@ -163,6 +168,72 @@ fn bad_config_file_names_the_problem_and_line() {
         .output()
         .unwrap();
     assert_usage_error(&out, "unknown field `allowed_keys`");
+}
+
+#[test]
+fn config_errors_name_the_line_and_column_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("s3audit.toml");
+    let cases: [(&str, &str, &str); 8] = [
+        // A wrong type on line 1.
+        (
+            "allowed_kms_keys = 5\n",
+            "(line 1, column 20)",
+            "expected a sequence",
+        ),
+        // An unknown key at the start of a middle line (the span starts right after a
+        // newline).
+        (
+            "allowed_kms_keys = []\nallowed_keys = []\nrequired_object_mode = \"sse_kms\"\n",
+            "(line 2, column 1)",
+            "unknown field `allowed_keys`",
+        ),
+        // A bad mode on the last line, with no newline after it.
+        (
+            "# rules\nallowed_kms_keys = []\nrequired_object_mode = \"rot13\"",
+            "(line 3, column 24)",
+            "unknown variant `rot13`",
+        ),
+        // An unknown key on the last line, with no newline after it.
+        (
+            "allowed_kms_keys = []\n\nbogus = 1",
+            "(line 3, column 1)",
+            "unknown field `bogus`",
+        ),
+        // A mode of the wrong type.
+        ("\n\nrequired_object_mode = 3\n", "(line 3, column 24)", ""),
+        // A key given twice: the second one is the mistake.
+        (
+            "allowed_kms_keys = [\"a\"]\nallowed_kms_keys = [\"b\"]\n",
+            "(line 2, column 1)",
+            "duplicate key",
+        ),
+        // A syntax error after a multi-line array: counted in lines, not array elements.
+        (
+            "allowed_kms_keys = [\n  \"a\",\n  \"b\"\n\nrequired_object_mode = \"sse_kms\"\n",
+            "(line 5, column 1)",
+            "missing comma",
+        ),
+        // Columns count characters, not bytes.
+        (
+            "# clé\nallowed_kms_keys = [\"é\", 7]\n",
+            "(line 2, column 26)",
+            "",
+        ),
+    ];
+    for (text, at, problem) in cases {
+        std::fs::write(&cfg, text).unwrap();
+        let out = s3audit()
+            .args(["evaluate", "x.json", "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let line = assert_usage_error(&out, "invalid config file");
+        assert!(line.contains(at), "want {at} for {text:?}, got: {line}");
+        assert!(
+            line.contains(problem),
+            "want {problem:?} for {text:?}, got: {line}"
+        );
+    }
 }
 
 #[test]
@@ -210,6 +281,10 @@ fn usage_errors_exit_2_and_help_teaches() {
     assert!(
         text.contains("Exit codes") && text.contains("Examples"),
         "{text}"
+    );
+    assert!(
+        text.contains("130 or 143"),
+        "the interrupt exit codes: {text}"
     );
     let scan_help = s3audit().args(["scan", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&scan_help.stdout);
@@ -281,5 +356,694 @@ fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
     assert!(
         names.contains(&"demo-sse-s3") && names.contains(&"demo-eu-same-region"),
         "{names:?}"
+    );
+}
+
+/// `s3audit check-policy` on a small policy written into `dir`: a report with no network
+/// call, for tests about where reports go.
+fn check_policy(dir: &Path) -> Command {
+    let policy = dir.join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+    )
+    .unwrap();
+    let mut cmd = s3audit();
+    cmd.arg("check-policy")
+        .arg(&policy)
+        .args(["--bucket", "b", "--format", "json"]);
+    cmd
+}
+
+fn assert_json_report(text: &[u8]) {
+    let report: serde_json::Value = serde_json::from_slice(text)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}): {}", String::from_utf8_lossy(text)));
+    assert!(report["findings"].is_array(), "{report}");
+}
+
+/// Names in `dir` other than the ones a test made.
+fn others_in(dir: &Path, made: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !made.contains(&n.as_str()))
+        .collect()
+}
+
+#[test]
+fn a_fifo_output_is_written_into_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    mkfifo(&fifo);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let read = std::fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut text));
+        let _ = tx.send(read.map(|_| text));
+    });
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("no report came through the FIFO")
+        .unwrap();
+    assert_json_report(&text);
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(
+        meta.file_type().is_fifo(),
+        "the FIFO was replaced: {meta:?}"
+    );
+    assert_eq!(
+        others_in(dir.path(), &["report.fifo", "policy.json"]),
+        Vec::<String>::new()
+    );
+}
+
+/// A character device node for (major, minor) in `dir`, or `fallback` where mknod is not
+/// allowed. A private node keeps a broken build from replacing the machine's own device.
+fn char_device(dir: &Path, name: &str, major: u32, minor: u32, fallback: &str) -> PathBuf {
+    let node = dir.join(name);
+    let made = Command::new("mknod")
+        .arg(&node)
+        .args(["c", &major.to_string(), &minor.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if made { node } else { PathBuf::from(fallback) }
+}
+
+#[test]
+fn a_device_output_is_written_into_and_stays_a_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let null = char_device(dir.path(), "null", 1, 3, "/dev/null");
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&null)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let meta = std::fs::symlink_metadata(&null).unwrap();
+    assert!(
+        meta.file_type().is_char_device(),
+        "{} was replaced",
+        null.display()
+    );
+
+    // A full device: the write error is the answer, one line, and the device stays.
+    let full = char_device(dir.path(), "full", 1, 7, "/dev/full");
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&full)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, &format!("cannot write {}", full.display()));
+    let meta = std::fs::symlink_metadata(&full).unwrap();
+    assert!(
+        meta.file_type().is_char_device(),
+        "{} was replaced",
+        full.display()
+    );
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn dev_stdout_as_output_writes_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    // A link of our own to this process's stdout, as /dev/stdout is: replacing it would
+    // harm nothing but this test.
+    let link = dir.path().join("out.json");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_json_report(&out.stdout);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    let before = std::fs::symlink_metadata("/dev/stdout")
+        .unwrap()
+        .file_type();
+    let out = check_policy(dir.path())
+        .args(["--output", "/dev/stdout"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_json_report(&out.stdout);
+    assert_eq!(
+        std::fs::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .file_type(),
+        before
+    );
+
+    // Stdout redirected to a file: the report goes into that file, through the descriptor.
+    let redirected = dir.path().join("stdout.json");
+    let file = std::fs::File::create(&redirected).unwrap();
+    let inode = file.metadata().unwrap().ino();
+    let out = check_policy(dir.path())
+        .args(["--output", "/dev/stdout"])
+        .stdout(file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_json_report(&std::fs::read(&redirected).unwrap());
+    assert_eq!(std::fs::metadata(&redirected).unwrap().ino(), inode);
+    assert_eq!(
+        std::fs::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .file_type(),
+        before
+    );
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_descriptor_path_writes_into_the_file_the_shell_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    check_policy(dir.path()); // writes policy.json
+    let log = dir.path().join("log.json");
+    std::fs::write(&log, "earlier\n").unwrap();
+    let inode = std::fs::metadata(&log).unwrap().ino();
+    // `--output /dev/fd/3 3>>log.json`: appended to what the shell opened, not replaced.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 3>>log.json")
+        .arg(env!("CARGO_BIN_EXE_s3audit"))
+        .args([
+            "check-policy",
+            "policy.json",
+            "--bucket",
+            "b",
+            "--format",
+            "json",
+        ])
+        .args(["--output", "/dev/fd/3"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read(&log).unwrap();
+    let rest = text
+        .strip_prefix(b"earlier\n".as_slice())
+        .expect("the earlier line is kept");
+    assert_json_report(rest);
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().ino(),
+        inode,
+        "log.json was replaced"
+    );
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_symlink_output_is_followed_and_stays_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(real.join("report.json"), "old report\n").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink("real/report.json", &link).unwrap();
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("real/report.json")
+    );
+    assert_json_report(&std::fs::read(real.join("report.json")).unwrap());
+
+    // A dangling link gets its target created, as `>` in a shell would.
+    let dangling = dir.path().join("new.json");
+    std::os::unix::fs::symlink("real/new.json", &dangling).unwrap();
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&dangling)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_json_report(&std::fs::read(real.join("new.json")).unwrap());
+
+    // ... unless there is nowhere to create it.
+    let nowhere = dir.path().join("nowhere.json");
+    std::os::unix::fs::symlink("missing-dir/report.json", &nowhere).unwrap();
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&nowhere)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "the directory does not exist");
+    assert!(
+        std::fs::symlink_metadata(&nowhere)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    assert_eq!(temp_files(&real), Vec::<String>::new());
+}
+
+/// Whether the tests run as root (CI does).
+fn running_as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+#[test]
+fn a_replaced_report_keeps_its_permissions_and_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, "old report\n").unwrap();
+    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let root = running_as_root();
+    if root {
+        std::os::unix::fs::chown(&report, Some(65534), Some(65534)).unwrap();
+    }
+    let out = check_policy(dir.path())
+        .arg("--output")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_json_report(&std::fs::read(&report).unwrap());
+    let meta = std::fs::metadata(&report).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o640, "a private report was widened");
+    if root {
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (65534, 65534),
+            "the owner changed"
+        );
+    }
+}
+
+#[test]
+fn a_report_its_user_may_not_write_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    // The directory is writable by anyone, so only the file's own mode protects it.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, "keep me\n").unwrap();
+    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o444)).unwrap();
+    // Root may write anything; the check is made as an ordinary user.
+    let mut cmd = if running_as_root() {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_s3audit"));
+        cmd
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_s3audit"))
+    };
+    let policy = dir.path().join("policy.json");
+    check_policy(dir.path()); // writes policy.json
+    let out = cmd
+        .arg("check-policy")
+        .arg(&policy)
+        .args(["--bucket", "b", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_usage_error(
+        &out,
+        &format!("cannot write {}: permission denied", report.display()),
+    );
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "keep me\n");
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn an_output_path_that_can_only_be_a_directory_fails_before_scanning() {
+    let dir = tempfile::tempdir().unwrap();
+    for path in ["new-dir/", "report.json/.", "."] {
+        let out = scan_at("http://127.0.0.1:1")
+            .current_dir(dir.path())
+            .args(["--output", path])
+            .output()
+            .unwrap();
+        assert_usage_error(&out, &format!("cannot write {path}: it"));
+    }
+    let out = scan_at("http://127.0.0.1:1")
+        .current_dir(dir.path())
+        .args(["--save-snapshot", "new-dir/"])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "cannot write new-dir/: it names a directory");
+    assert_eq!(others_in(dir.path(), &[]), Vec::<String>::new());
+}
+
+#[test]
+fn two_outputs_naming_one_file_are_refused_before_scanning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink("a.json", dir.path().join("link.json")).unwrap();
+    let cases: [&[&str]; 5] = [
+        &["--output", "a.json", "--save-snapshot", "a.json"],
+        &["--output", "a.json", "--save-snapshot", "./a.json"],
+        &["--output", "a.json", "--objects-csv", "sub/../a.json"],
+        &["--save-snapshot", "link.json", "--objects-csv", "a.json"],
+        // No --output: the report goes to stdout.
+        &["--objects-csv", "/dev/stdout"],
+    ];
+    for args in cases {
+        let out = scan_at("http://127.0.0.1:1")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let line = assert_usage_error(&out, "are the same file");
+        assert!(!line.contains("cannot reach"), "{line}");
+    }
+    // An existing file, named through a symlink and by an absolute path.
+    let existing = dir.path().join("a.json");
+    std::fs::write(&existing, "old\n").unwrap();
+    let out = scan_at("http://127.0.0.1:1")
+        .current_dir(dir.path())
+        .args(["--output", "link.json", "--save-snapshot"])
+        .arg(&existing)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "are the same file");
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "old\n");
+    assert_eq!(
+        others_in(dir.path(), &["sub", "link.json", "a.json"]),
+        Vec::<String>::new()
+    );
+
+    // The null device keeps nothing: any number of outputs may go there. The scan then
+    // runs (and fails on the endpoint).
+    let out = scan_at("http://127.0.0.1:1")
+        .args(["--output", "/dev/null", "--save-snapshot", "/dev/null"])
+        .args(["--max-attempts", "1"])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "cannot reach");
+}
+
+#[test]
+fn an_output_naming_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("estate.json");
+    std::fs::write(&snapshot, "{\"snapshot_version\": 1}").unwrap();
+    let out = s3audit()
+        .current_dir(dir.path())
+        .args(["evaluate", "estate.json", "--output", "./estate.json"])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "--output ./estate.json is the snapshot");
+    assert_eq!(
+        std::fs::read_to_string(&snapshot).unwrap(),
+        "{\"snapshot_version\": 1}"
+    );
+
+    let cfg = dir.path().join("s3audit.toml");
+    std::fs::write(&cfg, "allowed_kms_keys = []\n").unwrap();
+    let out = scan_at("http://127.0.0.1:1")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--save-snapshot")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "is --config");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "allowed_kms_keys = []\n"
+    );
+}
+
+/// Starts a scan of a bucket slow enough to be interrupted, with earlier outputs at every
+/// path it writes; sends `signal` once objects are being read; checks that it exits with
+/// `code`, says so in one line, and leaves the earlier files as they were.
+async fn interrupt_mid_scan(signal: &'static str, code: i32) {
+    let server = fakes3::start(
+        Config::new(1)
+            .bucket(BucketSpec::new("slow", 200_000))
+            .latency(Latency {
+                base_ms: 50,
+                jitter_ms: 0,
+            }),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let earlier = [
+        ("report.json", "an earlier report\n"),
+        ("estate.json", "an earlier snapshot\n"),
+        ("objects.csv", "an,earlier,inventory\n"),
+    ];
+    for (name, text) in earlier {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let child = scan_at(&server.endpoint())
+        .current_dir(dir.path())
+        .args(["--output", "report.json", "--save-snapshot", "estate.json"])
+        .args(["--objects-csv", "objects.csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-scan: objects are being read, and the temporary files exist.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.stats().op("HeadObject") < 100 || temp_files(dir.path()).len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scan never got to the objects"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send_signal(&child, signal);
+    let out =
+        tokio::task::spawn_blocking(move || wait_with_timeout(child, Duration::from_secs(60)))
+            .await
+            .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "s3audit: scan interrupted by SIG{signal}: nothing was written"
+        )],
+    );
+    assert!(out.stdout.is_empty());
+    for (name, text) in earlier {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name)).unwrap(),
+            text,
+            "{name} changed"
+        );
+    }
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_scan_keeps_earlier_outputs_and_exits_130() {
+    interrupt_mid_scan("INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_scan_keeps_earlier_outputs_and_exits_143() {
+    interrupt_mid_scan("TERM", 143).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_while_the_report_is_written_leaves_no_temp_files() {
+    // Enough buckets for a report far larger than a pipe holds (~20 KB of JSON each).
+    let mut config = Config::new(2);
+    for i in 0..60 {
+        config = config.bucket(BucketSpec::new(format!("render-{i:03}"), 1));
+    }
+    let server = fakes3::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    mkfifo(&fifo);
+    let earlier = [
+        ("estate.json", "an earlier snapshot\n"),
+        ("objects.csv", "an,earlier,inventory\n"),
+    ];
+    for (name, text) in earlier {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let child = scan_at(&server.endpoint())
+        .current_dir(dir.path())
+        .args(["--format", "json", "--output", "report.fifo"])
+        .args([
+            "--save-snapshot",
+            "estate.json",
+            "--objects-csv",
+            "objects.csv",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening blocks until s3audit has opened its end; the first byte means the scan is
+    // over and the report is being written. Reading no more then holds it mid-report,
+    // with the snapshot and the inventory written to their temporary files.
+    let path = fifo.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = [0u8; 1];
+        let opened =
+            std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first).map(|_| f));
+        let _ = tx.send(opened);
+    });
+    let mut reader = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("s3audit never wrote into the FIFO")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(temp_files(dir.path()).len(), 2, "the outputs are pending");
+    send_signal(&child, "INT");
+    // Time for the signal to be noted before the report may go on.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut rest = Vec::new();
+        let _ = reader.read_to_end(&mut rest);
+        wait_with_timeout(child, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "s3audit: scan interrupted by SIGINT: no file was written or replaced; what went to report.fifo is incomplete"
+        ],
+    );
+    for (name, text) in earlier {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name)).unwrap(),
+            text,
+            "{name} changed"
+        );
+    }
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    server.shutdown().await;
+}
+
+#[test]
+fn a_signal_while_blocked_on_a_fifo_nobody_reads_still_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.json"), "an earlier report\n").unwrap();
+    let fifo = dir.path().join("estate.fifo");
+    mkfifo(&fifo);
+    // Opening a FIFO for writing waits for a reader, and no reader comes: the run is
+    // stuck where no cooperative stop can reach it, with the report's temporary file
+    // already made.
+    let child = scan_at("http://127.0.0.1:1")
+        .current_dir(dir.path())
+        .args(["--output", "report.json", "--save-snapshot", "estate.fifo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while temp_files(dir.path()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no temporary file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    send_signal(&child, "INT");
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "stderr: {stderr}");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        ["s3audit: scan interrupted by SIGINT: nothing was written"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.json")).unwrap(),
+        "an earlier report\n"
+    );
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
     );
 }

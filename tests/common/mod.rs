@@ -310,3 +310,67 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+/// The temporary files s3audit leaves in `dir` (`.s3audit-*`), which must be none once it
+/// has exited, whatever stopped it.
+pub fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("list {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.starts_with(".s3audit-"))
+        .collect()
+}
+
+/// Creates a FIFO at `path` (with mkfifo(1): the tests forbid unsafe code, and libc
+/// bindings are not a dependency).
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// Sends `signal` ("INT", "TERM") to a child with kill(1).
+pub fn send_signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {}", child.id());
+}
+
+/// Waits for `child` to exit and collects what it wrote; kills it and fails the test if it
+/// is still running after `timeout`. Its stdout and stderr must be piped, and small.
+pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Output {
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for s3audit") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("s3audit still running after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = Output {
+        status,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    if let Some(mut s) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut s, &mut out.stdout).expect("read stdout");
+    }
+    if let Some(mut s) = child.stderr.take() {
+        std::io::Read::read_to_end(&mut s, &mut out.stderr).expect("read stderr");
+    }
+    out
+}
