@@ -306,3 +306,46 @@ fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The explanation and the remediation every corpus case gets, as one reviewed snapshot
+/// (`tests/snapshots/`): a change to what s3audit tells a user about a policy shows up in
+/// review as a diff of that text, case by case (`cargo insta review`).
+#[test]
+fn corpus_explanations_and_remediations_are_snapshotted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut all = BTreeMap::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let case: Case = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let policy_text = match (&case.policy_text, &case.policy) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(Value::Null)) | (None, None) => None,
+            (None, Some(v)) => Some(v.to_string()),
+        };
+        let outcomes = evaluate_all(policy_text.as_deref(), &facts(&case));
+        let per_rule: BTreeMap<&str, Value> = outcomes
+            .iter()
+            .map(|o| {
+                (
+                    o.rule,
+                    serde_json::json!({
+                        "status": o.status.as_str(),
+                        "message": o.message,
+                        "remediation": o.remediation,
+                    }),
+                )
+            })
+            .collect();
+        all.insert(name, per_rule);
+    }
+    insta::assert_snapshot!(
+        "corpus_explanations",
+        serde_json::to_string_pretty(&all).unwrap()
+    );
+}
