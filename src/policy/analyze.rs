@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::actions;
 use super::condition::{Clause, KeyDomain, Tv};
 use super::document::{Effect, Policy, PrincipalSet, Resources, Statement};
-use super::glob::{Search, find_suffix};
+use super::glob::{find_matched, find_unmatched};
 
 /// The bucket a policy is attached to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -474,11 +474,9 @@ fn resource_universal(res: &Resources, target: &Target, kind: ResourceKind) -> b
             let prefix = target.object_prefix();
             if res.negated {
                 // No excluded pattern may match any object (an unknown one might).
-                globs.len() == res.patterns.len()
-                    && find_suffix(&globs, &prefix, 1, |m| m.iter().any(|x| *x))
-                        == Search::NoneExists
+                globs.len() == res.patterns.len() && find_matched(&globs, &prefix, 1).is_none()
             } else {
-                find_suffix(&globs, &prefix, 1, |m| !m.iter().any(|x| *x)) == Search::NoneExists
+                find_unmatched(&globs, &prefix, 1).is_none()
             }
         }
     }
@@ -1008,11 +1006,11 @@ fn object_candidates(stmts: &[&Statement], target: &Target) -> Vec<String> {
             if let Some(key) = g.example(PROBE_KEY).strip_prefix(&prefix) {
                 push(key.to_string());
             }
-            if let Search::Found(k) = find_suffix(&[g], &prefix, 1, |m| m[0]) {
+            if let Some(k) = find_matched(&[g], &prefix, 1) {
                 push(k);
             }
         }
-        if let Search::Found(k) = find_suffix(&globs, &prefix, 1, |m| !m.iter().any(|x| *x)) {
+        if let Some(k) = find_unmatched(&globs, &prefix, 1) {
             push(k);
         }
     }

@@ -18,7 +18,7 @@
 
 use std::net::IpAddr;
 
-use super::glob::{Glob, Search, Tok, find_suffix};
+use super::glob::{Glob, Tok, find_unmatched, match_tokens};
 
 /// A three-valued truth value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,9 +428,10 @@ impl Clause {
                 kind: StrKind::Like,
                 negated: false,
             } => {
+                // Exact and linear in the patterns' length, however many there are.
                 let globs: Vec<Glob> = self.values.iter().filter_map(CondValue::glob).collect();
                 let refs: Vec<&Glob> = globs.iter().collect();
-                find_suffix(&refs, "", 0, |m| !m.iter().any(|x| *x)) == Search::NoneExists
+                find_unmatched(&refs, "", 0).is_none()
             }
             // Only the keys that always hold an address: for any other key a non-address
             // value would make IpAddress false.
@@ -591,27 +592,37 @@ fn arn_match(request: &str, value: &CondValue) -> Tv {
     let Some(toks) = &value.template else {
         return Tv::Unknown;
     };
-    let mut parts: Vec<Vec<Tok>> = vec![Vec::new()];
-    for t in toks {
-        if *t == Tok::Lit(':') && parts.len() < 6 {
-            parts.push(Vec::new());
-        } else {
-            parts.last_mut().expect("never empty").push(*t);
+    // Where each component's tokens start: after each of the first five colons.
+    let mut starts = [0usize; 6];
+    let mut found = 1;
+    for (i, t) in toks.iter().enumerate() {
+        if found == 6 {
+            break;
+        }
+        if *t == Tok::Lit(':') {
+            starts[found] = i + 1;
+            found += 1;
         }
     }
-    if parts.len() != 6 {
+    if found != 6 {
         return Tv::Unknown;
     }
-    let req: Vec<&str> = request.splitn(6, ':').collect();
-    if req.len() != 6 {
-        return Tv::False;
+    let mut req = [""; 6];
+    let mut parts = request.splitn(6, ':');
+    for r in &mut req {
+        match parts.next() {
+            Some(part) => *r = part,
+            None => return Tv::False,
+        }
     }
-    Tv::from_bool(
-        parts
-            .into_iter()
-            .zip(req)
-            .all(|(p, r)| Glob::from_tokens(p).is_match(r)),
-    )
+    Tv::from_bool((0..6).all(|k| {
+        let end = if k == 5 {
+            toks.len()
+        } else {
+            starts[k + 1] - 1
+        };
+        match_tokens(&toks[starts[k]..end], req[k])
+    }))
 }
 
 pub fn parse_number(s: &str) -> Option<f64> {
@@ -940,6 +951,46 @@ mod tests {
         let fixed = KeyDomain::Fixed(Some("false".into()));
         assert!(clause("Bool", "k", &["false"]).always(&fixed));
         assert!(!clause("Bool", "k", &["true"]).always(&fixed));
+    }
+
+    /// The component-wise ARN match as it was first written (splitting into six patterns),
+    /// the reference for the allocation-free one.
+    fn arn_match_reference(request: &str, value: &CondValue) -> Tv {
+        let Some(toks) = &value.template else {
+            return Tv::Unknown;
+        };
+        let mut parts: Vec<Vec<Tok>> = vec![Vec::new()];
+        for t in toks {
+            if *t == Tok::Lit(':') && parts.len() < 6 {
+                parts.push(Vec::new());
+            } else {
+                parts.last_mut().expect("never empty").push(*t);
+            }
+        }
+        if parts.len() != 6 {
+            return Tv::Unknown;
+        }
+        let req: Vec<&str> = request.splitn(6, ':').collect();
+        if req.len() != 6 {
+            return Tv::False;
+        }
+        Tv::from_bool(
+            parts
+                .into_iter()
+                .zip(req)
+                .all(|(p, r)| Glob::from_tokens(p).is_match(r)),
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arn_matching_agrees_with_the_reference(
+            value in "[a:*?/]{0,14}",
+            request in "[ab:/]{0,14}",
+        ) {
+            let v = CondValue::new(&value, true);
+            proptest::prop_assert_eq!(arn_match(&request, &v), arn_match_reference(&request, &v));
+        }
     }
 
     #[test]
