@@ -455,7 +455,7 @@ fn domain_of(key_lc: &str, target: &Target, variant: &Variant) -> KeyDomain {
         // Keys AWS puts in every request (IAM User Guide, "Global condition context keys"):
         // present, with any value.
         ("aws:securetransport" | "aws:currenttime" | "aws:epochtime", _) => {
-            KeyDomain::AnyExcept(Vec::new())
+            KeyDomain::AnyExcept(BTreeSet::new())
         }
         _ => KeyDomain::Free,
     }
@@ -1019,7 +1019,7 @@ fn object_candidates(stmts: &[&Statement], target: &Target) -> Vec<String> {
 
 /// A value for a key constrained to "anything but `except`": an unlisted KMS key for the
 /// key-id key, a probe string otherwise.
-fn fresh_value(key: &str, except: &[String]) -> String {
+fn fresh_value(key: &str, except: &BTreeSet<String>) -> String {
     let base = if key.to_lowercase().contains("kms-key-id") {
         format!("arn:aws:kms:us-east-1:{FOREIGN_ACCOUNT}:key/s3audit-unlisted-key")
     } else {

@@ -16,6 +16,7 @@
 //! Unknown into the answer that is safe for their question: a Deny whose condition is
 //! Unknown is never counted as denying, and a request is never claimed to slip past it.
 
+use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use super::glob::{Glob, Tok, find_unmatched, match_tokens};
@@ -57,14 +58,29 @@ impl Tv {
         }
     }
 
-    /// AND over an iterator (true when empty).
+    /// AND over an iterator (true when empty). Stops at the first false: nothing after it
+    /// can change the answer, and the items are often pattern matches over long lists.
     pub fn all(items: impl IntoIterator<Item = Tv>) -> Tv {
-        items.into_iter().fold(Tv::True, Tv::and)
+        let mut out = Tv::True;
+        for t in items {
+            out = out.and(t);
+            if out == Tv::False {
+                break;
+            }
+        }
+        out
     }
 
-    /// OR over an iterator (false when empty).
+    /// OR over an iterator (false when empty). Stops at the first true.
     pub fn any(items: impl IntoIterator<Item = Tv>) -> Tv {
-        items.into_iter().fold(Tv::False, Tv::or)
+        let mut out = Tv::False;
+        for t in items {
+            out = out.or(t);
+            if out == Tv::True {
+                break;
+            }
+        }
+        out
     }
 }
 
@@ -344,8 +360,9 @@ pub struct Clause {
 pub enum KeyDomain {
     /// The class fixes the key: present with this value, or absent (`None`).
     Fixed(Option<String>),
-    /// Present, single-valued, with any value except these (case-sensitive).
-    AnyExcept(Vec<String>),
+    /// Present, single-valued, with any value except these (case-sensitive). A set: the
+    /// list can be a thousand key references long and is asked about every candidate.
+    AnyExcept(BTreeSet<String>),
     /// Anything: absent, or present with any value(s). Keys the requester controls.
     Free,
 }
@@ -404,7 +421,7 @@ impl Clause {
     pub fn always(&self, domain: &KeyDomain) -> bool {
         match domain {
             KeyDomain::Fixed(v) => self.eval(v.as_ref().map(std::slice::from_ref)) == Tv::True,
-            KeyDomain::Free => self.eval(None) == Tv::True && self.always_present(&[]),
+            KeyDomain::Free => self.eval(None) == Tv::True && self.always_present(&BTreeSet::new()),
             KeyDomain::AnyExcept(except) => self.always_present(except),
         }
     }
@@ -412,7 +429,7 @@ impl Clause {
     /// True for every present value outside `except`. Assumes the key is single-valued
     /// for a plain operator (AWS requires set operators for multivalued keys); with a set
     /// operator, a non-empty set satisfies it whenever every single value does.
-    fn always_present(&self, except: &[String]) -> bool {
+    fn always_present(&self, except: &BTreeSet<String>) -> bool {
         if self.op.base == Base::Null {
             return self
                 .values
@@ -469,8 +486,10 @@ impl Clause {
     /// false: the policy's own values, near misses and instances of its patterns.
     pub fn candidates(&self) -> Vec<String> {
         let mut out = Vec::new();
+        // A StringLike list can hold a thousand patterns: no quadratic scan for repeats.
+        let mut seen = HashSet::new();
         let mut push = |s: String| {
-            if !out.contains(&s) {
+            if seen.insert(s.clone()) {
                 out.push(s);
             }
         };
@@ -939,7 +958,7 @@ mod tests {
         );
         assert!(clause("Null", "k", &["true", "false"]).always(&free));
         assert!(!clause("StringNotEquals", "k", &["a"]).always(&free));
-        let except = KeyDomain::AnyExcept(vec!["a".into(), "b".into()]);
+        let except = KeyDomain::AnyExcept(["a".to_string(), "b".to_string()].into());
         assert!(clause("StringNotEquals", "k", &["a", "b"]).always(&except));
         assert!(clause("StringNotEquals", "k", &["a"]).always(&except));
         assert!(!clause("StringNotEquals", "k", &["a", "c"]).always(&except));
