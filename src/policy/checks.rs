@@ -534,7 +534,7 @@ fn verdict(
             json!(actions.len() - SHOWN),
         );
     }
-    map.insert("why".into(), json!(gap.reasons));
+    map.insert("why".into(), json!(&*gap.reasons));
     let scope = format!(
         "{} of {} request kinds not denied",
         analysis.gaps.len(),
