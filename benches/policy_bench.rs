@@ -341,7 +341,7 @@ pub mod shapes {
                 policy(vec![deny(json!("*"), json!("s3:*"), Value::Array(r), insecure_transport())])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -356,7 +356,7 @@ pub mod shapes {
                 policy(vec![deny(json!("*"), json!("s3:*"), Value::Array(r), insecure_transport())])
             }),
             facts: facts(),
-            expect: ["pass", "fail", "fail", "not_applicable"],
+            expect: ["pass", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -380,7 +380,7 @@ pub mod shapes {
                     "NotResource": r, "Condition": insecure_transport()})])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -403,7 +403,7 @@ pub mod shapes {
                 policy(stmts)
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -421,7 +421,7 @@ pub mod shapes {
                 policy(stmts)
             }),
             facts: facts(),
-            expect: ["pass", "fail", "fail", "not_applicable"],
+            expect: ["pass", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -447,7 +447,7 @@ pub mod shapes {
                 policy(stmts)
             }),
             facts: facts(),
-            expect: ["pass", "fail", "fail", "not_applicable"],
+            expect: ["pass", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -467,7 +467,7 @@ pub mod shapes {
                 policy(stmts)
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -487,7 +487,7 @@ pub mod shapes {
                 )])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -509,7 +509,7 @@ pub mod shapes {
                 )])
             }),
             facts: facts(),
-            expect: ["pass", "fail", "fail", "not_applicable"],
+            expect: ["pass", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -596,7 +596,7 @@ pub mod shapes {
                 )])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -608,7 +608,7 @@ pub mod shapes {
                 policy(vec![deny(json!({"AWS": accounts}), json!("s3:*"), both_arns(), insecure_transport())])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -628,7 +628,7 @@ pub mod shapes {
                 ])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -648,7 +648,7 @@ pub mod shapes {
                 )])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -669,7 +669,7 @@ pub mod shapes {
                 )])
             }),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &[],
         });
 
@@ -678,7 +678,7 @@ pub mod shapes {
             what: "dozens of TLS Deny statements, each on three condition keys of its own and a NotAction of its own, then four that split two keys between them: no single statement covers, no request escapes them all, and the witness search has exponentially many partial requests to reject for every action",
             policy: fill(|n| split_keys(n, true)),
             facts: facts(),
-            expect: ["fail", "fail", "fail", "not_applicable"],
+            expect: ["fail", "fail", "fail", "fail"],
             conservative: &["POL-001"],
         });
 

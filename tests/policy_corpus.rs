@@ -349,3 +349,71 @@ fn corpus_explanations_and_remediations_are_snapshotted() {
         serde_json::to_string_pretty(&all).unwrap()
     );
 }
+
+// The adversarial shapes are built by the benchmark (its `main` and printing are its own).
+#[allow(dead_code)]
+#[path = "../benches/policy_bench.rs"]
+mod bench;
+use bench::shapes;
+
+/// The adversarial shapes (the largest bucket policies of each kind that cost the analyser
+/// the most; `cargo bench --bench policy_bench` times them) keep the verdicts AWS's logic
+/// gives, with a counterexample for every fail the analyser does not mark conservative,
+/// and remediations that pass. Verdicts only: how long they take is the benchmark's
+/// business, not a test's.
+#[test]
+fn adversarial_shapes_keep_their_verdicts() {
+    let mut problems = Vec::new();
+    for shape in shapes::all() {
+        assert!(
+            shape.policy.len() <= shapes::MAX_POLICY_BYTES,
+            "{}",
+            shape.name
+        );
+        let outcomes = evaluate_all(Some(&shape.policy), &shape.facts);
+        for (got, want) in outcomes.iter().zip(shape.expect) {
+            let rule = got.rule;
+            if got.status.as_str() != want {
+                problems.push(format!(
+                    "{}: {rule} is {} but should be {want}: {}",
+                    shape.name,
+                    got.status.as_str(),
+                    got.message
+                ));
+                continue;
+            }
+            if got.status != Status::Fail {
+                continue;
+            }
+            let witness = !got.evidence["counterexample"].is_null();
+            if witness == shape.conservative.contains(&rule) {
+                problems.push(format!(
+                    "{}: {rule} {} a counterexample: {}",
+                    shape.name,
+                    if witness { "has" } else { "lacks" },
+                    got.message
+                ));
+            }
+            let merged = got
+                .merged_policy
+                .as_deref()
+                .expect("a fail has a remediation");
+            let fixed = parse_policy(merged).expect("the merged policy parses");
+            let again = evaluate(rule, Some(&fixed), &shape.facts);
+            if again.status != Status::Pass {
+                problems.push(format!(
+                    "{}: {rule} still {} after its remediation: {}",
+                    shape.name,
+                    again.status.as_str(),
+                    again.message
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}

@@ -83,7 +83,13 @@ impl ActionPattern {
     /// Whether the pattern names `action` (`s3:GetObject`): action names and patterns are
     /// case-insensitive.
     pub fn matches(&self, action: &str) -> bool {
-        self.glob.is_match(&action.to_lowercase())
+        self.matches_lc(&action.to_lowercase())
+    }
+
+    /// [`ActionPattern::matches`] for an action already lower-cased: the analyser asks
+    /// every pattern of every statement about each action, and lower-cases it once.
+    pub fn matches_lc(&self, action_lc: &str) -> bool {
+        self.glob.is_match(action_lc)
     }
 }
 

@@ -26,18 +26,28 @@
 //! in the conservative case above) the gap is reported without a witness, and the verdict
 //! still fails: a condition the analyser cannot decide narrows a Deny, it never makes a pass.
 //!
+//! How long this takes is bounded by the policy, whatever its shape. Coverage is exact and
+//! polynomial: wildcard questions are linear in the patterns ([`super::glob`]) and each
+//! statement is judged once per resource kind and variant. The witness search is the one
+//! part with no polynomial exact procedure (choosing values that escape every statement is
+//! satisfiability), so it runs on a fixed budget of work per analysis; when the budget runs
+//! out the gap is reported without a witness, exactly as when none exists. The budget can
+//! cost a counterexample, never a verdict.
+//!
 //! Known limits, all on the side of failing: the root user of the bucket owner account can
 //! always get, put and delete the bucket policy whatever it says (AWS's lock-out
 //! protection), which no policy can change and the analyser does not model; a plain
 //! operator on a context key is assumed single-valued (AWS requires set operators for
 //! multivalued keys).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::actions;
-use super::condition::{Clause, KeyDomain, Tv};
+use super::condition::{Base, Clause, KeyDomain, StrKind, Tv};
 use super::document::{Effect, Policy, PrincipalSet, Resources, Statement};
-use super::glob::{Search, find_suffix};
+use super::glob::{Glob, find_matched, find_unmatched};
 
 /// The bucket a policy is attached to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +122,7 @@ impl Variant {
     fn domain(&self, key_lc: &str) -> Option<&KeyDomain> {
         self.keys
             .iter()
-            .find(|(k, _)| k.to_lowercase() == key_lc)
+            .find(|(k, _)| lower_eq(k, key_lc))
             .map(|(_, d)| d)
     }
 }
@@ -229,6 +239,20 @@ impl Requester {
     }
 }
 
+/// Whether `key` lower-cased is `lc`; without allocating for an ASCII key, since requests
+/// are looked up once per condition of every statement.
+fn lower_eq(key: &str, lc: &str) -> bool {
+    if key.is_ascii() {
+        key.len() == lc.len()
+            && key
+                .bytes()
+                .zip(lc.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        key.to_lowercase() == lc
+    }
+}
+
 /// Keys only an authenticated IAM principal can carry: absent on anonymous requests.
 fn principal_scoped(key_lc: &str) -> bool {
     key_lc.starts_with("aws:principal")
@@ -267,7 +291,7 @@ impl Request {
         }
         self.context
             .iter()
-            .find(|(k, _)| k.to_lowercase() == key_lc)
+            .find(|(k, _)| lower_eq(k, key_lc))
             .and_then(|(_, v)| v.clone().map(|v| vec![v]))
     }
 
@@ -323,11 +347,17 @@ fn set_names(set: &PrincipalSet, who: &Requester) -> Tv {
         return Tv::True;
     }
     let is_account = |e: &str| e.len() == 12 && e.chars().all(|c| c.is_ascii_digit());
-    let root_of = |e: &str| -> Option<String> {
-        let rest = e.strip_prefix("arn:")?;
-        let parts: Vec<&str> = rest.splitn(5, ':').collect();
-        (parts.len() == 5 && parts[1] == "iam" && parts[4] == "root").then(|| parts[3].to_string())
-    };
+    fn root_of(e: &str) -> Option<&str> {
+        let mut parts = e.strip_prefix("arn:")?.splitn(5, ':');
+        let (_, service, _, account, resource) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        (service == "iam" && resource == "root").then_some(account)
+    }
     match who {
         Requester::Anonymous => Tv::False,
         Requester::Account(a) | Requester::Iam { account: a, .. } => {
@@ -336,7 +366,7 @@ fn set_names(set: &PrincipalSet, who: &Requester) -> Tv {
                 if is_account(e) {
                     Tv::from_bool(e == a)
                 } else if let Some(acct) = root_of(e) {
-                    Tv::from_bool(&acct == a)
+                    Tv::from_bool(acct == a.as_str())
                 } else if e.starts_with("arn:") {
                     Tv::from_bool(*e == arn)
                 } else {
@@ -392,13 +422,43 @@ fn key_applies(clauses: &[&Clause], values: Option<&[String]>) -> Tv {
 
 /// Whether a statement matches a concrete request.
 pub fn statement_applies(stmt: &Statement, req: &Request) -> Tv {
+    applies_with(stmt, req, |key_lc| req.value(key_lc))
+}
+
+/// [`statement_applies`] with the request's context keys looked up by `value`.
+fn applies_with(
+    stmt: &Statement,
+    req: &Request,
+    value: impl Fn(&str) -> Option<Vec<String>>,
+) -> Tv {
     Tv::from_bool(stmt.actions.applies_to(&req.action))
         .and(principal_applies(stmt, &req.principal))
         .and(resource_applies(&stmt.resources, &req.resource))
         .and(Tv::all(stmt.conditions.iter().map(|c| {
-            let v = req.value(&c.key_lc);
+            let v = value(&c.key_lc);
             c.eval(v.as_deref())
         })))
+}
+
+/// Whether no statement of `stmts` matches the request, for certain. The request's context
+/// is indexed once: a witness can carry hundreds of keys, and [`Request::value`] scans them
+/// for every condition of every statement.
+fn escapes_all(denies: &[&Statement], stmts: &[usize], req: &Request) -> bool {
+    let mut context: HashMap<String, Option<&String>> = HashMap::new();
+    for (k, v) in &req.context {
+        context.entry(k.to_lowercase()).or_insert(v.as_ref());
+    }
+    let value = |key_lc: &str| match req.principal.derived(key_lc) {
+        Some(v) => v.map(|v| vec![v]),
+        None => context
+            .get(key_lc)
+            .copied()
+            .flatten()
+            .map(|v| vec![v.clone()]),
+    };
+    stmts
+        .iter()
+        .all(|&i| applies_with(denies[i], req, value) == Tv::False)
 }
 
 /// Whether some Deny statement of the policy matches the request (`True`: denied for
@@ -419,11 +479,14 @@ pub fn denied(policy: Option<&Policy>, req: &Request) -> Tv {
 // --- Coverage ---------------------------------------------------------------------------
 
 /// Why one Deny statement does not cover a sub-class (its first failing element).
+/// `resources_universal`: whether its Resource/NotResource covers the kind
+/// ([`resource_universal`], which the caller caches).
 fn why_not_covering(
     stmt: &Statement,
     target: &Target,
     kind: ResourceKind,
     variant: &Variant,
+    resources_universal: bool,
 ) -> Option<String> {
     let p = &stmt.principals;
     if p.negated {
@@ -432,7 +495,7 @@ fn why_not_covering(
     if !p.set.everyone() {
         return Some("it names only some principals (Principal is not \"*\")".to_string());
     }
-    if !resource_universal(&stmt.resources, target, kind) {
+    if !resources_universal {
         return Some(format!(
             "its resources do not include {}",
             target.describe(kind)
@@ -441,7 +504,7 @@ fn why_not_covering(
     for c in &stmt.conditions {
         let domain = domain_of(&c.key_lc, target, variant);
         if !c.always(&domain) {
-            return Some(match domain {
+            return Some(match domain.as_ref() {
                 KeyDomain::Fixed(Some(v)) => format!(
                     "its condition {} on {} is not true when {}={}",
                     c.op.name, c.key, c.key, v
@@ -464,22 +527,23 @@ fn why_not_covering(
     None
 }
 
-/// What the class lets a key be.
-fn domain_of(key_lc: &str, target: &Target, variant: &Variant) -> KeyDomain {
+/// What the class lets a key be. Borrowed when the variant names the key: an allowed-key
+/// list may hold a thousand references, and this is asked for every condition.
+fn domain_of<'v>(key_lc: &str, target: &Target, variant: &'v Variant) -> Cow<'v, KeyDomain> {
     if let Some(d) = variant.domain(key_lc) {
-        return d.clone();
+        return Cow::Borrowed(d);
     }
-    match (key_lc, &target.account) {
+    Cow::Owned(match (key_lc, &target.account) {
         ("aws:resourceaccount" | "s3:resourceaccount", Some(acct)) => {
             KeyDomain::Fixed(Some(acct.clone()))
         }
         // Keys AWS puts in every request (IAM User Guide, "Global condition context keys"):
         // present, with any value.
         ("aws:securetransport" | "aws:currenttime" | "aws:epochtime", _) => {
-            KeyDomain::AnyExcept(Vec::new())
+            KeyDomain::AnyExcept(BTreeSet::new())
         }
         _ => KeyDomain::Free,
-    }
+    })
 }
 
 /// Whether Resource/NotResource matches the bucket ARN, or every object ARN. For every
@@ -504,11 +568,9 @@ fn resource_universal(res: &Resources, target: &Target, kind: ResourceKind) -> b
             };
             if res.negated {
                 // No excluded pattern may match any object (an unknown one might).
-                globs.len() == res.patterns.len()
-                    && find_suffix(&globs, &prefix, 1, |m| m.iter().any(|x| *x))
-                        == Search::NoneExists
+                globs.len() == res.patterns.len() && find_matched(&globs, &prefix, 1).is_none()
             } else {
-                find_suffix(&globs, &prefix, 1, |m| !m.iter().any(|x| *x)) == Search::NoneExists
+                find_unmatched(&globs, &prefix, 1).is_none()
             }
         }
     }
@@ -526,8 +588,10 @@ pub struct Gap {
     /// A request no Deny statement matches, verified by evaluation; `None` when the search
     /// found none (the conservative case: see the module documentation).
     pub witness: Option<Request>,
-    /// For each Deny statement that applies to the action, why it does not cover.
-    pub reasons: Vec<String>,
+    /// For each Deny statement that applies to the action, why it does not cover. Shared
+    /// by every gap with the same applicable statements: with hundreds of statements, a
+    /// copy for each of the catalog's actions adds up.
+    pub reasons: Arc<[String]>,
 }
 
 /// The outcome of [`analyze`].
@@ -549,6 +613,14 @@ impl Analysis {
 
 /// Decides, for each sub-class of `class`, whether the policy's Deny statements guarantee
 /// a denial; `policy: None` is a bucket without a policy.
+///
+/// Work is shared wherever the answers allow, so that it grows with the size of the policy
+/// and not with the number of sub-classes times that size: which statements apply to an
+/// action is computed once per action; whether a statement covers, and whether a fixed
+/// part rules it out, once per statement, resource kind and variant (neither depends on
+/// the action); sub-classes with the same applicable statements share their answer; and
+/// the witness searches of a resource kind and variant share their candidates and
+/// evaluate each statement on each candidate at most once.
 pub fn analyze(policy: Option<&Policy>, target: &Target, class: &RequestClass) -> Analysis {
     let denies: Vec<&Statement> = policy
         .map(|p| {
@@ -558,29 +630,46 @@ pub fn analyze(policy: Option<&Policy>, target: &Target, class: &RequestClass) -
                 .collect()
         })
         .unwrap_or_default();
+    let applicable: Vec<Vec<usize>> = class
+        .actions
+        .iter()
+        .map(|(action, _)| {
+            let action_lc = action.to_lowercase();
+            denies
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.actions.applies_to_lc(&action_lc))
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
+    let union: Vec<usize> = applicable
+        .iter()
+        .flatten()
+        .copied()
+        .collect::<BTreeSet<usize>>()
+        .into_iter()
+        .collect();
+    let mut shared = Shared::new(&denies, target, ANALYSIS_BUDGET);
+    let mut scopes: HashMap<(ResourceKind, usize), Scope> = HashMap::new();
     let mut checked = 0;
     let mut covered_by = BTreeSet::new();
     let mut gaps = Vec::new();
     // Sub-classes with the same applicable statements share an answer.
-    let mut memo: HashMap<(ResourceKind, usize, Vec<usize>), Answer> = HashMap::new();
+    let mut memo: HashMap<(ResourceKind, usize, &[usize]), Answer> = HashMap::new();
     for (vi, variant) in class.variants.iter().enumerate() {
-        for (action, kinds) in &class.actions {
+        for ((action, kinds), applicable) in class.actions.iter().zip(&applicable) {
             for &kind in kinds {
                 checked += 1;
-                let applicable: Vec<usize> = denies
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.actions.applies_to(action))
-                    .map(|(i, _)| i)
-                    .collect();
-                let key = (kind, vi, applicable.clone());
-                let answer = memo.entry(key).or_insert_with(|| {
-                    let stmts: Vec<&Statement> = applicable.iter().map(|&i| denies[i]).collect();
-                    decide(&stmts, target, kind, variant, action)
-                });
+                let scope = scopes
+                    .entry((kind, vi))
+                    .or_insert_with(|| Scope::new(denies.len(), kind, variant, &union));
+                let answer = memo
+                    .entry((kind, vi, applicable.as_slice()))
+                    .or_insert_with(|| scope.decide(&mut shared, applicable, action));
                 match answer {
                     Answer::Covered(i) => {
-                        covered_by.insert(applicable[*i]);
+                        covered_by.insert(*i);
                     }
                     Answer::Gap { witness, reasons } => gaps.push(Gap {
                         action: action.clone(),
@@ -605,32 +694,306 @@ pub fn analyze(policy: Option<&Policy>, target: &Target, class: &RequestClass) -
 
 /// The answer for one sub-class.
 enum Answer {
-    /// This applicable statement (an index into the statements passed to [`decide`])
-    /// covers the sub-class.
+    /// This Deny statement (an index into the policy's Deny statements) covers it.
     Covered(usize),
     /// Not covered: a witness if one was found, and why each statement falls short.
     Gap {
         witness: Option<Request>,
-        reasons: Vec<String>,
+        reasons: Arc<[String]>,
     },
 }
 
-fn decide(
-    stmts: &[&Statement],
-    target: &Target,
-    kind: ResourceKind,
-    variant: &Variant,
-    action: &str,
-) -> Answer {
-    let mut reasons = Vec::new();
-    for (i, s) in stmts.iter().enumerate() {
-        match why_not_covering(s, target, kind, variant) {
-            None => return Answer::Covered(i),
-            Some(why) => reasons.push(format!("Deny {}: {why}", s.label())),
+/// How much work the witness searches of one [`analyze`] call may do, in units of about
+/// one statement part looked up, or one pattern, value or principal compared.
+///
+/// A witness falsifies some part of every applicable statement, and choosing the values
+/// that do is a satisfiability problem (statements are clauses, request dimensions are
+/// variables): no exact procedure is polynomial in general, so the searches are bounded.
+/// The bound only ever costs evidence, never a verdict: a sub-class is a gap because no
+/// single statement covers it, which is decided exactly before any search, and a gap whose
+/// search ran out is reported without a counterexample, like one where no request escapes.
+/// Real policies spend at most a few hundred units per search (under 250 on the corpus and
+/// on thousands of generated policies); 200 000 units are about 15 ms of searching, which
+/// keeps adversarial policies (dozens of statements that split the same keys between them,
+/// the `search-exhaust` shapes of `benches/policy_bench.rs`) well within the time an
+/// analysis may take.
+const ANALYSIS_BUDGET: u64 = 200_000;
+
+/// The budget of the first search of a sub-class, in the statements' own order (see
+/// [`Scope::witness`]): four times the most any first pass needed on the corpus and on
+/// generated policies, so that their counterexamples stay the ones shown before.
+const FIRST_PASS_BUDGET: u64 = 1_000;
+
+/// How many witnesses of earlier sub-classes are tried on a new one before searching.
+const RECENT_WITNESSES: usize = 4;
+
+#[derive(Debug, Clone, Copy)]
+struct Budget(u64);
+
+impl Budget {
+    /// Spends `units`; false (and nothing left) when they were not all there.
+    fn spend(&mut self, units: u64) -> bool {
+        match self.0.checked_sub(units) {
+            Some(left) => {
+                self.0 = left;
+                true
+            }
+            None => {
+                self.0 = 0;
+                false
+            }
         }
     }
-    let witness = WitnessSearch::new(stmts, target, kind, variant, action).run();
-    Answer::Gap { witness, reasons }
+
+    fn is_spent(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// What one [`analyze`] call shares between resource kinds and variants.
+struct Shared<'a> {
+    denies: &'a [&'a Statement],
+    target: &'a Target,
+    /// Per Deny statement: the candidate values it suggests, computed on first use.
+    suggestions: Vec<Option<Suggestions>>,
+    /// Per Deny statement: whether its resources cover the bucket, and every object.
+    universal: Vec<[Option<bool>; 2]>,
+    budget: Budget,
+}
+
+/// The values a statement suggests for a witness: the principals it names, object keys its
+/// resource patterns match and miss, and the values of each of its conditions.
+#[derive(Clone)]
+struct Suggestions {
+    principals: Vec<Requester>,
+    objects: Vec<String>,
+    /// Per condition (in order): its candidate values.
+    values: Vec<Vec<String>>,
+    /// Per condition: a value that makes it false, if [`escape_hint`] names one.
+    hints: Vec<Option<String>>,
+}
+
+impl<'a> Shared<'a> {
+    fn new(denies: &'a [&'a Statement], target: &'a Target, budget: u64) -> Shared<'a> {
+        Shared {
+            denies,
+            target,
+            suggestions: vec![None; denies.len()],
+            universal: vec![[None; 2]; denies.len()],
+            budget: Budget(budget),
+        }
+    }
+
+    fn universal(&mut self, i: usize, kind: ResourceKind) -> bool {
+        let (s, target) = (self.denies[i], self.target);
+        *self.universal[i][kind as usize]
+            .get_or_insert_with(|| resource_universal(&s.resources, target, kind))
+    }
+
+    fn suggestions(&mut self, i: usize) -> &Suggestions {
+        let (s, target) = (self.denies[i], self.target);
+        self.suggestions[i].get_or_insert_with(|| Suggestions {
+            principals: principal_candidates(s),
+            objects: object_candidates(s, target),
+            values: s
+                .conditions
+                .iter()
+                .map(|c| {
+                    let mut values = c.candidates();
+                    values.retain(|v| v.len() <= MAX_VALUE_BYTES);
+                    values
+                })
+                .collect(),
+            hints: s.conditions.iter().map(escape_hint).collect(),
+        })
+    }
+}
+
+/// Everything about one resource kind and variant that does not depend on the action,
+/// computed on first use: whether each Deny statement covers, whether a fixed part rules
+/// it out, and the candidates and statement parts of the witness search.
+struct Scope<'v> {
+    kind: ResourceKind,
+    variant: &'v Variant,
+    /// Per Deny statement: `Some(reason)` when it does not cover, `None` when it does.
+    why: Vec<Option<Option<String>>>,
+    /// Per Deny statement: whether a part fixed for the sub-class rules it out.
+    excluded: Vec<Option<bool>>,
+    universe: Option<Universe>,
+    /// Witnesses found for earlier sub-classes, most recent last.
+    recent: Vec<Request>,
+    /// Every Deny statement that applies to some action of the class (in policy order).
+    union: &'v [usize],
+    /// A request that escapes all of `union`, once searched for (see [`Scope::witness`]).
+    everywhere: Option<Option<Request>>,
+    /// Whether a search has been made for a sub-class of the scope.
+    searched: bool,
+}
+
+impl<'v> Scope<'v> {
+    fn new(
+        statements: usize,
+        kind: ResourceKind,
+        variant: &'v Variant,
+        union: &'v [usize],
+    ) -> Scope<'v> {
+        Scope {
+            kind,
+            variant,
+            why: vec![None; statements],
+            excluded: vec![None; statements],
+            universe: None,
+            recent: Vec::new(),
+            union,
+            everywhere: None,
+            searched: false,
+        }
+    }
+
+    fn why(&mut self, shared: &mut Shared, i: usize) -> Option<&str> {
+        let s = shared.denies[i];
+        let (kind, variant) = (self.kind, self.variant);
+        if self.why[i].is_none() {
+            let universal = shared.universal(i, kind);
+            self.why[i] = Some(
+                why_not_covering(s, shared.target, kind, variant, universal)
+                    .map(|why| format!("Deny {}: {why}", s.label())),
+            );
+        }
+        self.why[i].as_ref().expect("set above").as_deref()
+    }
+
+    fn excluded(&mut self, shared: &Shared, i: usize) -> bool {
+        let s = shared.denies[i];
+        let (kind, variant) = (self.kind, self.variant);
+        *self.excluded[i]
+            .get_or_insert_with(|| static_part(s, shared.target, kind, variant) == Tv::False)
+    }
+
+    fn decide(&mut self, shared: &mut Shared, applicable: &[usize], action: &str) -> Answer {
+        let mut reasons = Vec::new();
+        for &i in applicable {
+            match self.why(shared, i) {
+                None => return Answer::Covered(i),
+                Some(why) => reasons.push(why.to_string()),
+            }
+        }
+        let witness = self.witness(shared, applicable, action);
+        Answer::Gap {
+            witness,
+            reasons: reasons.into(),
+        }
+    }
+
+    /// A request of the sub-class that no applicable statement matches, if one is found.
+    ///
+    /// Before searching, requests found for other sub-classes of the scope are tried (a
+    /// check is one evaluation per statement): the most recent witnesses, and, from the
+    /// second search on, one request that escapes *every* statement applicable to some
+    /// action of the class, searched for once. Whatever escapes all of them escapes the
+    /// statements of any one action, so when statements differ by action only in which
+    /// actions they name (a NotAction each), one search serves every sub-class. The first
+    /// search of a scope is for the sub-class itself, so that the counterexample a verdict
+    /// shows is the one the analyser has always shown.
+    fn witness(
+        &mut self,
+        shared: &mut Shared,
+        applicable: &[usize],
+        action: &str,
+    ) -> Option<Request> {
+        let stmts: Vec<usize> = applicable
+            .iter()
+            .copied()
+            .filter(|&i| !self.excluded(shared, i))
+            .collect();
+        let escapes =
+            |shared: &Shared, request: &Request| escapes_all(shared.denies, &stmts, request);
+        let known = self
+            .everywhere
+            .iter()
+            .flatten()
+            .chain(self.recent.iter().rev());
+        for w in known {
+            if !shared.budget.spend(stmts.len() as u64 + 1) {
+                return None;
+            }
+            let mut w = w.clone();
+            w.action = action.to_string();
+            if escapes(shared, &w) {
+                return Some(w);
+            }
+        }
+        if self.searched && self.everywhere.is_none() {
+            let union: Vec<usize> = self
+                .union
+                .iter()
+                .copied()
+                .filter(|&i| !self.excluded(shared, i))
+                .collect();
+            let found = self.search(shared, &union, self.union);
+            self.everywhere = Some(found.clone());
+            if let Some(mut w) = found {
+                w.action = action.to_string();
+                if escapes(shared, &w) {
+                    return Some(w);
+                }
+            }
+        }
+        self.searched = true;
+        let mut request = self.search(shared, &stmts, applicable)?;
+        request.action = action.to_string();
+        // The witness must survive a full evaluation of every Deny statement.
+        if !escapes(shared, &request) {
+            return None;
+        }
+        if self.recent.len() == RECENT_WITNESSES {
+            self.recent.remove(0);
+        }
+        self.recent.push(request.clone());
+        Some(request)
+    }
+
+    /// Searches for an assignment of candidates that falsifies a part of each of `stmts`
+    /// (`applicable`: the same before leaving out the excluded ones), and builds the request
+    /// (with no action: the caller sets it and checks the request).
+    ///
+    /// First a depth-first search in the statements' own order, with a small budget: it
+    /// finds what the analyser has always shown for real policies. If that runs out, the
+    /// search starts over with the statements that have the fewest ways out first, which
+    /// settles the usual hard case (a few statements that split a key's values between
+    /// them, after many that are easy to escape one by one) at once.
+    fn search(
+        &mut self,
+        shared: &mut Shared,
+        stmts: &[usize],
+        applicable: &[usize],
+    ) -> Option<Request> {
+        if shared.budget.is_spent() {
+            return None;
+        }
+        if self.universe.is_none() {
+            let excluded: Vec<bool> = (0..shared.denies.len())
+                .map(|i| self.excluded(shared, i))
+                .collect();
+            self.universe = Some(Universe::new(shared, &excluded, self.kind, self.variant));
+        }
+        let universe = self.universe.as_mut().expect("built above");
+        let mut search = Search::new(universe, shared.denies, stmts, self.kind);
+        // Setting up costs as much as the candidates it lists.
+        let setup = stmts.len() + search.dims.iter().map(|d| d.cands.len()).sum::<usize>();
+        if !shared.budget.spend(setup as u64) {
+            return None;
+        }
+        let found = match search.run(universe, shared, FIRST_PASS_BUDGET) {
+            Flow::Found => true,
+            Flow::Exhausted => false,
+            Flow::OutOfBudget => {
+                search.reorder_for_second_pass(universe);
+                search.run(universe, shared, u64::MAX) == Flow::Found
+            }
+        };
+        found.then(|| search.build(universe, shared, applicable, self.kind, self.variant))
+    }
 }
 
 // --- The witness search -------------------------------------------------------------------
@@ -640,222 +1003,653 @@ fn decide(
 enum Dim {
     Principal,
     Object,
+    /// An index into [`Universe::keys`].
     Key(usize),
 }
 
-struct FreeKey {
-    display: String,
+/// A context key the requester controls, with every value any statement of the scope
+/// suggests for it and the values the class adds.
+struct UKey {
     lc: String,
-    candidates: Vec<Option<String>>,
+    domain: KeyDomain,
+    values: Vec<Option<String>>,
+    index: HashMap<Option<String>, usize>,
+    /// The values the class adds: a value outside `AnyExcept`'s list, or absence.
+    fresh: usize,
+    /// Per value: whether the class allows it (for `AnyExcept`: present and not listed).
+    allowed: Vec<bool>,
 }
 
-/// Candidate values per dimension, each statement's part evaluated for each candidate, and
-/// a depth-first search for an assignment that falsifies a part of every statement.
-struct WitnessSearch<'a> {
-    stmts: Vec<&'a Statement>,
-    target: &'a Target,
-    kind: ResourceKind,
-    variant: &'a Variant,
-    action: String,
+impl UKey {
+    fn add(&mut self, v: Option<String>) -> usize {
+        if let Some(&i) = self.index.get(&v) {
+            return i;
+        }
+        self.values.push(v.clone());
+        self.index.insert(v, self.values.len() - 1);
+        self.values.len() - 1
+    }
+}
+
+/// One part of a statement that the requester's choice in one dimension decides, with its
+/// value for each candidate of the dimension, evaluated on first use.
+struct Part {
+    dim: Dim,
+    /// For a key: the statement's clauses on it (indices into its conditions).
+    clauses: Vec<usize>,
+    /// Per candidate: 0 not evaluated yet, 1 false, 2 true or unknown.
+    cells: Vec<u8>,
+}
+
+const UNKNOWN_YET: u8 = 0;
+const FALSE: u8 = 1;
+const NOT_FALSE: u8 = 2;
+
+/// What a statement contributes to the candidates, as indices into the universe's lists.
+#[derive(Default)]
+struct Contribution {
+    principals: Vec<usize>,
+    objects: Vec<usize>,
+    /// Per condition on a requester-controlled key: the key, the key as written, and the
+    /// values.
+    keys: Vec<(usize, String, Vec<usize>)>,
+    /// (key, value) pairs that make one of its conditions false ([`escape_hint`]), for the
+    /// second pass of the search.
+    hints: Vec<(usize, usize)>,
+}
+
+/// One condition's candidate values, before its key has an index (see `Universe::new`).
+struct ClauseValues {
+    lc: String,
+    display: String,
+    values: Vec<usize>,
+    hint: Option<usize>,
+}
+
+/// The candidates every statement of a scope suggests, and each statement's parts. A search
+/// for one sub-class uses the candidates of its own statements, in the order they suggest
+/// them (as the analyser always has); the parts' values are shared by every search.
+struct Universe {
     principals: Vec<Requester>,
     objects: Vec<String>,
-    keys: Vec<FreeKey>,
-    /// `parts[s]`: for statement `s`, each dimension it depends on with the part's value
-    /// for every candidate of that dimension.
-    parts: Vec<Vec<(Dim, Vec<Tv>)>>,
-    budget: usize,
-    /// Every key the applicable statements test (lower-cased), for display.
-    tested: Vec<String>,
+    /// The full ARN of each object candidate.
+    object_arns: Vec<String>,
+    /// Sorted by lower-cased name: the order searches try them in.
+    keys: Vec<UKey>,
+    /// Per Deny statement (empty for excluded ones).
+    contributions: Vec<Contribution>,
+    parts: Vec<Vec<Part>>,
+    /// Per Deny statement: its conditions on principal-derived keys.
+    derived: Vec<Vec<usize>>,
 }
 
-/// How many search steps one sub-class may take.
-const SEARCH_BUDGET: usize = 50_000;
+/// Principals every search tries first: anonymous, then someone in another account.
+const FIRST_PRINCIPALS: usize = 2;
 
-impl<'a> WitnessSearch<'a> {
+/// The principal every search tries last.
+fn probe_service() -> Requester {
+    Requester::Service("s3audit-probe.amazonaws.com".to_string())
+}
+
+impl Universe {
     fn new(
-        stmts: &[&'a Statement],
-        target: &'a Target,
+        shared: &mut Shared,
+        excluded: &[bool],
         kind: ResourceKind,
-        variant: &'a Variant,
-        action: &str,
-    ) -> WitnessSearch<'a> {
-        let tested: Vec<String> = stmts
+        variant: &Variant,
+    ) -> Universe {
+        let target = shared.target;
+        let mut principals = vec![Requester::Anonymous, foreign_user(), probe_service()];
+        let mut principal_at: HashMap<Requester, usize> = principals
             .iter()
-            .flat_map(|s| s.conditions.iter().map(|c| c.key_lc.clone()))
+            .cloned()
+            .enumerate()
+            .map(|(i, p)| (p, i))
             .collect();
-        // Statements a fixed part already rules out cannot match any request of the class.
-        let stmts: Vec<&Statement> = stmts
-            .iter()
-            .copied()
-            .filter(|s| static_part(s, target, kind, variant) != Tv::False)
-            .collect();
-        let mut search = WitnessSearch {
-            principals: principal_candidates(&stmts),
-            objects: match kind {
-                ResourceKind::Object => object_candidates(&stmts, target),
-                ResourceKind::Bucket => Vec::new(),
-            },
-            keys: free_keys(&stmts, target, variant),
-            stmts,
-            target,
-            kind,
-            variant,
-            action: action.to_string(),
-            parts: Vec::new(),
-            budget: SEARCH_BUDGET,
-            tested,
-        };
-        search.parts = search
-            .stmts
-            .iter()
-            .map(|s| search.statement_parts(s))
-            .collect();
-        search
-    }
-
-    fn statement_parts(&self, s: &Statement) -> Vec<(Dim, Vec<Tv>)> {
-        let mut parts = Vec::new();
-        let derived: Vec<&Clause> = s
-            .conditions
-            .iter()
-            .filter(|c| is_derived(&c.key_lc))
-            .collect();
-        parts.push((
-            Dim::Principal,
-            self.principals
-                .iter()
-                .map(|p| {
-                    principal_applies(s, p).and(Tv::all(derived.iter().map(|c| {
-                        let v = p.derived(&c.key_lc).flatten().map(|v| vec![v]);
-                        c.eval(v.as_deref())
-                    })))
-                })
-                .collect(),
-        ));
-        if self.kind == ResourceKind::Object {
-            let prefix = self.target.object_prefix();
-            parts.push((
-                Dim::Object,
-                self.objects
+        let mut objects = vec![PROBE_KEY.to_string()];
+        let mut object_at: HashMap<String, usize> = HashMap::from([(PROBE_KEY.to_string(), 0)]);
+        let mut keys: BTreeMap<String, UKey> = BTreeMap::new();
+        let mut contributions = Vec::with_capacity(excluded.len());
+        // Per statement, its conditions' keys and values, indexed once the key order is known.
+        let mut key_values: Vec<Vec<ClauseValues>> = Vec::new();
+        for (i, &excluded) in excluded.iter().enumerate() {
+            let mut c = Contribution::default();
+            let mut kv = Vec::new();
+            if !excluded {
+                let s = shared.denies[i];
+                let suggested = shared.suggestions(i).clone();
+                for p in suggested.principals {
+                    let next = principals.len();
+                    let at = *principal_at.entry(p.clone()).or_insert(next);
+                    if at == next {
+                        principals.push(p);
+                    }
+                    c.principals.push(at);
+                }
+                if kind == ResourceKind::Object {
+                    for k in suggested.objects {
+                        let next = objects.len();
+                        let at = *object_at.entry(k.clone()).or_insert(next);
+                        if at == next {
+                            objects.push(k);
+                        }
+                        c.objects.push(at);
+                    }
+                }
+                for ((cl, values), hint) in s
+                    .conditions
                     .iter()
-                    .map(|k| resource_applies(&s.resources, &format!("{prefix}{k}")))
-                    .collect(),
-            ));
-        }
-        for (ki, key) in self.keys.iter().enumerate() {
-            let clauses: Vec<&Clause> =
-                s.conditions.iter().filter(|c| c.key_lc == key.lc).collect();
-            if clauses.is_empty() {
-                continue;
+                    .zip(suggested.values)
+                    .zip(suggested.hints)
+                {
+                    if is_derived(&cl.key_lc) {
+                        continue;
+                    }
+                    let domain = domain_of(&cl.key_lc, target, variant);
+                    if matches!(domain.as_ref(), KeyDomain::Fixed(_)) {
+                        continue;
+                    }
+                    let key = keys.entry(cl.key_lc.clone()).or_insert_with(|| UKey {
+                        lc: cl.key_lc.clone(),
+                        domain: domain.into_owned(),
+                        values: Vec::new(),
+                        index: HashMap::new(),
+                        fresh: 0,
+                        allowed: Vec::new(),
+                    });
+                    let values = values.into_iter().map(|v| key.add(Some(v))).collect();
+                    let hint = hint.map(|h| key.add(Some(h)));
+                    kv.push(ClauseValues {
+                        lc: cl.key_lc.clone(),
+                        display: cl.key.clone(),
+                        values,
+                        hint,
+                    });
+                }
             }
-            parts.push((
-                Dim::Key(ki),
-                key.candidates
+            contributions.push(c);
+            key_values.push(kv);
+        }
+        let names: Vec<String> = keys.keys().cloned().collect();
+        let mut keys: Vec<UKey> = keys.into_values().collect();
+        for (c, kv) in contributions.iter_mut().zip(key_values) {
+            for cv in kv {
+                let ki = names.binary_search(&cv.lc).expect("collected above");
+                c.keys.push((ki, cv.display, cv.values));
+                c.hints.extend(cv.hint.map(|h| (ki, h)));
+            }
+        }
+        // The values a search adds to the statements' own (see `Search::new`).
+        for key in &mut keys {
+            key.fresh = match &key.domain {
+                KeyDomain::AnyExcept(except) => {
+                    let fresh = key.add(Some(fresh_value(&key.lc, except)));
+                    if key.lc == "aws:securetransport" {
+                        key.add(Some("true".to_string()));
+                        key.add(Some("false".to_string()));
+                    }
+                    fresh
+                }
+                _ => key.add(None),
+            };
+            key.allowed = match &key.domain {
+                KeyDomain::AnyExcept(except) => key
+                    .values
                     .iter()
-                    .map(|v| {
-                        let v = v.clone().map(|v| vec![v]);
-                        key_applies(&clauses, v.as_deref())
-                    })
+                    .map(|v| v.as_ref().is_some_and(|v| !except.contains(v)))
                     .collect(),
-            ));
+                _ => vec![true; key.values.len()],
+            };
         }
-        parts
-    }
-
-    fn run(mut self) -> Option<Request> {
-        let mut asg: HashMap<Dim, usize> = HashMap::new();
-        if !self.dfs(&mut asg) {
-            return None;
+        let prefix = target.object_prefix();
+        let object_arns = objects.iter().map(|k| format!("{prefix}{k}")).collect();
+        let mut parts = Vec::with_capacity(excluded.len());
+        let mut derived = Vec::with_capacity(excluded.len());
+        for (i, &excluded) in excluded.iter().enumerate() {
+            let s = shared.denies[i];
+            let d: Vec<usize> = (0..s.conditions.len())
+                .filter(|&c| is_derived(&s.conditions[c].key_lc))
+                .collect();
+            let mut ps = Vec::new();
+            if !excluded {
+                // A part no candidate can make false offers no way out: leaving it out
+                // changes nothing but the time spent trying.
+                let everyone = !s.principals.negated && s.principals.set.everyone();
+                if !(everyone && d.is_empty()) {
+                    ps.push(Part {
+                        dim: Dim::Principal,
+                        clauses: Vec::new(),
+                        cells: vec![UNKNOWN_YET; principals.len()],
+                    });
+                }
+                if kind == ResourceKind::Object && !shared.universal(i, kind) {
+                    ps.push(Part {
+                        dim: Dim::Object,
+                        clauses: Vec::new(),
+                        cells: vec![UNKNOWN_YET; objects.len()],
+                    });
+                }
+                // The clauses on each key, in key order (a statement may test hundreds).
+                let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+                for (c, clause) in s.conditions.iter().enumerate() {
+                    by_key.entry(clause.key_lc.as_str()).or_default().push(c);
+                }
+                for (lc, clauses) in by_key {
+                    if let Ok(ki) = names.binary_search_by(|n| n.as_str().cmp(lc)) {
+                        ps.push(Part {
+                            dim: Dim::Key(ki),
+                            clauses,
+                            cells: vec![UNKNOWN_YET; keys[ki].values.len()],
+                        });
+                    }
+                }
+            }
+            parts.push(ps);
+            derived.push(d);
         }
-        let request = self.build(&asg);
-        // The witness must survive a full evaluation of every Deny statement.
-        let escapes = self
-            .stmts
-            .iter()
-            .all(|s| statement_applies(s, &request) == Tv::False);
-        escapes.then_some(request)
+        Universe {
+            principals,
+            objects,
+            object_arns,
+            keys,
+            contributions,
+            parts,
+            derived,
+        }
     }
 
-    fn escaped(&self, s: usize, asg: &HashMap<Dim, usize>) -> bool {
-        self.parts[s]
-            .iter()
-            .any(|(dim, values)| asg.get(dim).is_some_and(|&c| values[c] == Tv::False))
-    }
-
-    fn consistent(&self, asg: &HashMap<Dim, usize>, dim: Dim, cand: usize) -> bool {
-        let key_present = |ki: usize, c: usize| {
-            principal_scoped(&self.keys[ki].lc) && self.keys[ki].candidates[c].is_some()
-        };
-        match dim {
+    /// Whether part `p` of Deny statement `si` is false for candidate `cand`, evaluated
+    /// (and the work charged) the first time it is asked.
+    fn is_false(
+        &mut self,
+        s: &Statement,
+        si: usize,
+        p: usize,
+        cand: usize,
+        budget: &mut Budget,
+    ) -> bool {
+        let cell = self.parts[si][p].cells[cand];
+        if cell != UNKNOWN_YET {
+            return cell == FALSE;
+        }
+        let part = &self.parts[si][p];
+        let (value, cost) = match part.dim {
             Dim::Principal => {
-                self.principals[cand].is_iam()
-                    || !asg
-                        .iter()
-                        .any(|(d, &c)| matches!(d, Dim::Key(ki) if key_present(*ki, c)))
+                let who = &self.principals[cand];
+                let derived = &self.derived[si];
+                let value = principal_applies(s, who).and(Tv::all(derived.iter().map(|&c| {
+                    let c = &s.conditions[c];
+                    let v = who.derived(&c.key_lc).flatten().map(|v| vec![v]);
+                    c.eval(v.as_deref())
+                })));
+                let set = &s.principals.set;
+                let named =
+                    set.aws.len() + set.service.len() + set.federated.len() + set.canonical.len();
+                (value, named + derived.len())
             }
+            Dim::Object => (
+                resource_applies(&s.resources, &self.object_arns[cand]),
+                s.resources.patterns.len(),
+            ),
             Dim::Key(ki) => {
-                !key_present(ki, cand)
-                    || asg
-                        .get(&Dim::Principal)
-                        .is_none_or(|&p| self.principals[p].is_iam())
+                let v = self.keys[ki].values[cand].clone().map(|v| vec![v]);
+                let clauses: Vec<&Clause> =
+                    part.clauses.iter().map(|&c| &s.conditions[c]).collect();
+                let cost = clauses.iter().map(|c| c.values.len()).sum();
+                (key_applies(&clauses, v.as_deref()), cost)
+            }
+        };
+        budget.spend(1 + cost as u64);
+        let cell = if value == Tv::False { FALSE } else { NOT_FALSE };
+        self.parts[si][p].cells[cand] = cell;
+        cell == FALSE
+    }
+}
+
+/// How a search ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Found,
+    /// Every assignment of the candidates was tried: none escapes every statement.
+    Exhausted,
+    OutOfBudget,
+}
+
+/// One dimension of a search: its candidates (indices into the universe's list), in the
+/// order the sub-class's statements suggest them.
+struct SearchDim {
+    dim: Dim,
+    cands: Vec<usize>,
+    /// For a key: where the first statement that tests it writes it (the statement, and
+    /// the entry of its [`Contribution::keys`]).
+    display: (usize, usize),
+}
+
+/// The witness search of one sub-class: a depth-first search for an assignment of
+/// candidates that falsifies a part of every statement.
+struct Search {
+    /// Deny statement indices, in the order the search takes them.
+    order: Vec<usize>,
+    /// The same, in policy order.
+    stmts: Vec<usize>,
+    /// The principal first, then the object key (for objects), then the keys by name.
+    dims: Vec<SearchDim>,
+    /// Per Deny statement (empty for others): (the part's index in the universe, the
+    /// search dimension it depends on).
+    parts: Vec<Vec<(usize, usize)>>,
+    /// Per dimension: the position of the chosen candidate in `cands`.
+    asg: Vec<Option<usize>>,
+    /// Per key of the universe: its dimension (`usize::MAX` when no statement tests it).
+    key_dim: Vec<usize>,
+    /// How many chosen keys are principal-scoped and present: such a key needs an IAM
+    /// principal.
+    scoped_present: usize,
+}
+
+impl Search {
+    fn new(
+        universe: &Universe,
+        denies: &[&Statement],
+        stmts: &[usize],
+        kind: ResourceKind,
+    ) -> Search {
+        // Candidates in first-suggested order, without repeats (`of`: how many there are;
+        // a key usually has a handful, checked without a table).
+        fn merge<'l>(of: usize, lists: impl IntoIterator<Item = &'l [usize]>) -> Vec<usize> {
+            let mut out = Vec::new();
+            if of <= 16 {
+                for list in lists {
+                    for &c in list {
+                        if !out.contains(&c) {
+                            out.push(c);
+                        }
+                    }
+                }
+                return out;
+            }
+            let mut seen = vec![false; of];
+            for list in lists {
+                for &c in list {
+                    if !std::mem::replace(&mut seen[c], true) {
+                        out.push(c);
+                    }
+                }
+            }
+            out
+        }
+        let first: Vec<usize> = (0..FIRST_PRINCIPALS).collect();
+        let probe = [universe
+            .principals
+            .iter()
+            .position(|p| *p == probe_service())
+            .expect("added first")];
+        let principals = merge(
+            universe.principals.len(),
+            std::iter::once(first.as_slice())
+                .chain(
+                    stmts
+                        .iter()
+                        .map(|&i| universe.contributions[i].principals.as_slice()),
+                )
+                .chain(std::iter::once(probe.as_slice())),
+        );
+        let mut dims = vec![SearchDim {
+            dim: Dim::Principal,
+            cands: principals,
+            display: (0, 0),
+        }];
+        if kind == ResourceKind::Object {
+            dims.push(SearchDim {
+                dim: Dim::Object,
+                cands: merge(
+                    universe.objects.len(),
+                    std::iter::once([0].as_slice()).chain(
+                        stmts
+                            .iter()
+                            .map(|&i| universe.contributions[i].objects.as_slice()),
+                    ),
+                ),
+                display: (0, 0),
+            });
+        }
+        // Keys by name: the statements' values, then what the class allows. Per key, where
+        // it is first written, and the value lists of the conditions on it.
+        type ValueLists<'l> = ((usize, usize), Vec<&'l [usize]>);
+        let mut by_key: BTreeMap<usize, ValueLists> = BTreeMap::new();
+        for &i in stmts {
+            for (e, (ki, _, values)) in universe.contributions[i].keys.iter().enumerate() {
+                by_key
+                    .entry(*ki)
+                    .or_insert_with(|| ((i, e), Vec::new()))
+                    .1
+                    .push(values);
+            }
+        }
+        for (ki, (display, lists)) in by_key {
+            let key = &universe.keys[ki];
+            let at = |v: Option<String>| key.index[&v];
+            let mut cands = merge(key.values.len(), lists);
+            let fresh = key.fresh;
+            match &key.domain {
+                KeyDomain::AnyExcept(except) => {
+                    cands.retain(|&v| key.allowed[v]);
+                    if key.lc == "aws:securetransport" {
+                        // Present in every request, and only ever true or false.
+                        cands = vec![at(Some("true".into())), at(Some("false".into()))];
+                    } else if !except.is_empty() {
+                        // A value outside the class's list (an unlisted KMS key) is the
+                        // most telling counterexample: try it first.
+                        if !cands.contains(&fresh) {
+                            cands.insert(0, fresh);
+                        }
+                    } else if cands.is_empty() {
+                        cands.push(fresh);
+                    }
+                }
+                _ => cands.push(fresh),
+            }
+            dims.push(SearchDim {
+                dim: Dim::Key(ki),
+                cands,
+                display,
+            });
+        }
+        let mut key_dim = vec![usize::MAX; universe.keys.len()];
+        for (d, dim) in dims.iter().enumerate() {
+            if let Dim::Key(ki) = dim.dim {
+                key_dim[ki] = d;
+            }
+        }
+        let dim_at = |dim: Dim| match dim {
+            Dim::Principal => 0,
+            Dim::Object => 1,
+            Dim::Key(ki) => key_dim[ki],
+        };
+        let mut parts = vec![Vec::new(); denies.len()];
+        for &i in stmts {
+            parts[i] = universe.parts[i]
+                .iter()
+                .enumerate()
+                .map(|(p, part)| (p, dim_at(part.dim)))
+                .collect();
+        }
+        Search {
+            order: stmts.to_vec(),
+            stmts: stmts.to_vec(),
+            asg: vec![None; dims.len()],
+            key_dim,
+            dims,
+            parts,
+            scoped_present: 0,
+        }
+    }
+
+    /// Searches from scratch with at most `limit` of the shared budget.
+    fn run(&mut self, universe: &mut Universe, shared: &mut Shared, limit: u64) -> Flow {
+        self.asg.iter_mut().for_each(|a| *a = None);
+        self.scoped_present = 0;
+        let granted = limit.min(shared.budget.0);
+        let mut budget = Budget(granted);
+        let flow = self.dfs(universe, shared.denies, &mut budget, 0);
+        shared.budget.spend(granted - budget.0);
+        flow
+    }
+
+    /// Prepares the second pass: statements with the fewest potential ways out (parts ×
+    /// candidates, counted without evaluating anything) first, and in each key the values
+    /// known to falsify one of the statements' conditions ([`escape_hint`]) first. Both
+    /// are guesses about where a witness, or the proof that there is none, lies; the
+    /// search stays complete whatever the order.
+    fn reorder_for_second_pass(&mut self, universe: &Universe) {
+        let ways = |s: usize| -> usize {
+            self.parts[s]
+                .iter()
+                .map(|&(_, d)| self.dims[d].cands.len())
+                .sum()
+        };
+        let mut order: Vec<(usize, usize)> = self.stmts.iter().map(|&s| (ways(s), s)).collect();
+        order.sort_by_key(|&(w, _)| w);
+        self.order = order.into_iter().map(|(_, s)| s).collect();
+        for &s in &self.stmts {
+            for &(ki, v) in &universe.contributions[s].hints {
+                let Some(dim) = self.dims.get_mut(self.key_dim[ki]) else {
+                    continue;
+                };
+                if !universe.keys[ki].allowed[v] {
+                    continue;
+                }
+                dim.cands.retain(|&c| c != v);
+                dim.cands.insert(0, v);
+            }
+        }
+    }
+
+    fn key_present(&self, universe: &Universe, d: usize, cand: usize) -> bool {
+        match self.dims[d].dim {
+            Dim::Key(ki) => {
+                principal_scoped(&universe.keys[ki].lc) && universe.keys[ki].values[cand].is_some()
+            }
+            _ => false,
+        }
+    }
+
+    fn consistent(&self, universe: &Universe, d: usize, cand: usize) -> bool {
+        match self.dims[d].dim {
+            Dim::Principal => universe.principals[cand].is_iam() || self.scoped_present == 0,
+            Dim::Key(_) => {
+                !self.key_present(universe, d, cand)
+                    || self.asg[0]
+                        .is_none_or(|p| universe.principals[self.dims[0].cands[p]].is_iam())
             }
             Dim::Object => true,
         }
     }
 
-    fn dfs(&mut self, asg: &mut HashMap<Dim, usize>) -> bool {
-        if self.budget == 0 {
-            return false;
-        }
-        self.budget -= 1;
-        let Some(s) = (0..self.stmts.len()).find(|&s| !self.escaped(s, asg)) else {
-            return true;
-        };
-        for pi in 0..self.parts[s].len() {
-            let dim = self.parts[s][pi].0;
-            if asg.contains_key(&dim) {
-                continue;
-            }
-            for cand in 0..self.parts[s][pi].1.len() {
-                if self.parts[s][pi].1[cand] != Tv::False || !self.consistent(asg, dim, cand) {
-                    continue;
-                }
-                asg.insert(dim, cand);
-                if self.dfs(asg) {
-                    return true;
-                }
-                asg.remove(&dim);
-            }
-        }
-        false
+    fn escaped(
+        &self,
+        universe: &mut Universe,
+        denies: &[&Statement],
+        s: usize,
+        budget: &mut Budget,
+    ) -> bool {
+        self.parts[s].iter().any(|&(p, d)| {
+            self.asg[d].is_some_and(|pos| {
+                universe.is_false(denies[s], s, p, self.dims[d].cands[pos], budget)
+            })
+        })
     }
 
-    fn build(&self, asg: &HashMap<Dim, usize>) -> Request {
-        let scoped_present = asg.iter().any(|(d, &c)| {
-            matches!(d, Dim::Key(ki) if principal_scoped(&self.keys[*ki].lc) && self.keys[*ki].candidates[c].is_some())
-        });
-        let principal = match asg.get(&Dim::Principal) {
-            Some(&p) => self.principals[p].clone(),
-            None if scoped_present => self
-                .principals
+    /// Takes the first statement (in `order`, from `from` on) that no choice so far
+    /// falsifies, and tries each way of falsifying it. Every earlier statement is already
+    /// falsified, so a witness, if the candidates hold one, is reached through one of
+    /// these ways: the search is complete until the budget runs out.
+    fn dfs(
+        &mut self,
+        universe: &mut Universe,
+        denies: &[&Statement],
+        budget: &mut Budget,
+        from: usize,
+    ) -> Flow {
+        let mut at = from;
+        loop {
+            if !budget.spend(1) {
+                return Flow::OutOfBudget;
+            }
+            match self.order.get(at) {
+                None => return Flow::Found,
+                Some(&s) if self.escaped(universe, denies, s, budget) => at += 1,
+                Some(_) => break,
+            }
+        }
+        let s = self.order[at];
+        for k in 0..self.parts[s].len() {
+            let (p, d) = self.parts[s][k];
+            if self.asg[d].is_some() {
+                continue;
+            }
+            for pos in 0..self.dims[d].cands.len() {
+                let cand = self.dims[d].cands[pos];
+                if budget.is_spent() {
+                    return Flow::OutOfBudget;
+                }
+                if !universe.is_false(denies[s], s, p, cand, budget)
+                    || !self.consistent(universe, d, cand)
+                {
+                    continue;
+                }
+                let present = self.key_present(universe, d, cand);
+                self.asg[d] = Some(pos);
+                self.scoped_present += usize::from(present);
+                match self.dfs(universe, denies, budget, at + 1) {
+                    Flow::Exhausted => {}
+                    done => return done,
+                }
+                self.asg[d] = None;
+                self.scoped_present -= usize::from(present);
+            }
+        }
+        Flow::Exhausted
+    }
+
+    fn chosen(&self, d: usize) -> Option<usize> {
+        self.asg[d].map(|pos| self.dims[d].cands[pos])
+    }
+
+    /// The request the current choices describe. `applicable`: every statement that
+    /// applies to the action (keys none of them tests are left out of its description).
+    fn build(
+        &self,
+        universe: &Universe,
+        shared: &Shared,
+        applicable: &[usize],
+        kind: ResourceKind,
+        variant: &Variant,
+    ) -> Request {
+        let target = shared.target;
+        let principal = match self.chosen(0) {
+            Some(p) => universe.principals[p].clone(),
+            None if self.scoped_present > 0 => self.dims[0]
+                .cands
                 .iter()
+                .map(|&p| &universe.principals[p])
                 .find(|p| p.is_iam())
                 .cloned()
                 .unwrap_or_else(foreign_user),
             None => Requester::Anonymous,
         };
-        let resource = match self.kind {
-            ResourceKind::Bucket => self.target.bucket_arn(),
+        let resource = match kind {
+            ResourceKind::Bucket => target.bucket_arn(),
             ResourceKind::Object => {
-                let key = asg
-                    .get(&Dim::Object)
-                    .map(|&k| self.objects[k].clone())
-                    .unwrap_or_else(|| PROBE_KEY.to_string());
-                format!("{}{key}", self.target.object_prefix())
+                let key = self
+                    .dims
+                    .iter()
+                    .position(|d| d.dim == Dim::Object)
+                    .and_then(|d| self.chosen(d))
+                    .map_or(PROBE_KEY, |k| universe.objects[k].as_str());
+                format!("{}{key}", target.object_prefix())
             }
         };
-        let mut context: Vec<(String, Option<String>)> = self
-            .variant
+        let mut context: Vec<(String, Option<String>)> = variant
             .keys
             .iter()
             .filter_map(|(k, d)| match d {
@@ -863,22 +1657,31 @@ impl<'a> WitnessSearch<'a> {
                 _ => None,
             })
             .collect();
-        for (ki, key) in self.keys.iter().enumerate() {
-            if let Some(&c) = asg.get(&Dim::Key(ki)) {
-                context.push((key.display.clone(), key.candidates[c].clone()));
+        for (d, dim) in self.dims.iter().enumerate() {
+            if let (Dim::Key(ki), Some(c)) = (dim.dim, self.chosen(d)) {
+                let (i, e) = dim.display;
+                let display = universe.contributions[i].keys[e].1.clone();
+                context.push((display, universe.keys[ki].values[c].clone()));
             }
         }
         // A key the class constrains but the search left free still gets a value from its
         // domain (e.g. a key id outside the allowed list), so the request is complete.
-        for (k, d) in &self.variant.keys {
+        for (k, d) in &variant.keys {
             if let KeyDomain::AnyExcept(except) = d
                 && !context.iter().any(|(c, _)| c.eq_ignore_ascii_case(k))
             {
+                let k_lc = k.to_lowercase();
                 let value = self
-                    .keys
+                    .dims
                     .iter()
-                    .find(|f| f.lc == k.to_lowercase())
-                    .and_then(|f| f.candidates.first().cloned().flatten())
+                    .find(|dim| matches!(dim.dim, Dim::Key(ki) if universe.keys[ki].lc == k_lc))
+                    .and_then(|dim| match dim.dim {
+                        Dim::Key(ki) => dim
+                            .cands
+                            .first()
+                            .and_then(|&c| universe.keys[ki].values[c].clone()),
+                        _ => None,
+                    })
                     .unwrap_or_else(|| fresh_value(k, except));
                 context.push((k.clone(), Some(value)));
             }
@@ -886,22 +1689,29 @@ impl<'a> WitnessSearch<'a> {
         // Keys the target fixes (the owner account) are shown when a statement tests them,
         // and must be in the request for the final check to see them.
         let mut fixed_by_target: Vec<(String, Option<String>)> = Vec::new();
-        for s in &self.stmts {
-            for c in &s.conditions {
-                if self.variant.domain(&c.key_lc).is_some()
+        for &i in &self.stmts {
+            for c in &shared.denies[i].conditions {
+                if variant.domain(&c.key_lc).is_some()
                     || fixed_by_target
                         .iter()
                         .any(|(k, _)| k.to_lowercase() == c.key_lc)
                 {
                     continue;
                 }
-                if let KeyDomain::Fixed(v) = domain_of(&c.key_lc, self.target, self.variant) {
+                if let KeyDomain::Fixed(v) = domain_of(&c.key_lc, target, variant).into_owned() {
                     fixed_by_target.push((c.key.clone(), v));
                 }
             }
         }
         context.extend(fixed_by_target);
-        let tested = |k: &str| self.tested.contains(&k.to_lowercase());
+        let tested = |k: &str| {
+            applicable.iter().any(|&i| {
+                shared.denies[i]
+                    .conditions
+                    .iter()
+                    .any(|c| lower_eq(k, &c.key_lc))
+            })
+        };
         let quiet = context
             .iter()
             .filter(|(k, v)| v.is_none() && !tested(k))
@@ -909,7 +1719,7 @@ impl<'a> WitnessSearch<'a> {
             .collect();
         Request {
             principal,
-            action: self.action.clone(),
+            action: String::new(),
             resource,
             context,
             quiet,
@@ -917,8 +1727,51 @@ impl<'a> WitnessSearch<'a> {
     }
 }
 
+/// A present value that makes the clause false, when one is easy to name: the probe value
+/// of its operator's kind if that will do, else, for a string match (`StringEquals`,
+/// `StringLike`, with or without a set operator or `IfExists`), a value none of its values
+/// matches. The clause's own candidates are mostly instances of its values, which make it
+/// true: with hundreds of values, reaching one that does not is the whole cost of a search.
+fn escape_hint(c: &Clause) -> Option<String> {
+    let probe = match c.op.base {
+        Base::Arn { .. } => format!("arn:aws:iam::{FOREIGN_ACCOUNT}:role/s3audit-probe"),
+        Base::Ip { .. } => "203.0.113.7".to_string(),
+        _ => PROBE_KEY.to_string(),
+    };
+    if c.eval(Some(std::slice::from_ref(&probe))) == Tv::False {
+        return Some(probe);
+    }
+    let Base::Str {
+        kind,
+        negated: false,
+    } = c.op.base
+    else {
+        return None;
+    };
+    let globs: Vec<Glob> = c
+        .values
+        .iter()
+        .map(|v| match kind {
+            StrKind::Like => v.glob(),
+            StrKind::Equals => v.text().map(|t| Glob::literal(&t)),
+            StrKind::EqualsIgnoreCase => None,
+        })
+        .collect::<Option<_>>()?;
+    let refs: Vec<&Glob> = globs.iter().collect();
+    find_unmatched(&refs, "", 1)
+}
+
 /// The object key counterexamples use when any key will do.
 pub const PROBE_KEY: &str = "s3audit-probe";
+
+/// S3's limit on the length of an object key (UTF-8 bytes).
+const MAX_KEY_BYTES: usize = 1024;
+
+/// The longest condition value a witness search tries. Candidates are instances of the
+/// policy's own values, and one with thousands of wildcards would make a value as long as
+/// the policy, slow to compare with everything else. Leaving it out can only cost a
+/// counterexample: whether a Deny covers is decided without candidates.
+const MAX_VALUE_BYTES: usize = 4096;
 
 /// An account no real policy names, for "someone in another account".
 const FOREIGN_ACCOUNT: &str = "999999999999";
@@ -938,17 +1791,20 @@ fn static_part(s: &Statement, target: &Target, kind: ResourceKind, variant: &Var
         ResourceKind::Object => Tv::True,
     };
     resource.and(Tv::all(s.conditions.iter().map(|c| {
-        match domain_of(&c.key_lc, target, variant) {
-            KeyDomain::Fixed(v) => c.eval(v.map(|v| vec![v]).as_deref()),
+        match domain_of(&c.key_lc, target, variant).as_ref() {
+            KeyDomain::Fixed(v) => c.eval(v.clone().map(|v| vec![v]).as_deref()),
             _ => Tv::True,
         }
     })))
 }
 
-fn principal_candidates(stmts: &[&Statement]) -> Vec<Requester> {
-    let mut out = vec![Requester::Anonymous, foreign_user()];
+/// The principals a statement suggests for a witness: those it names (an account as its
+/// root user and as a user in it), and those its principal conditions name.
+fn principal_candidates(s: &Statement) -> Vec<Requester> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
     let mut push = |r: Requester| {
-        if !out.contains(&r) {
+        if seen.insert(r.clone()) {
             out.push(r);
         }
     };
@@ -956,102 +1812,100 @@ fn principal_candidates(stmts: &[&Statement]) -> Vec<Requester> {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         (parts.len() == 6 && parts[4].len() == 12).then(|| parts[4].to_string())
     };
-    for s in stmts {
-        let set = &s.principals.set;
-        for e in &set.aws {
-            if e.len() == 12 && e.chars().all(|c| c.is_ascii_digit()) {
-                push(Requester::Account(e.clone()));
+    let set = &s.principals.set;
+    for e in &set.aws {
+        if e.len() == 12 && e.chars().all(|c| c.is_ascii_digit()) {
+            push(Requester::Account(e.clone()));
+            push(Requester::Iam {
+                arn: format!("arn:aws:iam::{e}:user/s3audit-probe"),
+                account: e.clone(),
+            });
+        } else if let Some(acct) = account_of_arn(e) {
+            if e.ends_with(":root") {
+                push(Requester::Account(acct.clone()));
                 push(Requester::Iam {
-                    arn: format!("arn:aws:iam::{e}:user/s3audit-probe"),
-                    account: e.clone(),
+                    arn: format!("arn:aws:iam::{acct}:user/s3audit-probe"),
+                    account: acct,
                 });
-            } else if let Some(acct) = account_of_arn(e) {
-                if e.ends_with(":root") {
-                    push(Requester::Account(acct.clone()));
-                    push(Requester::Iam {
-                        arn: format!("arn:aws:iam::{acct}:user/s3audit-probe"),
-                        account: acct,
-                    });
-                } else {
-                    push(Requester::Iam {
-                        arn: e.clone(),
-                        account: acct,
-                    });
-                }
-            }
-        }
-        for svc in &set.service {
-            push(Requester::Service(svc.clone()));
-        }
-        for f in &set.federated {
-            push(Requester::Federated(f.clone()));
-        }
-        for c in &set.canonical {
-            push(Requester::Canonical(c.clone()));
-        }
-        for c in &s.conditions {
-            if !matches!(
-                c.key_lc.as_str(),
-                "aws:principalarn" | "aws:principalaccount"
-            ) {
-                continue;
-            }
-            for v in &c.values {
-                let Some(text) = v.text() else { continue };
-                let text = text.replace('*', "s3audit").replace('?', "x");
-                if text.len() == 12 && text.chars().all(|c| c.is_ascii_digit()) {
-                    push(Requester::Iam {
-                        arn: format!("arn:aws:iam::{text}:user/s3audit-probe"),
-                        account: text,
-                    });
-                } else if let Some(acct) = account_of_arn(&text) {
-                    push(Requester::Iam {
-                        arn: text,
-                        account: acct,
-                    });
-                }
+            } else {
+                push(Requester::Iam {
+                    arn: e.clone(),
+                    account: acct,
+                });
             }
         }
     }
-    push(Requester::Service(
-        "s3audit-probe.amazonaws.com".to_string(),
-    ));
+    for svc in &set.service {
+        push(Requester::Service(svc.clone()));
+    }
+    for f in &set.federated {
+        push(Requester::Federated(f.clone()));
+    }
+    for c in &set.canonical {
+        push(Requester::Canonical(c.clone()));
+    }
+    for c in &s.conditions {
+        if !matches!(
+            c.key_lc.as_str(),
+            "aws:principalarn" | "aws:principalaccount"
+        ) {
+            continue;
+        }
+        for v in &c.values {
+            let Some(text) = v.text() else { continue };
+            let text = text.replace('*', "s3audit").replace('?', "x");
+            if text.len() == 12 && text.chars().all(|c| c.is_ascii_digit()) {
+                push(Requester::Iam {
+                    arn: format!("arn:aws:iam::{text}:user/s3audit-probe"),
+                    account: text,
+                });
+            } else if let Some(acct) = account_of_arn(&text) {
+                push(Requester::Iam {
+                    arn: text,
+                    account: acct,
+                });
+            }
+        }
+    }
     out
 }
 
-fn object_candidates(stmts: &[&Statement], target: &Target) -> Vec<String> {
+/// The object keys a statement suggests for a witness: for each resource pattern, an
+/// instance of it and the first key it matches, then the first key none of them matches.
+/// Only keys S3 accepts (1 to [`MAX_KEY_BYTES`] bytes): a longer one is no request anyone
+/// can make, and would only make every match against it slower.
+fn object_candidates(s: &Statement, target: &Target) -> Vec<String> {
     let prefix = target.object_prefix();
-    let mut out = vec![PROBE_KEY.to_string()];
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
     let mut push = |k: String| {
-        if !k.is_empty() && !out.contains(&k) {
+        if !k.is_empty() && k.len() <= MAX_KEY_BYTES && seen.insert(k.clone()) {
             out.push(k);
         }
     };
-    for s in stmts {
-        let globs: Vec<_> = s
-            .resources
-            .patterns
-            .iter()
-            .filter_map(|p| p.glob.as_ref())
-            .collect();
-        for g in &globs {
-            if let Some(key) = g.example(PROBE_KEY).strip_prefix(&prefix) {
-                push(key.to_string());
-            }
-            if let Search::Found(k) = find_suffix(&[g], &prefix, 1, |m| m[0]) {
-                push(k);
-            }
+    let globs: Vec<_> = s
+        .resources
+        .patterns
+        .iter()
+        .filter_map(|p| p.glob.as_ref())
+        .collect();
+    for g in &globs {
+        if let Some(key) = g.example(PROBE_KEY).strip_prefix(&prefix) {
+            push(key.to_string());
         }
-        if let Search::Found(k) = find_suffix(&globs, &prefix, 1, |m| !m.iter().any(|x| *x)) {
+        if let Some(k) = find_matched(&[g], &prefix, 1) {
             push(k);
         }
+    }
+    if let Some(k) = find_unmatched(&globs, &prefix, 1) {
+        push(k);
     }
     out
 }
 
 /// A value for a key constrained to "anything but `except`": an unlisted KMS key for the
 /// key-id key, a probe string otherwise.
-fn fresh_value(key: &str, except: &[String]) -> String {
+fn fresh_value(key: &str, except: &BTreeSet<String>) -> String {
     let base = if key.to_lowercase().contains("kms-key-id") {
         format!("arn:aws:kms:us-east-1:{FOREIGN_ACCOUNT}:key/s3audit-unlisted-key")
     } else {
@@ -1066,52 +1920,83 @@ fn fresh_value(key: &str, except: &[String]) -> String {
     value
 }
 
-fn free_keys(stmts: &[&Statement], target: &Target, variant: &Variant) -> Vec<FreeKey> {
-    let mut keys: BTreeMap<String, FreeKey> = BTreeMap::new();
-    for s in stmts {
-        for c in &s.conditions {
-            if is_derived(&c.key_lc) {
-                continue;
-            }
-            let domain = domain_of(&c.key_lc, target, variant);
-            if matches!(domain, KeyDomain::Fixed(_)) {
-                continue;
-            }
-            let entry = keys.entry(c.key_lc.clone()).or_insert_with(|| FreeKey {
-                display: c.key.clone(),
-                lc: c.key_lc.clone(),
-                candidates: Vec::new(),
-            });
-            for v in c.candidates() {
-                if !entry.candidates.contains(&Some(v.clone())) {
-                    entry.candidates.push(Some(v));
-                }
-            }
+/// Test reference for the witness search: whether some combination of the sub-class's
+/// candidates, tried exhaustively and checked by evaluating every applicable statement,
+/// gets through. `None` when there are too many combinations to try.
+#[cfg(test)]
+pub(super) fn exhaustive_witness(
+    policy: Option<&Policy>,
+    target: &Target,
+    class: &RequestClass,
+    gap: &Gap,
+) -> Option<bool> {
+    let denies: Vec<&Statement> = policy
+        .map(|p| {
+            p.statements
+                .iter()
+                .filter(|s| s.effect == Effect::Deny)
+                .collect()
+        })
+        .unwrap_or_default();
+    let action_lc = gap.action.to_lowercase();
+    let applicable: Vec<usize> = (0..denies.len())
+        .filter(|&i| denies[i].actions.applies_to_lc(&action_lc))
+        .collect();
+    let variant = &class.variants[gap.variant];
+    let mut shared = Shared::new(&denies, target, u64::MAX);
+    let mut scope = Scope::new(denies.len(), gap.kind, variant, &[]);
+    let excluded: Vec<bool> = (0..denies.len())
+        .map(|i| scope.excluded(&shared, i))
+        .collect();
+    let stmts: Vec<usize> = applicable
+        .iter()
+        .copied()
+        .filter(|&i| !excluded[i])
+        .collect();
+    let universe = Universe::new(&mut shared, &excluded, gap.kind, variant);
+    let mut search = Search::new(&universe, &denies, &stmts, gap.kind);
+    // Every dimension some statement depends on (the others are left to `build`).
+    let used: Vec<usize> = (0..search.dims.len())
+        .filter(|&d| {
+            stmts
+                .iter()
+                .any(|&s| search.parts[s].iter().any(|p| p.1 == d))
+        })
+        .collect();
+    let total = used
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(search.dims[d].cands.len()))?;
+    if total > 20_000 {
+        return None;
+    }
+    for combination in 0..total {
+        let mut n = combination;
+        for &d in &used {
+            let len = search.dims[d].cands.len();
+            search.asg[d] = Some(n % len);
+            n /= len;
+        }
+        search.scoped_present = used
+            .iter()
+            .filter(|&&d| search.key_present(&universe, d, search.chosen(d).expect("assigned")))
+            .count();
+        if search.scoped_present > 0
+            && search
+                .chosen(0)
+                .is_some_and(|p| !universe.principals[p].is_iam())
+        {
+            continue;
+        }
+        let mut request = search.build(&universe, &shared, &applicable, gap.kind, variant);
+        request.action = gap.action.clone();
+        if stmts
+            .iter()
+            .all(|&i| statement_applies(denies[i], &request) == Tv::False)
+        {
+            return Some(true);
         }
     }
-    for key in keys.values_mut() {
-        match domain_of(&key.lc, target, variant) {
-            KeyDomain::AnyExcept(except) => {
-                key.candidates
-                    .retain(|v| v.as_ref().is_some_and(|v| !except.contains(v)));
-                let fresh = fresh_value(&key.lc, &except);
-                if key.lc == "aws:securetransport" {
-                    // Present in every request, and only ever true or false.
-                    key.candidates = vec![Some("true".to_string()), Some("false".to_string())];
-                } else if !except.is_empty() {
-                    // A value outside the class's list (an unlisted KMS key) is the most
-                    // telling counterexample: try it first.
-                    if !key.candidates.contains(&Some(fresh.clone())) {
-                        key.candidates.insert(0, Some(fresh));
-                    }
-                } else if key.candidates.is_empty() {
-                    key.candidates.push(Some(fresh));
-                }
-            }
-            _ => key.candidates.push(None),
-        }
-    }
-    keys.into_values().collect()
+    Some(false)
 }
 
 #[cfg(test)]
@@ -1223,5 +2108,116 @@ mod tests {
             a.gaps[0].witness.as_ref().unwrap().describe(),
             "anonymous s3:GetObject arn:aws:s3:::b/s3audit-probe with aws:SecureTransport=false"
         );
+    }
+
+    /// `n` statements each on three condition keys of their own, then four that split two
+    /// keys' values between them: no request escapes all, and searching in policy order
+    /// has 9^n ways to escape the first `n` to reject.
+    fn split_keys(n: usize, not_action: bool) -> String {
+        let mut stmts: Vec<String> = (0..n)
+            .map(|i| {
+                let action = if not_action {
+                    format!(r#""NotAction":"{}""#, RequestClass::all_s3_actions()[i].0)
+                } else {
+                    r#""Action":"s3:*""#.to_string()
+                };
+                format!(
+                    r#"{{"Effect":"Deny","Principal":"*",{action},"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}},"StringEquals":{{"t:a{i}":"x","t:b{i}":"y","t:c{i}":"z"}}}}}}"#
+                )
+            })
+            .collect();
+        for (k, m) in [
+            ("StringEquals", "StringNotEquals"),
+            ("StringNotEquals", "StringEquals"),
+            ("StringEquals", "StringEquals"),
+            ("StringNotEquals", "StringNotEquals"),
+        ] {
+            let cond = if k == m {
+                format!(r#""{k}":{{"t:k":"a","t:m":"b"}}"#)
+            } else {
+                format!(r#""{k}":{{"t:k":"a"}},"{m}":{{"t:m":"b"}}"#)
+            };
+            stmts.push(format!(
+                r#"{{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}},{cond}}}}}"#
+            ));
+        }
+        deny(&stmts.join(","))
+    }
+
+    #[test]
+    fn statements_splitting_keys_fail_without_witness_however_many_come_first() {
+        for (n, not_action) in [(0, false), (3, false), (40, false), (40, true)] {
+            let a = run(&split_keys(n, not_action));
+            assert!(!a.passed(), "{n}");
+            assert_eq!(
+                a.gaps.len(),
+                a.checked,
+                "{n}: no statement covers on its own"
+            );
+            assert!(
+                a.gaps.iter().all(|g| g.witness.is_none()),
+                "{n}: nothing gets through all of them"
+            );
+        }
+    }
+
+    #[test]
+    fn once_the_budget_is_spent_gaps_lose_their_witness_not_their_verdict() {
+        let p = parse_policy(&split_keys(40, true)).unwrap();
+        let target = Target::new("b");
+        let class = plain_http();
+        let denies: Vec<&Statement> = p.statements.iter().collect();
+        let mut shared = Shared::new(&denies, &target, 0);
+        let mut scope = Scope::new(denies.len(), ResourceKind::Object, &class.variants[0], &[]);
+        let all: Vec<usize> = (0..denies.len()).collect();
+        match scope.decide(&mut shared, &all, "s3:GetObject") {
+            Answer::Gap { witness, reasons } => {
+                assert!(witness.is_none());
+                assert_eq!(reasons.len(), denies.len());
+            }
+            Answer::Covered(_) => panic!("no statement covers"),
+        }
+        // The same sub-class with budget left, for a statement with a way out.
+        let one = parse_policy(&deny(
+            r#"{"Effect":"Deny","Principal":{"AWS":"111122223333"},"Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#,
+        ))
+        .unwrap();
+        let denies: Vec<&Statement> = one.statements.iter().collect();
+        let mut shared = Shared::new(&denies, &target, ANALYSIS_BUDGET);
+        let mut scope = Scope::new(1, ResourceKind::Object, &class.variants[0], &[]);
+        match scope.decide(&mut shared, &[0], "s3:GetObject") {
+            Answer::Gap {
+                witness: Some(w), ..
+            } => assert_eq!(w.principal, Requester::Anonymous),
+            _ => panic!("anonymous gets through"),
+        }
+    }
+
+    #[test]
+    fn hundreds_of_principals_and_wildcards_still_yield_a_witness() {
+        let accounts: Vec<String> = (0..1500)
+            .map(|i| format!("\"{:012}\"", 100_000_000_000u64 + i))
+            .collect();
+        let a = run(&deny(&format!(
+            r#"{{"Effect":"Deny","Principal":{{"AWS":[{}]}},"Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}"#,
+            accounts.join(",")
+        )));
+        assert_eq!(
+            a.gaps[0].witness.as_ref().unwrap().principal,
+            Requester::Anonymous
+        );
+        let patterns: Vec<String> = (0..500)
+            .map(|i| format!("\"arn:aws:s3:::b/{}*{}?*\"", i % 7, i % 11))
+            .collect();
+        let a = run(&deny(&format!(
+            r#"{{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b",{}],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}"#,
+            patterns.join(",")
+        )));
+        let w = a.gaps[0]
+            .witness
+            .as_ref()
+            .expect("a key no pattern matches");
+        assert_eq!(w.resource, "arn:aws:s3:::b/s3audit-probe");
+        assert!(a.gaps.iter().all(|g| g.kind == ResourceKind::Object));
     }
 }

@@ -394,12 +394,14 @@ fn kms_uploads(policy: Option<&Policy>, facts: &PolicyFacts) -> Outcome {
 }
 
 /// Every reference a list of keys is known by: each entry, plus the bare key id of a key
-/// ARN (the same key, named the short way).
+/// ARN (the same key, named the short way). In list order, without repeats (checked with a
+/// set: the list can be hundreds of keys long).
 fn expand_key_refs(keys: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for k in keys {
         let mut push = |s: String| {
-            if !s.is_empty() && !out.contains(&s) {
+            if !s.is_empty() && seen.insert(s.clone()) {
                 out.push(s);
             }
         };
@@ -444,7 +446,10 @@ fn pinning(facts: &PolicyFacts) -> Result<(&'static str, Vec<String>, RequestCla
             keys: vec![
                 fixed(SSE, Some(header)),
                 fixed(SSE_C, None),
-                (KEY_ID.to_string(), KeyDomain::AnyExcept(allowed.clone())),
+                (
+                    KEY_ID.to_string(),
+                    KeyDomain::AnyExcept(allowed.iter().cloned().collect()),
+                ),
             ],
         });
         if !aws_managed_allowed {
@@ -512,7 +517,7 @@ fn kms_uploads_possible(policy: Option<&Policy>, facts: &PolicyFacts) -> bool {
                     keys: vec![
                         fixed(SSE, Some(header)),
                         fixed(SSE_C, None),
-                        (KEY_ID.to_string(), KeyDomain::AnyExcept(Vec::new())),
+                        (KEY_ID.to_string(), KeyDomain::AnyExcept(Default::default())),
                     ],
                 },
                 Variant {
@@ -662,7 +667,7 @@ fn verdict(
             json!(actions.len() - SHOWN),
         );
     }
-    map.insert("why".into(), json!(gap.reasons));
+    map.insert("why".into(), json!(&*gap.reasons));
     let scope = format!(
         "{} of {} request kinds not denied",
         analysis.gaps.len(),
@@ -853,6 +858,29 @@ mod tests {
             denied(Some(&merged), &upload(None, Some("AES256"))),
             Tv::True
         );
+    }
+
+    #[test]
+    fn key_references_keep_order_and_drop_repeats() {
+        let keys: Vec<String> = (0..600)
+            .map(|i| format!("arn:aws:kms:us-east-1:111122223333:key/k{}", i % 500))
+            .chain(["k7".to_string(), "alias/x".to_string(), String::new()])
+            .collect();
+        let refs = expand_key_refs(&keys);
+        // Each of the 500 distinct ARNs, each followed by its key id; then the alias.
+        assert_eq!(refs.len(), 1001);
+        assert_eq!(refs[0], "arn:aws:kms:us-east-1:111122223333:key/k0");
+        assert_eq!(refs[1], "k0");
+        assert_eq!(refs[999], "k499");
+        assert_eq!(refs[1000], "alias/x");
+        let mut facts = PolicyFacts::new("b");
+        facts.allowed_keys = keys;
+        let (_, allowed, class) = pinning(&facts).unwrap();
+        assert_eq!(allowed, refs);
+        let KeyDomain::AnyExcept(except) = &class.variants[0].keys[2].1 else {
+            panic!("the key id is any value outside the list")
+        };
+        assert_eq!(except.len(), 1001);
     }
 
     #[test]

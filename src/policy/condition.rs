@@ -16,9 +16,10 @@
 //! Unknown into the answer that is safe for their question: a Deny whose condition is
 //! Unknown is never counted as denying, and a request is never claimed to slip past it.
 
+use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 
-use super::glob::{Glob, Search, Tok, find_suffix};
+use super::glob::{Glob, Tok, find_unmatched, match_tokens};
 
 /// A three-valued truth value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,14 +58,29 @@ impl Tv {
         }
     }
 
-    /// AND over an iterator (true when empty).
+    /// AND over an iterator (true when empty). Stops at the first false: nothing after it
+    /// can change the answer, and the items are often pattern matches over long lists.
     pub fn all(items: impl IntoIterator<Item = Tv>) -> Tv {
-        items.into_iter().fold(Tv::True, Tv::and)
+        let mut out = Tv::True;
+        for t in items {
+            out = out.and(t);
+            if out == Tv::False {
+                break;
+            }
+        }
+        out
     }
 
-    /// OR over an iterator (false when empty).
+    /// OR over an iterator (false when empty). Stops at the first true.
     pub fn any(items: impl IntoIterator<Item = Tv>) -> Tv {
-        items.into_iter().fold(Tv::False, Tv::or)
+        let mut out = Tv::False;
+        for t in items {
+            out = out.or(t);
+            if out == Tv::True {
+                break;
+            }
+        }
+        out
     }
 }
 
@@ -344,8 +360,9 @@ pub struct Clause {
 pub enum KeyDomain {
     /// The class fixes the key: present with this value, or absent (`None`).
     Fixed(Option<String>),
-    /// Present, single-valued, with any value except these (case-sensitive).
-    AnyExcept(Vec<String>),
+    /// Present, single-valued, with any value except these (case-sensitive). A set: the
+    /// list can be a thousand key references long and is asked about every candidate.
+    AnyExcept(BTreeSet<String>),
     /// Anything: absent, or present with any value(s). Keys the requester controls.
     Free,
 }
@@ -404,7 +421,7 @@ impl Clause {
     pub fn always(&self, domain: &KeyDomain) -> bool {
         match domain {
             KeyDomain::Fixed(v) => self.eval(v.as_ref().map(std::slice::from_ref)) == Tv::True,
-            KeyDomain::Free => self.eval(None) == Tv::True && self.always_present(&[]),
+            KeyDomain::Free => self.eval(None) == Tv::True && self.always_present(&BTreeSet::new()),
             KeyDomain::AnyExcept(except) => self.always_present(except),
         }
     }
@@ -412,7 +429,7 @@ impl Clause {
     /// True for every present value outside `except`. Assumes the key is single-valued
     /// for a plain operator (AWS requires set operators for multivalued keys); with a set
     /// operator, a non-empty set satisfies it whenever every single value does.
-    fn always_present(&self, except: &[String]) -> bool {
+    fn always_present(&self, except: &BTreeSet<String>) -> bool {
         if self.op.base == Base::Null {
             return self
                 .values
@@ -428,9 +445,10 @@ impl Clause {
                 kind: StrKind::Like,
                 negated: false,
             } => {
+                // Exact and linear in the patterns' length, however many there are.
                 let globs: Vec<Glob> = self.values.iter().filter_map(CondValue::glob).collect();
                 let refs: Vec<&Glob> = globs.iter().collect();
-                find_suffix(&refs, "", 0, |m| !m.iter().any(|x| *x)) == Search::NoneExists
+                find_unmatched(&refs, "", 0).is_none()
             }
             // Only the keys that always hold an address: for any other key a non-address
             // value would make IpAddress false.
@@ -468,8 +486,10 @@ impl Clause {
     /// false: the policy's own values, near misses and instances of its patterns.
     pub fn candidates(&self) -> Vec<String> {
         let mut out = Vec::new();
+        // A StringLike list can hold a thousand patterns: no quadratic scan for repeats.
+        let mut seen = HashSet::new();
         let mut push = |s: String| {
-            if !out.contains(&s) {
+            if seen.insert(s.clone()) {
                 out.push(s);
             }
         };
@@ -591,27 +611,37 @@ fn arn_match(request: &str, value: &CondValue) -> Tv {
     let Some(toks) = &value.template else {
         return Tv::Unknown;
     };
-    let mut parts: Vec<Vec<Tok>> = vec![Vec::new()];
-    for t in toks {
-        if *t == Tok::Lit(':') && parts.len() < 6 {
-            parts.push(Vec::new());
-        } else {
-            parts.last_mut().expect("never empty").push(*t);
+    // Where each component's tokens start: after each of the first five colons.
+    let mut starts = [0usize; 6];
+    let mut found = 1;
+    for (i, t) in toks.iter().enumerate() {
+        if found == 6 {
+            break;
+        }
+        if *t == Tok::Lit(':') {
+            starts[found] = i + 1;
+            found += 1;
         }
     }
-    if parts.len() != 6 {
+    if found != 6 {
         return Tv::Unknown;
     }
-    let req: Vec<&str> = request.splitn(6, ':').collect();
-    if req.len() != 6 {
-        return Tv::False;
+    let mut req = [""; 6];
+    let mut parts = request.splitn(6, ':');
+    for r in &mut req {
+        match parts.next() {
+            Some(part) => *r = part,
+            None => return Tv::False,
+        }
     }
-    Tv::from_bool(
-        parts
-            .into_iter()
-            .zip(req)
-            .all(|(p, r)| Glob::from_tokens(p).is_match(r)),
-    )
+    Tv::from_bool((0..6).all(|k| {
+        let end = if k == 5 {
+            toks.len()
+        } else {
+            starts[k + 1] - 1
+        };
+        match_tokens(&toks[starts[k]..end], req[k])
+    }))
 }
 
 pub fn parse_number(s: &str) -> Option<f64> {
@@ -928,7 +958,7 @@ mod tests {
         );
         assert!(clause("Null", "k", &["true", "false"]).always(&free));
         assert!(!clause("StringNotEquals", "k", &["a"]).always(&free));
-        let except = KeyDomain::AnyExcept(vec!["a".into(), "b".into()]);
+        let except = KeyDomain::AnyExcept(["a".to_string(), "b".to_string()].into());
         assert!(clause("StringNotEquals", "k", &["a", "b"]).always(&except));
         assert!(clause("StringNotEquals", "k", &["a"]).always(&except));
         assert!(!clause("StringNotEquals", "k", &["a", "c"]).always(&except));
@@ -940,6 +970,46 @@ mod tests {
         let fixed = KeyDomain::Fixed(Some("false".into()));
         assert!(clause("Bool", "k", &["false"]).always(&fixed));
         assert!(!clause("Bool", "k", &["true"]).always(&fixed));
+    }
+
+    /// The component-wise ARN match as it was first written (splitting into six patterns),
+    /// the reference for the allocation-free one.
+    fn arn_match_reference(request: &str, value: &CondValue) -> Tv {
+        let Some(toks) = &value.template else {
+            return Tv::Unknown;
+        };
+        let mut parts: Vec<Vec<Tok>> = vec![Vec::new()];
+        for t in toks {
+            if *t == Tok::Lit(':') && parts.len() < 6 {
+                parts.push(Vec::new());
+            } else {
+                parts.last_mut().expect("never empty").push(*t);
+            }
+        }
+        if parts.len() != 6 {
+            return Tv::Unknown;
+        }
+        let req: Vec<&str> = request.splitn(6, ':').collect();
+        if req.len() != 6 {
+            return Tv::False;
+        }
+        Tv::from_bool(
+            parts
+                .into_iter()
+                .zip(req)
+                .all(|(p, r)| Glob::from_tokens(p).is_match(r)),
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arn_matching_agrees_with_the_reference(
+            value in "[a:*?/]{0,14}",
+            request in "[ab:/]{0,14}",
+        ) {
+            let v = CondValue::new(&value, true);
+            proptest::prop_assert_eq!(arn_match(&request, &v), arn_match_reference(&request, &v));
+        }
     }
 
     #[test]

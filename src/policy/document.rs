@@ -87,7 +87,12 @@ pub struct Actions {
 impl Actions {
     /// Whether the statement applies to `action`.
     pub fn applies_to(&self, action: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches(action)) != self.negated
+        self.applies_to_lc(&action.to_lowercase())
+    }
+
+    /// [`Actions::applies_to`] for an action already lower-cased.
+    pub fn applies_to_lc(&self, action_lc: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches_lc(action_lc)) != self.negated
     }
 }
 

@@ -6,6 +6,7 @@
 //! and a remediation merged into a user's policy should read like their policy, members in
 //! the order they wrote them.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -224,8 +225,11 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut members: Vec<(String, Json)> = Vec::new();
+        // Names seen so far: a set, since an object (a Condition block) may have thousands
+        // of members and scanning the list for each would be quadratic.
+        let mut names: HashSet<String> = HashSet::new();
         while let Some(name) = map.next_key::<String>()? {
-            if members.iter().any(|(k, _)| *k == name) {
+            if !names.insert(name.clone()) {
                 return Err(de::Error::custom(format!("duplicate member {name:?}")));
             }
             let value = map.next_value()?;
@@ -255,6 +259,20 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("duplicate member \"Effect\""), "{msg}");
         assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn refuses_duplicates_among_thousands_of_members() {
+        let members: Vec<String> = (0..5000).map(|i| format!("\"k{i}\":{i}")).collect();
+        let unique = format!("{{{}}}", members.join(","));
+        let Json::Object(parsed) = Json::parse(&unique).unwrap() else {
+            panic!("an object")
+        };
+        assert_eq!(parsed.len(), 5000);
+        assert_eq!(parsed[4999].0, "k4999", "order kept");
+        let duplicated = format!("{{{},\"k17\":0}}", members.join(","));
+        let msg = Json::parse(&duplicated).unwrap_err().to_string();
+        assert!(msg.contains("duplicate member \"k17\""), "{msg}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn upload_class() -> RequestClass {
             vec![
                 fixed(SSE, Some(header)),
                 fixed(SSE_C, None),
-                (KEY_ID.to_string(), KeyDomain::AnyExcept(Vec::new())),
+                (KEY_ID.to_string(), KeyDomain::AnyExcept(Default::default())),
             ],
         );
         add(

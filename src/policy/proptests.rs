@@ -9,7 +9,9 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::analyze::{Request, Requester, ResourceKind, Target, analyze, denied};
+use super::analyze::{
+    Request, Requester, ResourceKind, Target, analyze, denied, exhaustive_witness,
+};
 use super::checks::{self, DefaultSse, PolicyFacts, RULE_IDS, Status};
 use super::condition::{KeyDomain, Tv};
 use super::document::parse_policy;
@@ -562,6 +564,38 @@ proptest! {
             let fixed = parse_policy(&merged).expect("the merged policy parses");
             let again = checks::evaluate(outcome.rule, Some(&fixed), &facts);
             prop_assert_eq!(again.status, Status::Pass, "{} after remediation: {}\n{}", outcome.rule, again.message, merged);
+        }
+    }
+
+    /// The search is complete: when a gap has no witness, no combination of the
+    /// sub-class's candidates gets through either (checked exhaustively where that is
+    /// affordable). A fail without a witness then really is the conservative case.
+    #[test]
+    fn no_witness_means_none_among_the_candidates(doc in arb_policy(), facts in arb_facts()) {
+        let text = doc.to_string();
+        let policy = parse_policy(&text).expect("generated policies are valid");
+        for rule in RULE_IDS {
+            let Some(class) = checks::request_class(rule, &facts) else { continue };
+            let analysis = analyze(Some(&policy), &facts.target, &class);
+            let mut asked = std::collections::HashSet::new();
+            for gap in analysis.gaps.iter().filter(|g| g.witness.is_none()) {
+                let applicable: Vec<usize> = policy
+                    .statements
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.actions.applies_to(&gap.action))
+                    .map(|(i, _)| i)
+                    .collect();
+                if !asked.insert((gap.kind, gap.variant, applicable)) {
+                    continue;
+                }
+                prop_assert_ne!(
+                    exhaustive_witness(Some(&policy), &facts.target, &class, gap),
+                    Some(true),
+                    "{} {} on the {:?}: a request gets through but none was found in {}",
+                    rule, gap.action, gap.kind, text
+                );
+            }
         }
     }
 }

@@ -7,6 +7,8 @@
 //! an empty one (so POL-001..003 fail: nothing is denied); a policy that could not be read
 //! is an `error`, and so is one that is not a valid policy (naming the problem).
 
+use std::collections::HashSet;
+
 use serde_json::json;
 
 use super::{Rule, RuleContext, Verdict, finding};
@@ -88,10 +90,13 @@ fn to_verdict(outcome: Outcome) -> Verdict {
     }
 }
 
-/// Every name a key is known by: ARN, key id, aliases (as names and as alias ARNs).
-fn key_references(info: &KeyInfo, out: &mut Vec<String>) {
+/// Every name a key is known by: ARN, key id, aliases (as names and as alias ARNs),
+/// appended to `out` unless already there. `seen` holds the names in `out`: an allowed list
+/// can name hundreds of keys, too many to scan again for every name of every known key
+/// (for every bucket and POL rule of a scan).
+fn key_references(info: &KeyInfo, out: &mut Vec<String>, seen: &mut HashSet<String>) {
     let mut push = |s: String| {
-        if !out.contains(&s) {
+        if seen.insert(s.clone()) {
             out.push(s);
         }
     };
@@ -155,7 +160,8 @@ fn facts(ctx: &RuleContext) -> PolicyFacts {
                 if let Some(record) = rule.kms_key.as_deref().and_then(|id| ctx.key(id))
                     && let Observed::Present(info) = &record.info
                 {
-                    key_references(info, &mut facts.default_key);
+                    let mut seen = HashSet::from([reference.clone()]);
+                    key_references(info, &mut facts.default_key, &mut seen);
                 }
             }
         }
@@ -173,9 +179,10 @@ fn allowed_keys<'a>(config: &RuleConfig, known: impl Iterator<Item = &'a KeyInfo
     if out.is_empty() {
         return out;
     }
+    let mut seen: HashSet<String> = out.iter().cloned().collect();
     for info in known {
         if config.key_allowed(info) {
-            key_references(info, &mut out);
+            key_references(info, &mut out, &mut seen);
         }
     }
     out
@@ -424,6 +431,56 @@ mod tests {
         // POL-004 is a fact about the policy alone: it pins uploads to no key, whatever
         // the default is.
         assert_eq!(unknown[3].1, Fail, "{}", unknown[3].2);
+    }
+
+    #[test]
+    fn allowed_keys_gain_every_known_name_once_in_order() {
+        use crate::model::{KeyManager, KeyState};
+        let key = |i: usize| KeyInfo {
+            arn: format!("arn:aws:kms:us-east-1:111122223333:key/k{i}"),
+            key_id: format!("k{i}"),
+            account: None,
+            state: KeyState::Enabled,
+            manager: KeyManager::Customer,
+            spec: "SYMMETRIC_DEFAULT".into(),
+            origin: "AWS_KMS".into(),
+            deletion_date: None,
+            rotation: Observed::Present(true),
+            aliases: Observed::Present(vec![format!("alias/a{i}"), "alias/shared".into()]),
+            policy: None,
+        };
+        let known: Vec<KeyInfo> = (0..400).map(key).collect();
+        // Every other key is allowed, some by ARN and some by key id; k0 is listed twice.
+        let mut allowed: Vec<String> = (0..400)
+            .step_by(2)
+            .map(|i| match i % 4 {
+                0 => format!("arn:aws:kms:us-east-1:111122223333:key/k{i}"),
+                _ => format!("k{i}"),
+            })
+            .collect();
+        allowed.push("k0".into());
+        let config = RuleConfig {
+            allowed_kms_keys: allowed.clone(),
+            ..RuleConfig::default()
+        };
+        let got = allowed_keys(&config, known.iter());
+        // The reference: the list as configured, then each allowed key's names in turn,
+        // each name once.
+        let mut want = allowed.clone();
+        for info in known.iter().filter(|k| config.key_allowed(k)) {
+            let mut names = vec![info.arn.clone(), info.key_id.clone()];
+            for a in info.aliases.present().into_iter().flatten() {
+                names.push(a.clone());
+                names.push(format!("arn:aws:kms:us-east-1:111122223333:{a}"));
+            }
+            for n in names {
+                if !want.contains(&n) {
+                    want.push(n);
+                }
+            }
+        }
+        assert_eq!(got, want);
+        assert!(got.contains(&"alias/a398".to_string()) && !got.contains(&"k1".to_string()));
     }
 
     #[test]
