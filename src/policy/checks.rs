@@ -35,9 +35,9 @@ pub const POL_004: &str = "POL-004";
 pub const POL_005: &str = "POL-005";
 pub const RULE_IDS: [&str; 5] = [POL_001, POL_002, POL_003, POL_004, POL_005];
 
-const SSE: &str = "s3:x-amz-server-side-encryption";
-const SSE_C: &str = "s3:x-amz-server-side-encryption-customer-algorithm";
-const KEY_ID: &str = "s3:x-amz-server-side-encryption-aws-kms-key-id";
+pub(crate) const SSE: &str = "s3:x-amz-server-side-encryption";
+pub(crate) const SSE_C: &str = "s3:x-amz-server-side-encryption-customer-algorithm";
+pub(crate) const KEY_ID: &str = "s3:x-amz-server-side-encryption-aws-kms-key-id";
 
 /// The bucket's default encryption, as far as it matters to uploads without a header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +206,7 @@ pub fn request_class(rule: &str, facts: &PolicyFacts) -> Option<RequestClass> {
     }
 }
 
-fn fixed(key: &str, value: Option<&str>) -> (String, KeyDomain) {
+pub(crate) fn fixed(key: &str, value: Option<&str>) -> (String, KeyDomain) {
     (key.to_string(), KeyDomain::Fixed(value.map(str::to_string)))
 }
 

@@ -16,17 +16,9 @@
 use serde_json::json;
 
 use super::analyze::{Analysis, RequestClass, ResourceKind, Variant, analyze};
-use super::checks::{Outcome, POL_005, PolicyFacts, Status};
+use super::checks::{KEY_ID, Outcome, POL_005, PolicyFacts, SSE, SSE_C, Status, fixed};
 use super::condition::KeyDomain;
 use super::document::Policy;
-
-const SSE: &str = "s3:x-amz-server-side-encryption";
-const SSE_C: &str = "s3:x-amz-server-side-encryption-customer-algorithm";
-const KEY_ID: &str = "s3:x-amz-server-side-encryption-aws-kms-key-id";
-
-fn fixed(key: &str, value: Option<&str>) -> (String, KeyDomain) {
-    (key.to_string(), KeyDomain::Fixed(value.map(str::to_string)))
-}
 
 /// Modern TLS: what a well-behaved client sends, so a TLS-only statement is no lockout.
 fn tls(version: &str) -> Vec<(String, KeyDomain)> {

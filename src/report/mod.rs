@@ -99,6 +99,7 @@ impl Report {
             t.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_else(|_| t.to_string())
         };
+        let gaps = estate.gaps();
         Report {
             schema_version: SCHEMA_VERSION,
             tool: ToolInfo::current(),
@@ -108,8 +109,8 @@ impl Report {
                 account: estate.scan.account.clone(),
                 principal: estate.scan.principal.clone(),
                 endpoint: estate.scan.endpoint.clone(),
-                complete: estate.is_complete(),
-                gaps: estate.gaps(),
+                complete: gaps.is_empty(),
+                gaps,
             },
             buckets: estate
                 .buckets
