@@ -26,11 +26,36 @@ pub struct RuleContext<'a> {
     pub estate: &'a Estate,
     pub bucket: &'a BucketSnapshot,
     pub config: &'a RuleConfig,
+    /// The bucket policy, parsed once for every POL rule (`None` inside: no policy text).
+    policy: std::sync::OnceLock<Option<Result<crate::policy::Policy, crate::policy::PolicyError>>>,
 }
 
-impl RuleContext<'_> {
+impl<'a> RuleContext<'a> {
+    pub fn new(estate: &'a Estate, bucket: &'a BucketSnapshot, config: &'a RuleConfig) -> Self {
+        RuleContext {
+            estate,
+            bucket,
+            config,
+            policy: std::sync::OnceLock::new(),
+        }
+    }
+
     pub fn key(&self, record_id: &str) -> Option<&KeyRecord> {
         self.estate.keys.get(record_id)
+    }
+
+    /// The bucket's policy text, parsed on first use and shared by every rule that asks.
+    pub fn parsed_policy(
+        &self,
+    ) -> Option<&Result<crate::policy::Policy, crate::policy::PolicyError>> {
+        self.policy
+            .get_or_init(|| {
+                self.bucket
+                    .policy
+                    .present()
+                    .map(|text| crate::policy::parse_policy(text))
+            })
+            .as_ref()
     }
 }
 
@@ -104,11 +129,7 @@ pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
         .buckets
         .par_iter()
         .flat_map_iter(|bucket| {
-            let ctx = RuleContext {
-                estate,
-                bucket,
-                config,
-            };
+            let ctx = RuleContext::new(estate, bucket, config);
             registry().map(move |rule| finding(rule.id, bucket, (rule.check)(&ctx)))
         })
         .collect()

@@ -61,17 +61,16 @@ fn no_lockout(ctx: &RuleContext) -> Verdict {
 }
 
 fn run(rule: &str, ctx: &RuleContext) -> Verdict {
+    if let Some(reason) = ctx.bucket.policy.unknown_reason() {
+        return Verdict::error(format!("the bucket policy could not be read: {reason}"))
+            .with_evidence(json!({"policy": "unreadable", "reason": reason}));
+    }
     let facts = facts(ctx);
-    let outcome = match &ctx.bucket.policy {
-        Observed::Present(text) => match parse_policy(text) {
-            Ok(policy) => checks::evaluate(rule, Some(&policy), &facts),
-            Err(e) => checks::invalid_policy(rule, &e),
-        },
-        Observed::Absent => checks::evaluate(rule, None, &facts),
-        Observed::Denied { reason } | Observed::Failed { reason } => {
-            return Verdict::error(format!("the bucket policy could not be read: {reason}"))
-                .with_evidence(json!({"policy": "unreadable", "reason": reason}));
-        }
+    // `None`: the bucket has no policy, judged as an empty one.
+    let outcome = match ctx.parsed_policy() {
+        Some(Ok(policy)) => checks::evaluate(rule, Some(policy), &facts),
+        Some(Err(e)) => checks::invalid_policy(rule, e),
+        None => checks::evaluate(rule, None, &facts),
     };
     to_verdict(outcome)
 }
@@ -364,11 +363,8 @@ mod tests {
     }
 
     fn statuses(estate: &Estate) -> Vec<(String, FindingStatus, String)> {
-        let ctx = RuleContext {
-            estate,
-            bucket: &estate.buckets[0],
-            config: &RuleConfig::default(),
-        };
+        let config = RuleConfig::default();
+        let ctx = RuleContext::new(estate, &estate.buckets[0], &config);
         RULES
             .iter()
             .map(|r| {
