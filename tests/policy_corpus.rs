@@ -60,38 +60,57 @@ fn facts(case: &Case) -> PolicyFacts {
     facts
 }
 
-#[test]
-fn corpus_verdicts_match_aws_evaluation_logic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus");
+/// Every case of one corpus directory (`tests/policy_corpus/<sub>`), by file name, in
+/// name order.
+fn corpus<T: serde::de::DeserializeOwned>(sub: &str) -> Vec<(String, T)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/policy_corpus")
+        .join(sub);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
+    files
+        .iter()
+        .map(|file| {
+            let name = file.file_name().unwrap().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(file).unwrap();
+            let case = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, case)
+        })
+        .collect()
+}
+
+/// The case's policy as text (`None`: the bucket has none).
+fn policy_text(case: &Case) -> Option<String> {
+    match (&case.policy_text, &case.policy) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(Value::Null)) | (None, None) => None,
+        (None, Some(v)) => Some(v.to_string()),
+    }
+}
+
+#[test]
+fn corpus_verdicts_match_aws_evaluation_logic() {
+    let cases: Vec<(String, Case)> = corpus("");
     assert!(
-        files.len() >= 60,
+        cases.len() >= 60,
         "the corpus has {} cases, at least 60 wanted",
-        files.len()
+        cases.len()
     );
 
     let mut problems = Vec::new();
     let mut fails_explained = 0;
-    for file in &files {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(file).unwrap();
-        let case: Case = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, case) in &cases {
         assert!(
             case.why.len() > 20,
             "{name}: say why, citing AWS's documentation"
         );
         assert!(!case.expect.is_empty(), "{name}: expects nothing");
-        let policy_text = match (&case.policy_text, &case.policy) {
-            (Some(t), _) => Some(t.clone()),
-            (None, Some(Value::Null)) | (None, None) => None,
-            (None, Some(v)) => Some(v.to_string()),
-        };
-        let facts = facts(&case);
+        let policy_text = policy_text(case);
+        let facts = facts(case);
         let outcomes = evaluate_all(policy_text.as_deref(), &facts);
         for (rule, want) in &case.expect {
             let got = outcomes
@@ -161,7 +180,7 @@ fn corpus_verdicts_match_aws_evaluation_logic() {
     );
     eprintln!(
         "{} corpus cases, {fails_explained} fails explained with a request that gets through",
-        files.len()
+        cases.len()
     );
 }
 
@@ -183,19 +202,10 @@ struct RcpCase {
 fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
     use s3audit::policy::rcp::evaluate_rcps;
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus/rcp");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 12, "{} RCP cases", files.len());
+    let cases: Vec<(String, RcpCase)> = corpus("rcp");
+    assert!(cases.len() >= 12, "{} RCP cases", cases.len());
     let mut problems = Vec::new();
-    for file in &files {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        let case: RcpCase = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, case) in &cases {
         assert_eq!(case.kind, "rcp", "{name}");
         assert!(
             case.why.contains("Resource control policies"),
@@ -276,19 +286,10 @@ struct KeyPolicyCase {
 fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
     use s3audit::policy::key_policy::key_policy_outcomes;
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus/key_policy");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 8, "{} key-policy cases", files.len());
+    let cases: Vec<(String, KeyPolicyCase)> = corpus("key_policy");
+    assert!(cases.len() >= 8, "{} key-policy cases", cases.len());
     let mut problems = Vec::new();
-    for file in &files {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        let case: KeyPolicyCase = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, case) in &cases {
         assert_eq!(case.kind, "key-policy", "{name}");
         assert!(case.why.contains("Developer Guide"), "{name}: cite AWS");
         let policy = parse_policy(&case.policy.to_string()).expect("valid key policy");
@@ -312,22 +313,9 @@ fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
 /// review as a diff of that text, case by case (`cargo insta review`).
 #[test]
 fn corpus_explanations_and_remediations_are_snapshotted() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy_corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
     let mut all = BTreeMap::new();
-    for file in &files {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        let case: Case = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-        let policy_text = match (&case.policy_text, &case.policy) {
-            (Some(t), _) => Some(t.clone()),
-            (None, Some(Value::Null)) | (None, None) => None,
-            (None, Some(v)) => Some(v.to_string()),
-        };
+    for (name, case) in corpus::<Case>("") {
+        let policy_text = policy_text(&case);
         let outcomes = evaluate_all(policy_text.as_deref(), &facts(&case));
         let per_rule: BTreeMap<&str, Value> = outcomes
             .iter()
