@@ -21,6 +21,16 @@ fn moto() -> &'static Moto {
     })
 }
 
+/// Asserts the exit code, showing stderr when it is not the one wanted.
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Asserts exit 2 with exactly one stderr line containing `needle`; returns that line.
 fn assert_usage_error(out: &Output, needle: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -407,12 +417,7 @@ fn a_fifo_output_is_written_into_not_replaced() {
         .arg(&fifo)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("no report came through the FIFO")
@@ -451,12 +456,7 @@ fn a_device_output_is_written_into_and_stays_a_device() {
         .arg(&null)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
     let meta = std::fs::symlink_metadata(&null).unwrap();
     assert!(
@@ -494,12 +494,7 @@ fn dev_stdout_as_output_writes_to_stdout() {
         .arg(&link)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_json_report(&out.stdout);
     assert!(
         std::fs::symlink_metadata(&link)
@@ -515,12 +510,7 @@ fn dev_stdout_as_output_writes_to_stdout() {
         .args(["--output", "/dev/stdout"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_json_report(&out.stdout);
     assert_eq!(
         std::fs::symlink_metadata("/dev/stdout")
@@ -538,12 +528,7 @@ fn dev_stdout_as_output_writes_to_stdout() {
         .stdout(file)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_json_report(&std::fs::read(&redirected).unwrap());
     assert_eq!(std::fs::metadata(&redirected).unwrap().ino(), inode);
     assert_eq!(
@@ -579,12 +564,7 @@ fn a_descriptor_path_writes_into_the_file_the_shell_opened() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = std::fs::read(&log).unwrap();
     let rest = text
         .strip_prefix(b"earlier\n".as_slice())
@@ -611,12 +591,7 @@ fn a_symlink_output_is_followed_and_stays_a_link() {
         .arg(&link)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -637,12 +612,7 @@ fn a_symlink_output_is_followed_and_stays_a_link() {
         .arg(&dangling)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert!(
         std::fs::symlink_metadata(&dangling)
             .unwrap()
@@ -692,12 +662,7 @@ fn a_replaced_report_keeps_its_permissions_and_owner() {
         .arg(&report)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_json_report(&std::fs::read(&report).unwrap());
     let meta = std::fs::metadata(&report).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o640, "a private report was widened");
