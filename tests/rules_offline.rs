@@ -155,6 +155,9 @@ fn undescribable_key_is_an_error_not_a_pass() {
     assert_eq!(s["ENC-003"], Status::Error);
     assert_eq!(s["KMS-001"], Status::Error);
     assert_eq!(s["OBJ-004"], Status::Error);
+    // Its key policy is unknown too: neither skipped nor "no key to judge".
+    assert_eq!(s["KMS-004"], Status::Error);
+    assert_eq!(s["KMS-005"], Status::Error);
 }
 
 #[test]

@@ -44,8 +44,23 @@ fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
     let mut passes = Vec::new();
     let mut evidence = Vec::new();
     for u in &uses {
-        let Some(Observed::Present(key)) = ctx.key(u.record_id).map(|r| &r.info) else {
-            continue;
+        let key = match ctx.key(u.record_id).map(|r| &r.info) {
+            Some(Observed::Present(key)) => key,
+            // A key that does not exist has no policy to judge (KMS-001 fails it).
+            Some(Observed::Absent) => continue,
+            // A key that could not be described may have any policy: unknown, not skipped.
+            Some(other) => {
+                unknown.push(format!(
+                    "{}: not described: {}",
+                    u.record_id,
+                    other.unknown_reason().unwrap_or("unknown")
+                ));
+                continue;
+            }
+            None => {
+                unknown.push(format!("{}: not resolved by the scan", u.record_id));
+                continue;
+            }
         };
         // AWS managed keys' policies are AWS's: nobody can change them, KMS-003 and
         // ENC-003 judge their use.
