@@ -20,8 +20,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use s3audit::policy::checks::evaluate_all;
-use s3audit::policy::parse_policy;
+use s3audit::rules::pol::{RULE_IDS, evaluate_all};
+use s3audit_policy::parse_policy;
 
 struct Options {
     iters: usize,
@@ -74,10 +74,6 @@ fn patterns(text: &str) -> usize {
         .sum()
 }
 
-fn checks_rules() -> [&'static str; s3audit::policy::checks::RULE_IDS.len()] {
-    s3audit::policy::checks::RULE_IDS
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -118,7 +114,7 @@ fn main() {
             times.push(t.elapsed());
             verdicts = outcomes
                 .iter()
-                .map(|o| {
+                .map(|(_, o)| {
                     let shown = o.status.as_str().to_string();
                     match o.evidence.get("counterexample") {
                         Some(serde_json::Value::Null) => format!("{shown}*"),
@@ -137,7 +133,7 @@ fn main() {
         let expected: Vec<String> = shape
             .expect
             .iter()
-            .zip(checks_rules())
+            .zip(RULE_IDS)
             .map(|(status, rule)| {
                 let conservative = *status == "fail" && shape.conservative.contains(&rule);
                 format!("{status}{}", if conservative { "*" } else { "" })
@@ -174,8 +170,8 @@ pub mod shapes {
 
     use serde_json::{Value, json};
 
-    use s3audit::policy::actions;
-    use s3audit::policy::checks::{DefaultSse, PolicyFacts};
+    use s3audit::rules::pol::{DefaultSse, PolicyFacts};
+    use s3audit_policy::actions;
 
     /// AWS's size limit for a bucket policy, in bytes.
     pub const MAX_POLICY_BYTES: usize = 20 * 1024;

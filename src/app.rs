@@ -319,7 +319,7 @@ fn fix_policy(
 ) -> anyhow::Result<u8> {
     let facts =
         rules::policy_facts_for_document(bucket, &check_policy_options(args, bucket), config);
-    let fixed = crate::policy::fix::fix(Some(text), &facts)
+    let fixed = crate::rules::pol::fix::fix(Some(text), &facts)
         .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
     let mut body = fixed.document.clone();
     body.push('\n');
@@ -353,10 +353,10 @@ fn check_policy_options(args: &CheckPolicyArgs, bucket: &str) -> rules::CheckPol
     rules::CheckPolicyOptions {
         bucket: bucket.to_string(),
         default_sse: match args.default_sse {
-            DefaultSseArg::None => crate::policy::checks::DefaultSse::None,
-            DefaultSseArg::SseS3 => crate::policy::checks::DefaultSse::SseS3,
-            DefaultSseArg::SseKms => crate::policy::checks::DefaultSse::SseKms,
-            DefaultSseArg::DsseKms => crate::policy::checks::DefaultSse::DsseKms,
+            DefaultSseArg::None => crate::rules::pol::DefaultSse::None,
+            DefaultSseArg::SseS3 => crate::rules::pol::DefaultSse::SseS3,
+            DefaultSseArg::SseKms => crate::rules::pol::DefaultSse::SseKms,
+            DefaultSseArg::DsseKms => crate::rules::pol::DefaultSse::DsseKms,
         },
         default_kms_key: args.default_kms_key.clone(),
         sse_c_blocked: args.sse_c_blocked,

@@ -9,6 +9,5 @@ pub mod collect;
 pub mod config;
 pub mod model;
 pub mod output;
-pub mod policy;
 pub mod report;
 pub mod rules;

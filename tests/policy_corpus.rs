@@ -11,8 +11,9 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use s3audit::policy::checks::{DefaultSse, PolicyFacts, Status, evaluate, evaluate_all};
-use s3audit::policy::parse_policy;
+use s3audit::model::Status;
+use s3audit::rules::pol::{DefaultSse, PolicyFacts, evaluate, evaluate_all, merged_policy};
+use s3audit_policy::parse_policy;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,7 +116,8 @@ fn corpus_verdicts_match_aws_evaluation_logic() {
         for (rule, want) in &case.expect {
             let got = outcomes
                 .iter()
-                .find(|o| o.rule == rule)
+                .find(|(id, _)| id == rule)
+                .map(|(_, v)| v)
                 .unwrap_or_else(|| panic!("{name}: no rule {rule}"));
             if got.status.as_str() != want {
                 problems.push(format!(
@@ -152,10 +154,12 @@ fn corpus_verdicts_match_aws_evaluation_logic() {
             } else {
                 fails_explained += 1;
             }
-            match &got.merged_policy {
-                None => problems.push(format!("{name}: {rule} fails without a remediation")),
-                Some(merged) => {
-                    let fixed = parse_policy(merged).expect("the merged policy parses");
+            match got.fix.is_empty() {
+                true => problems.push(format!("{name}: {rule} fails without a remediation")),
+                false => {
+                    let current = policy_text.as_deref().map(|t| parse_policy(t).unwrap());
+                    let merged = merged_policy(current.as_ref(), got);
+                    let fixed = parse_policy(&merged).expect("the merged policy parses");
                     let again = evaluate(rule, Some(&fixed), &facts);
                     if again.status != Status::Pass {
                         problems.push(format!(
@@ -200,7 +204,7 @@ struct RcpCase {
 
 #[test]
 fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
-    use s3audit::policy::rcp::evaluate_rcps;
+    use s3audit::rules::pol::rcp::evaluate_rcps;
 
     let cases: Vec<(String, RcpCase)> = corpus("rcp");
     assert!(cases.len() >= 12, "{} RCP cases", cases.len());
@@ -221,7 +225,8 @@ fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
         for (rule, want) in &case.expect {
             let got = outcomes
                 .iter()
-                .find(|o| o.rule == rule)
+                .find(|(id, _)| id == rule)
+                .map(|(_, v)| v)
                 .unwrap_or_else(|| panic!("{name}: no {rule}"));
             if got.status.as_str() != want {
                 problems.push(format!(
@@ -249,14 +254,20 @@ fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
                 ));
             }
             // The remediation, merged into the first RCP, closes the gap for the chain.
-            let merged = got
-                .merged_policy
-                .clone()
-                .unwrap_or_else(|| panic!("{name}: {rule} fails without a remediation"));
+            assert!(
+                !got.fix.is_empty(),
+                "{name}: {rule} fails without a remediation"
+            );
+            let first = parse_policy(&docs[0].1).unwrap();
+            let merged = merged_policy(Some(&first), got);
             let mut fixed = docs.clone();
             fixed[0].1 = merged;
             let again = evaluate_rcps(&fixed, Some("111122223333")).unwrap();
-            let again = again.iter().find(|o| o.rule == rule).unwrap();
+            let again = again
+                .iter()
+                .find(|(id, _)| id == rule)
+                .map(|(_, v)| v)
+                .unwrap();
             if again.status != Status::Pass {
                 problems.push(format!(
                     "{name}: {rule} still {} after its remediation: {}",
@@ -284,7 +295,7 @@ struct KeyPolicyCase {
 
 #[test]
 fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
-    use s3audit::policy::key_policy::key_policy_outcomes;
+    use s3audit::rules::kms::key_policy::key_policy_verdicts;
 
     let cases: Vec<(String, KeyPolicyCase)> = corpus("key_policy");
     assert!(cases.len() >= 8, "{} key-policy cases", cases.len());
@@ -293,9 +304,13 @@ fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
         assert_eq!(case.kind, "key-policy", "{name}");
         assert!(case.why.contains("Developer Guide"), "{name}: cite AWS");
         let policy = parse_policy(&case.policy.to_string()).expect("valid key policy");
-        let outcomes = key_policy_outcomes(&policy, &case.key_arn);
+        let outcomes = key_policy_verdicts(&policy, &case.key_arn);
         for (rule, want) in &case.expect {
-            let got = outcomes.iter().find(|o| o.rule == rule).unwrap();
+            let got = outcomes
+                .iter()
+                .find(|(id, _)| id == rule)
+                .map(|(_, v)| v)
+                .unwrap();
             if got.status.as_str() != want {
                 problems.push(format!(
                     "{name}: {rule} is {} but AWS's logic gives {want}: {}",
@@ -319,9 +334,9 @@ fn corpus_explanations_and_remediations_are_snapshotted() {
         let outcomes = evaluate_all(policy_text.as_deref(), &facts(&case));
         let per_rule: BTreeMap<&str, Value> = outcomes
             .iter()
-            .map(|o| {
+            .map(|(rule, o)| {
                 (
-                    o.rule,
+                    *rule,
                     serde_json::json!({
                         "status": o.status.as_str(),
                         "message": o.message,
@@ -359,8 +374,8 @@ fn adversarial_shapes_keep_their_verdicts() {
             shape.name
         );
         let outcomes = evaluate_all(Some(&shape.policy), &shape.facts);
-        for (got, want) in outcomes.iter().zip(shape.expect) {
-            let rule = got.rule;
+        for ((rule, got), want) in outcomes.iter().zip(shape.expect) {
+            let rule = *rule;
             if got.status.as_str() != want {
                 problems.push(format!(
                     "{}: {rule} is {} but should be {want}: {}",
@@ -382,11 +397,10 @@ fn adversarial_shapes_keep_their_verdicts() {
                     got.message
                 ));
             }
-            let merged = got
-                .merged_policy
-                .as_deref()
-                .expect("a fail has a remediation");
-            let fixed = parse_policy(merged).expect("the merged policy parses");
+            assert!(!got.fix.is_empty(), "a fail has a remediation");
+            let current = parse_policy(&shape.policy).unwrap();
+            let merged = merged_policy(Some(&current), got);
+            let fixed = parse_policy(&merged).expect("the merged policy parses");
             let again = evaluate(rule, Some(&fixed), &shape.facts);
             if again.status != Status::Pass {
                 problems.push(format!(

@@ -6,14 +6,14 @@
 //! the same snapshot always yields the same findings.
 
 mod encryption;
-mod kms;
+pub mod kms;
 pub mod metadata;
 
-pub use policy::{
+pub use pol::{
     CheckPolicyOptions, check_key_policy, check_policy, check_rcps, policy_facts_for_document,
 };
 mod objects;
-mod policy;
+pub mod pol;
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -27,7 +27,8 @@ pub struct RuleContext<'a> {
     pub bucket: &'a BucketSnapshot,
     pub config: &'a RuleConfig,
     /// The bucket policy, parsed once for every POL rule (`None` inside: no policy text).
-    policy: std::sync::OnceLock<Option<Result<crate::policy::Policy, crate::policy::PolicyError>>>,
+    policy:
+        std::sync::OnceLock<Option<Result<s3audit_policy::Policy, s3audit_policy::PolicyError>>>,
 }
 
 impl<'a> RuleContext<'a> {
@@ -47,13 +48,13 @@ impl<'a> RuleContext<'a> {
     /// The bucket's policy text, parsed on first use and shared by every rule that asks.
     pub fn parsed_policy(
         &self,
-    ) -> Option<&Result<crate::policy::Policy, crate::policy::PolicyError>> {
+    ) -> Option<&Result<s3audit_policy::Policy, s3audit_policy::PolicyError>> {
         self.policy
             .get_or_init(|| {
                 self.bucket
                     .policy
                     .present()
-                    .map(|text| crate::policy::parse_policy(text))
+                    .map(|text| s3audit_policy::parse_policy(text))
             })
             .as_ref()
     }
@@ -69,6 +70,9 @@ pub struct Verdict {
     pub severity: Option<Severity>,
     /// Overrides the catalog remediation with one specific to this resource.
     pub remediation: Option<String>,
+    /// For a fail that a policy document can fix: the statements that fix it (POL rules),
+    /// which `check-policy --fix` combines across rules into one document.
+    pub fix: Vec<s3audit_policy::Json>,
 }
 
 impl Verdict {
@@ -79,6 +83,7 @@ impl Verdict {
             evidence: Value::Object(Default::default()),
             severity: None,
             remediation: None,
+            fix: Vec::new(),
         }
     }
     pub fn pass(message: impl Into<String>) -> Self {
@@ -105,6 +110,10 @@ impl Verdict {
         self.remediation = Some(remediation.into());
         self
     }
+    pub fn with_fix(mut self, statements: Vec<s3audit_policy::Json>) -> Self {
+        self.fix = statements;
+        self
+    }
 }
 
 /// A bucket-scoped rule: its catalog id and the function that decides it.
@@ -117,7 +126,7 @@ pub struct Rule {
 pub fn registry() -> impl Iterator<Item = &'static Rule> {
     encryption::RULES
         .iter()
-        .chain(policy::RULES.iter())
+        .chain(pol::RULES.iter())
         .chain(kms::RULES.iter())
         .chain(objects::RULES.iter())
 }

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+pub mod key_policy;
+
 use super::encryption::default_rule;
 use super::{Rule, RuleContext, Verdict, arn_region};
 use crate::model::{KeyInfo, KeyState, Observed, Severity};
@@ -32,8 +34,9 @@ pub(super) const RULES: &[Rule] = &[
 /// KMS-004 and KMS-005: one key-policy question asked of every key the bucket uses; the
 /// worst answer wins (fail, then error, then pass).
 fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
-    use crate::policy::key_policy::key_policy_outcomes;
-    use crate::policy::{Status as PolicyStatus, parse_policy};
+    use crate::model::Status;
+    use key_policy::key_policy_verdicts;
+    use s3audit_policy::parse_policy;
 
     let uses = match keys_in_use(ctx) {
         Ok(u) => u,
@@ -80,9 +83,10 @@ fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
             }
         };
         let outcome = match parse_policy(text) {
-            Ok(policy) => key_policy_outcomes(&policy, &key.arn)
+            Ok(policy) => key_policy_verdicts(&policy, &key.arn)
                 .into_iter()
-                .find(|o| o.rule == rule),
+                .find(|(id, _)| *id == rule)
+                .map(|(_, v)| v),
             Err(e) => {
                 unknown.push(format!(
                     "{}: the key policy is not a valid policy: {e}",
@@ -94,8 +98,8 @@ fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
         let Some(outcome) = outcome else { continue };
         evidence.push(use_evidence(u, outcome.evidence.clone()));
         match outcome.status {
-            PolicyStatus::Fail => fails.push(format!("{}: {}", key.arn, outcome.message)),
-            PolicyStatus::Pass => passes.push(format!("{}: {}", key.arn, outcome.message)),
+            Status::Fail => fails.push(format!("{}: {}", key.arn, outcome.message)),
+            Status::Pass => passes.push(format!("{}: {}", key.arn, outcome.message)),
             _ => unknown.push(format!("{}: {}", key.arn, outcome.message)),
         }
     }
@@ -115,11 +119,11 @@ fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
 }
 
 fn no_outside_use(ctx: &RuleContext) -> Verdict {
-    key_policy_rule(ctx, crate::policy::key_policy::KMS_004)
+    key_policy_rule(ctx, key_policy::KMS_004)
 }
 
 fn no_outside_destruction(ctx: &RuleContext) -> Verdict {
-    key_policy_rule(ctx, crate::policy::key_policy::KMS_005)
+    key_policy_rule(ctx, key_policy::KMS_005)
 }
 
 /// One key a bucket depends on and why.

@@ -4,18 +4,19 @@
 //! AWS evaluates every RCP that applies to the account, at every level of the path, and
 //! an explicit Deny in any of them denies the request (AWS Organizations User Guide,
 //! "Resource control policies"; IAM User Guide, "Policy evaluation logic"). So the chain
-//! is one set of Deny statements, judged by the same analyser as a bucket policy, with
+//! is one set of Deny statements, judged by the same rules as a bucket policy, with
 //! one difference: the class spans every bucket of the account, whatever its name
 //! ([`Target::every_bucket`]), so a statement only counts when its resources cover every
 //! bucket and object ARN. Conditions the analyser cannot decide narrow a Deny and never
 //! make a pass, exactly as for POL-001 and POL-002 on a bucket policy.
 
-use super::analyze::Target;
-use super::checks::{self, Outcome, PolicyFacts};
-use super::document::{Policy, PolicyError, parse_policy};
+use s3audit_policy::{Policy, PolicyError, Target, parse_policy};
+
+use super::{POL_001, POL_002, PolicyFacts, evaluate};
+use crate::rules::Verdict;
 
 /// The rules an RCP chain is judged on: TLS-only (POL-001) and the TLS floor (POL-002).
-pub const RCP_RULES: [&str; 2] = [checks::POL_001, checks::POL_002];
+pub const RCP_RULES: [&str; 2] = [POL_001, POL_002];
 
 /// One document of the chain that is not a valid policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +33,7 @@ pub struct InvalidRcp {
 pub fn evaluate_rcps(
     documents: &[(String, String)],
     account: Option<&str>,
-) -> Result<Vec<Outcome>, InvalidRcp> {
+) -> Result<Vec<(&'static str, Verdict)>, InvalidRcp> {
     let mut chain: Option<Policy> = None;
     for (name, text) in documents {
         let policy = parse_policy(text).map_err(|error| InvalidRcp {
@@ -48,14 +49,14 @@ pub fn evaluate_rcps(
     facts.target = Target::every_bucket(account);
     Ok(RCP_RULES
         .iter()
-        .map(|rule| checks::evaluate(rule, chain.as_ref(), &facts))
+        .map(|rule| (*rule, evaluate(rule, chain.as_ref(), &facts)))
         .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Status;
+    use crate::model::Status;
 
     fn doc(statement: &str) -> (String, String) {
         (
@@ -69,8 +70,8 @@ mod tests {
     #[test]
     fn the_published_statement_enforces_tls_for_every_bucket() {
         let out = evaluate_rcps(&[doc(TLS)], None).unwrap();
-        assert_eq!(out[0].status, Status::Pass, "{}", out[0].message);
-        assert_eq!(out[1].status, Status::Fail);
+        assert_eq!(out[0].1.status, Status::Pass, "{}", out[0].1.message);
+        assert_eq!(out[1].1.status, Status::Fail);
     }
 
     #[test]
@@ -85,10 +86,10 @@ mod tests {
                 TLS.replace(r#""Resource":"*""#, &format!(r#""Resource":"{resource}""#));
             let out = evaluate_rcps(&[doc(&statement)], None).unwrap();
             assert_eq!(
-                out[0].status,
+                out[0].1.status,
                 Status::Fail,
                 "{resource}: {}",
-                out[0].message
+                out[0].1.message
             );
         }
     }

@@ -8,12 +8,14 @@
 //! the fixed policy exists to allow (SSE-KMS under the pinned key, over TLS 1.2, by the
 //! bucket owner's account), and judges the result again before it is printed.
 
-use super::analyze::{Request, Requester, Target, statement_applies};
-use super::checks::{self, KEY_ARN_PLACEHOLDER, Outcome, PolicyFacts, RULE_IDS, Status};
-use super::condition::Tv;
-use super::document::{Effect, PolicyError, parse_policy};
-use super::json::Json;
-use super::remediation;
+use s3audit_policy::analyze::{Request, Requester, statement_applies};
+use s3audit_policy::condition::Tv;
+use s3audit_policy::document::Effect;
+use s3audit_policy::{Json, PolicyError, Target, parse_policy, remediation};
+
+use super::{KEY_ARN_PLACEHOLDER, PolicyFacts, RULE_IDS, evaluate as evaluate_rule};
+use crate::model::Status;
+use crate::rules::Verdict;
 
 /// The fixed document and what was done to get it.
 pub struct Fixed {
@@ -22,7 +24,7 @@ pub struct Fixed {
     /// One line per change, and why.
     pub changes: Vec<String>,
     /// Every POL rule judged on the fixed document.
-    pub after: Vec<Outcome>,
+    pub after: Vec<(&'static str, Verdict)>,
 }
 
 impl Fixed {
@@ -30,7 +32,7 @@ impl Fixed {
     pub fn resolved(&self) -> bool {
         self.after
             .iter()
-            .all(|o| matches!(o.status, Status::Pass | Status::NotApplicable))
+            .all(|(_, o)| matches!(o.status, Status::Pass | Status::NotApplicable))
     }
 }
 
@@ -53,11 +55,11 @@ pub fn fix(text: Option<&str>, facts: &PolicyFacts) -> Result<Fixed, PolicyError
             .transpose()?;
         let mut statements: Vec<Json> = Vec::new();
         for rule in RULE_IDS {
-            let outcome = checks::evaluate(rule, current.as_ref(), facts);
+            let outcome = evaluate_rule(rule, current.as_ref(), facts);
             if outcome.status != Status::Fail {
                 continue;
             }
-            for st in outcome.fix_statements {
+            for st in outcome.fix {
                 changes.push(format!(
                     "added {} for {rule}: {}",
                     sid(&st),
@@ -78,13 +80,9 @@ pub fn fix(text: Option<&str>, facts: &PolicyFacts) -> Result<Fixed, PolicyError
         .unwrap_or_else(|| remediation::merge(None, &[]))
         .to_pretty();
     let after = evaluate(&document, facts)?;
-    for o in &after {
+    for (rule, o) in &after {
         if o.status == Status::Fail {
-            changes.push(format!(
-                "{} still fails: {}",
-                o.rule,
-                first_clause(&o.message)
-            ));
+            changes.push(format!("{rule} still fails: {}", first_clause(&o.message)));
         }
     }
     Ok(Fixed {
@@ -94,11 +92,14 @@ pub fn fix(text: Option<&str>, facts: &PolicyFacts) -> Result<Fixed, PolicyError
     })
 }
 
-fn evaluate(document: &str, facts: &PolicyFacts) -> Result<Vec<Outcome>, PolicyError> {
+fn evaluate(
+    document: &str,
+    facts: &PolicyFacts,
+) -> Result<Vec<(&'static str, Verdict)>, PolicyError> {
     let policy = parse_policy(document)?;
     Ok(RULE_IDS
         .iter()
-        .map(|rule| checks::evaluate(rule, Some(&policy), facts))
+        .map(|rule| (*rule, evaluate_rule(rule, Some(&policy), facts)))
         .collect())
 }
 
@@ -243,12 +244,11 @@ mod tests {
         );
         // Merging each rule's remediation alone into the original is what locked out.
         let policy = parse_policy(CLASSIC_AES256).unwrap();
-        let alone = checks::evaluate(checks::POL_003, Some(&policy), &facts)
-            .merged_policy
-            .unwrap();
+        let pol3 = evaluate_rule(super::super::POL_003, Some(&policy), &facts);
+        let alone = super::super::merged_policy(Some(&policy), &pol3);
         let alone = parse_policy(&alone).unwrap();
         assert_eq!(
-            checks::evaluate(checks::POL_005, Some(&alone), &facts).status,
+            evaluate_rule(super::super::POL_005, Some(&alone), &facts).status,
             Status::Fail
         );
     }

@@ -1,5 +1,6 @@
-//! KMS key policies: who outside the key's account may use the key to read data, and who
-//! may make the data unreadable.
+//! Who may act on a resource: which principals, inside or outside its account, a policy
+//! lets perform some actions. Asked of KMS key policies: who may use a key to read data,
+//! and who may make the data unreadable.
 //!
 //! A key policy is the primary control over a KMS key: no principal may use the key unless
 //! the key policy allows it, directly or, when it allows the account's root principal, by
@@ -260,189 +261,57 @@ fn named(p: &str) -> Option<(String, Requester)> {
     ))
 }
 
-pub const KMS_004: &str = "KMS-004";
-pub const KMS_005: &str = "KMS-005";
-
-/// The verdicts of KMS-004 (no use of the key by anonymous callers or any account) and
-/// KMS-005 (no one outside the key's account can make its data unreadable) on one key
-/// policy.
-pub fn key_policy_outcomes(policy: &Policy, key_arn: &str) -> Vec<super::checks::Outcome> {
-    use super::checks::{Outcome, Status};
-    use serde_json::json;
-
-    let listing = |accesses: &[Access]| -> Vec<serde_json::Value> {
-        accesses
-            .iter()
-            .map(|a| {
-                json!({
-                    "who": a.grantee.describe(),
-                    "external": a.grantee.external(),
-                    "actions": a.actions,
-                    "certain": a.certain,
-                    "example": a.example,
-                })
-            })
-            .collect()
-    };
-    let names = |accesses: &[&Access]| -> String {
-        accesses
-            .iter()
-            .map(|a| {
-                let may = if a.certain {
-                    ""
-                } else {
-                    " (depending on conditions)"
-                };
-                format!("{} may {}{may}", a.grantee.describe(), a.actions.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-
-    let users = who_may(policy, key_arn, &USE_ACTIONS);
-    let open: Vec<&Access> = users
-        .iter()
-        .filter(|a| matches!(a.grantee, Grantee::Anonymous | Grantee::AnyAccount))
-        .collect();
-    let shared: Vec<&Access> = users.iter().filter(|a| a.grantee.external()).collect();
-    let evidence = json!({"key": key_arn, "may_use": listing(&users)});
-    let use_outcome = if !open.is_empty() {
-        Outcome::new(
-            KMS_004,
-            Status::Fail,
-            format!(
-                "the key policy lets principals outside the key's account decrypt with it: {} (e.g. {})",
-                names(&open),
-                open[0].example
-            ),
-            evidence,
-        )
-    } else if shared.is_empty() {
-        Outcome::new(
-            KMS_004,
-            Status::Pass,
-            "no principal outside the key's account may use the key to decrypt",
-            evidence,
-        )
-    } else {
-        Outcome::new(
-            KMS_004,
-            Status::Pass,
-            format!(
-                "the key is shared only with principals the policy names: {}",
-                names(&shared)
-            ),
-            evidence,
-        )
-    };
-
-    let destroyers = who_may(policy, key_arn, &DESTROY_ACTIONS);
-    let outside: Vec<&Access> = destroyers.iter().filter(|a| a.grantee.external()).collect();
-    let inside: Vec<&Access> = destroyers
-        .iter()
-        .filter(|a| !a.grantee.external())
-        .collect();
-    let evidence = json!({"key": key_arn, "may_destroy": listing(&destroyers)});
-    let destroy_outcome = if !outside.is_empty() {
-        Outcome::new(
-            KMS_005,
-            Status::Fail,
-            format!(
-                "principals outside the key's account can make the data unreadable: {} (e.g. {})",
-                names(&outside),
-                outside[0].example
-            ),
-            evidence,
-        )
-    } else {
-        Outcome::new(
-            KMS_005,
-            Status::Pass,
-            if inside.is_empty() {
-                "no principal may delete, disable or re-policy the key".to_string()
-            } else {
-                format!(
-                    "only the key's account can delete, disable or re-policy the key: {}",
-                    names(&inside)
-                )
-            },
-            evidence,
-        )
-    };
-    vec![use_outcome, destroy_outcome]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Status;
-    use crate::policy::parse_policy;
+    use crate::document::parse_policy;
 
     const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-
-    fn outcomes(statements: &str) -> Vec<crate::policy::Outcome> {
-        let text = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
-        key_policy_outcomes(&parse_policy(&text).unwrap(), KEY)
-    }
-
     /// KMS's default key policy: the account root may do everything, which delegates to
     /// the account's IAM policies (KMS Developer Guide, "Default key policy").
     const DEFAULT: &str = r#"{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#;
 
-    #[test]
-    fn the_default_key_policy_keeps_the_key_in_its_account() {
-        let o = outcomes(DEFAULT);
-        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
-        assert_eq!(o[1].status, Status::Pass, "{}", o[1].message);
-        assert!(o[1].message.contains("root delegation"), "{}", o[1].message);
+    fn grantees(statements: &str, actions: &[&str]) -> Vec<(Grantee, bool)> {
+        let text = format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#);
+        who_may(&parse_policy(&text).unwrap(), KEY, actions)
+            .into_iter()
+            .map(|a| (a.grantee, a.certain))
+            .collect()
     }
 
     #[test]
-    fn a_public_key_policy_fails_both() {
-        let public = r#"{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}"#;
-        let o = outcomes(&format!("{DEFAULT},{public}"));
-        assert_eq!(o[0].status, Status::Fail, "{}", o[0].message);
-        assert!(o[0].message.contains("anonymous"), "{}", o[0].message);
-        assert_eq!(o[1].status, Status::Fail, "{}", o[1].message);
+    fn root_delegation_is_the_own_account_only() {
+        assert_eq!(
+            grantees(DEFAULT, &USE_ACTIONS),
+            [(Grantee::OwnAccountIam, true)]
+        );
     }
 
     #[test]
-    fn caller_account_and_organization_conditions_are_honoured() {
-        // Principal "*" but only callers of the key's own account: no outsider.
-        let own = r#"{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Decrypt"],"Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}}"#;
-        let o = outcomes(&format!("{DEFAULT},{own}"));
-        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
-        // Principal "*" within an organization: shared with the organization, named.
+    fn organization_caller_account_and_deny_are_honoured() {
         let org = r#"{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}}}"#;
-        let o = outcomes(&format!("{DEFAULT},{org}"));
-        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
+        let got = grantees(&format!("{DEFAULT},{org}"), &["kms:Decrypt"]);
         assert!(
-            o[0].message.contains("organization o-abc123"),
-            "{}",
-            o[0].message
+            got.contains(&(Grantee::Organization("o-abc123".into()), true)),
+            "{got:?}"
         );
-        // Through S3 only, but from any account: still an outsider's decrypt.
-        let via = r#"{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"s3.amazonaws.com"}}}"#;
-        let o = outcomes(&format!("{DEFAULT},{via}"));
-        assert_eq!(o[0].status, Status::Fail, "{}", o[0].message);
-    }
+        assert!(
+            !got.iter().any(|(g, _)| *g == Grantee::AnyAccount),
+            "{got:?}"
+        );
 
-    #[test]
-    fn a_cross_account_grant_is_named_and_a_foreign_admin_fails() {
-        let grant = r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:role/reader"},"Action":["kms:Decrypt","kms:CreateGrant"],"Resource":"*"}"#;
-        let o = outcomes(&format!("{DEFAULT},{grant}"));
-        assert_eq!(o[0].status, Status::Pass, "{}", o[0].message);
-        assert!(
-            o[0].message.contains("444455556666:role/reader"),
-            "{}",
-            o[0].message
-        );
+        let own = r#"{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}}"#;
+        let got = grantees(&format!("{DEFAULT},{own}"), &["kms:Decrypt"]);
+        assert!(got.iter().all(|(g, _)| !g.external()), "{got:?}");
+
         let admin = r#"{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"kms:ScheduleKeyDeletion","Resource":"*"}"#;
-        let o = outcomes(&format!("{DEFAULT},{admin}"));
-        assert_eq!(o[1].status, Status::Fail, "{}", o[1].message);
-        // A Deny for everyone outside the account wins over the Allow.
+        let got = grantees(&format!("{DEFAULT},{admin}"), &DESTROY_ACTIONS);
+        assert!(
+            got.contains(&(Grantee::Foreign("444455556666".into()), true)),
+            "{got:?}"
+        );
         let deny = r#"{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"kms:CallerAccount":"111122223333"}}}"#;
-        let o = outcomes(&format!("{DEFAULT},{admin},{deny}"));
-        assert_eq!(o[1].status, Status::Pass, "{}", o[1].message);
+        let got = grantees(&format!("{DEFAULT},{admin},{deny}"), &DESTROY_ACTIONS);
+        assert!(got.iter().all(|(g, _)| !g.external()), "{got:?}");
     }
 }

@@ -10,11 +10,13 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::analyze::{
-    Request, Requester, ResourceKind, Target, analyze, denied, exhaustive_witness,
+    Request, RequestClass, Requester, ResourceKind, Target, analyze, denied, exhaustive_witness,
 };
-use super::checks::{self, DefaultSse, PolicyFacts, RULE_IDS, Status};
+use super::classes::{self, Upload, UploadDefaults};
 use super::condition::{KeyDomain, Tv};
 use super::document::parse_policy;
+use super::json::Json;
+use super::{principals, questions, remediation};
 
 /// The number of cases: `PROPTEST_CASES` overrides the default, for long runs.
 fn cases(default: u32) -> u32 {
@@ -111,22 +113,70 @@ fn arb_policyish() -> impl Strategy<Value = Value> {
     })
 }
 
-fn all_facts() -> Vec<PolicyFacts> {
-    let mut out = Vec::new();
-    for (default_sse, key) in [
-        (DefaultSse::None, None),
-        (DefaultSse::SseKms, Some(KEY)),
-        (DefaultSse::Unknown, None),
-    ] {
-        let mut f = PolicyFacts::new("b");
-        f.default_sse = default_sse;
-        f.default_key = key.iter().map(|k| k.to_string()).collect();
-        f.sse_c_blocked = if default_sse == DefaultSse::Unknown {
-            None
-        } else {
-            Some(false)
-        };
-        out.push(f);
+/// What the classes depend on: the bucket's defaults and the keys uploads are pinned to.
+#[derive(Debug, Clone)]
+struct Facts {
+    kms_default: bool,
+    sse_c_blocked: bool,
+    allowed: Vec<String>,
+}
+
+fn all_facts() -> Vec<Facts> {
+    vec![
+        Facts {
+            kms_default: false,
+            sse_c_blocked: false,
+            allowed: Vec::new(),
+        },
+        Facts {
+            kms_default: true,
+            sse_c_blocked: false,
+            allowed: vec![KEY.to_string()],
+        },
+    ]
+}
+
+/// Every class the rules ask about for these facts, each with the remediation statements
+/// that must close it: `(name, class, statements)`.
+fn classes_for(facts: &Facts) -> Vec<(&'static str, RequestClass, Vec<Json>)> {
+    let target = Target::new("b");
+    let defaults = UploadDefaults {
+        kms_default: facts.kms_default,
+        default_label: if facts.kms_default { "SSE-KMS" } else { "none" },
+        sse_c_blocked: facts.sse_c_blocked,
+    };
+    let kinds = classes::non_kms_uploads(defaults);
+    let has = |u: Upload| kinds.iter().any(|(k, _)| *k == u);
+    let mut upload_fix = vec![remediation::deny_non_kms_uploads(
+        &target,
+        facts.kms_default,
+    )];
+    if facts.kms_default && has(Upload::SseC) {
+        upload_fix.push(remediation::deny_sse_c_uploads(&target));
+    }
+    let mut out = vec![
+        (
+            "insecure transport",
+            classes::insecure_transport(),
+            vec![remediation::deny_insecure_transport(&target)],
+        ),
+        (
+            "outdated TLS",
+            classes::outdated_tls(),
+            vec![remediation::deny_outdated_tls(&target)],
+        ),
+        (
+            "non-KMS uploads",
+            classes::uploads(kinds.into_iter().map(|(_, v)| v).collect()),
+            upload_fix,
+        ),
+    ];
+    if !facts.allowed.is_empty() {
+        out.push((
+            "unpinned KMS uploads",
+            classes::unpinned_kms_uploads(&facts.allowed, "the allowed keys"),
+            vec![remediation::deny_unlisted_kms_keys(&target, &facts.allowed)],
+        ));
     }
     out
 }
@@ -142,14 +192,24 @@ proptest! {
     #[test]
     fn parsing_and_analysing_arbitrary_json_never_panics(doc in prop_oneof![arb_json(), arb_policyish()]) {
         let text = doc.to_string();
-        let parsed = parse_policy(&text);
-        for facts in all_facts() {
-            let outcomes = checks::evaluate_all(Some(&text), &facts);
-            prop_assert_eq!(outcomes.len(), RULE_IDS.len());
-            if let Err(e) = &parsed {
+        match parse_policy(&text) {
+            Err(e) => {
                 let msg = e.to_string();
                 prop_assert!(!msg.contains('\n'), "one-line errors: {}", msg);
-                prop_assert!(outcomes.iter().all(|o| o.status == Status::Error));
+            }
+            Ok(policy) => {
+                let target = Target::new("b");
+                for facts in all_facts() {
+                    for (_, class, _) in classes_for(&facts) {
+                        let analysis = analyze(Some(&policy), &target, &class);
+                        prop_assert!(analysis.checked > 0);
+                    }
+                }
+                for class in [classes::modern_uploads(), classes::modern_reads(), classes::any_kms_upload()] {
+                    analyze(Some(&policy), &target, &class);
+                }
+                principals::who_may(&policy, KEY, &principals::USE_ACTIONS);
+                questions::pinned_values(Some(&policy), classes::KEY_ID);
             }
         }
     }
@@ -381,28 +441,18 @@ fn arb_policy() -> impl Strategy<Value = Value> {
     .prop_map(|stmts| json!({"Version": "2012-10-17", "Statement": stmts}))
 }
 
-fn arb_facts() -> impl Strategy<Value = PolicyFacts> {
-    (
-        prop::sample::select(vec![
-            DefaultSse::None,
-            DefaultSse::SseS3,
-            DefaultSse::SseKms,
-        ]),
-        any::<bool>(),
-        any::<bool>(),
+fn arb_facts() -> impl Strategy<Value = Facts> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(kms_default, sse_c_blocked, listed)| Facts {
+            kms_default,
+            sse_c_blocked,
+            allowed: if listed || kms_default {
+                vec![KEY.to_string()]
+            } else {
+                Vec::new()
+            },
+        },
     )
-        .prop_map(|(default_sse, blocked, listed)| {
-            let mut f = PolicyFacts::new("b");
-            f.default_sse = default_sse;
-            if default_sse == DefaultSse::SseKms {
-                f.default_key = vec![KEY.to_string()];
-            }
-            f.sse_c_blocked = Some(blocked);
-            if listed {
-                f.allowed_keys = vec![KEY.to_string()];
-            }
-            f
-        })
 }
 
 /// Values a sampled request may give a free context key (`None`: absent).
@@ -458,8 +508,7 @@ impl Lcg {
 }
 
 /// A random request of the rule's class.
-fn sample_request(rule: &str, facts: &PolicyFacts, rng: &mut Lcg) -> Option<Request> {
-    let class = checks::request_class(rule, facts)?;
+fn sample_request(class: &RequestClass, rng: &mut Lcg) -> Request {
     let (action, kinds) = &class.actions[rng.pick(class.actions.len())];
     let kind = kinds[rng.pick(kinds.len())];
     let variant = &class.variants[rng.pick(class.variants.len())];
@@ -499,13 +548,13 @@ fn sample_request(rule: &str, facts: &PolicyFacts, rng: &mut Lcg) -> Option<Requ
         context.push((key.to_string(), value));
     }
     let principals = sample_principals();
-    Some(Request {
+    Request {
         principal: principals[rng.pick(principals.len())].clone(),
         action: action.clone(),
         resource,
         context,
         quiet: Vec::new(),
-    })
+    }
 }
 
 proptest! {
@@ -516,13 +565,13 @@ proptest! {
         let text = doc.to_string();
         let policy = parse_policy(&text).expect("generated policies are valid");
         let mut rng = Lcg(seed);
-        for rule in RULE_IDS {
-            let Some(class) = checks::request_class(rule, &facts) else { continue };
-            let analysis = analyze(Some(&policy), &facts.target, &class);
+        let target = Target::new("b");
+        for (rule, class, _) in classes_for(&facts) {
+            let analysis = analyze(Some(&policy), &target, &class);
             if analysis.passed() {
                 // Sound: every request of the class is denied, for certain.
                 for _ in 0..60 {
-                    let req = sample_request(rule, &facts, &mut rng).expect("class exists");
+                    let req = sample_request(&class, &mut rng);
                     prop_assert_eq!(
                         denied(Some(&policy), &req), Tv::True,
                         "{} passed but {} is not denied by {}", rule, req.describe(), text
@@ -555,15 +604,16 @@ proptest! {
     #[test]
     fn remediation_closes_every_gap(doc in arb_policy(), facts in arb_facts()) {
         let text = doc.to_string();
-        for outcome in checks::evaluate_all(Some(&text), &facts) {
-            // A lockout's remediation is to remove statements, which is the user's call.
-            if outcome.status != Status::Fail || outcome.rule == checks::POL_005 {
+        let policy = parse_policy(&text).expect("generated policies are valid");
+        let target = Target::new("b");
+        for (name, class, statements) in classes_for(&facts) {
+            if analyze(Some(&policy), &target, &class).passed() {
                 continue;
             }
-            let merged = outcome.merged_policy.expect("a fail has a remediation");
+            let merged = remediation::merge(Some(&policy.json), &statements).to_pretty();
             let fixed = parse_policy(&merged).expect("the merged policy parses");
-            let again = checks::evaluate(outcome.rule, Some(&fixed), &facts);
-            prop_assert_eq!(again.status, Status::Pass, "{} after remediation: {}\n{}", outcome.rule, again.message, merged);
+            let again = analyze(Some(&fixed), &target, &class);
+            prop_assert!(again.passed(), "{} after remediation: {:?}\n{}", name, again.gaps.first().map(|g| &g.reasons), merged);
         }
     }
 
@@ -574,9 +624,9 @@ proptest! {
     fn no_witness_means_none_among_the_candidates(doc in arb_policy(), facts in arb_facts()) {
         let text = doc.to_string();
         let policy = parse_policy(&text).expect("generated policies are valid");
-        for rule in RULE_IDS {
-            let Some(class) = checks::request_class(rule, &facts) else { continue };
-            let analysis = analyze(Some(&policy), &facts.target, &class);
+        let target = Target::new("b");
+        for (rule, class, _) in classes_for(&facts) {
+            let analysis = analyze(Some(&policy), &target, &class);
             let mut asked = std::collections::HashSet::new();
             for gap in analysis.gaps.iter().filter(|g| g.witness.is_none()) {
                 let applicable: Vec<usize> = policy
@@ -590,7 +640,7 @@ proptest! {
                     continue;
                 }
                 prop_assert_ne!(
-                    exhaustive_witness(Some(&policy), &facts.target, &class, gap),
+                    exhaustive_witness(Some(&policy), &target, &class, gap),
                     Some(true),
                     "{} {} on the {:?}: a request gets through but none was found in {}",
                     rule, gap.action, gap.kind, text

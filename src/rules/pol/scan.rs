@@ -1,63 +1,61 @@
-//! POL-*: the bucket policy, decided by evaluating it ([`crate::policy`]), not by matching
-//! its text.
-//!
-//! This file only translates between the estate and the policy analyser: the bucket's
-//! default encryption, its SSE-C block and the allowed keys become [`PolicyFacts`], the
-//! analyser's [`Outcome`] becomes a [`Verdict`]. A bucket without a policy is evaluated as
-//! an empty one (so POL-001..003 fail: nothing is denied); a policy that could not be read
-//! is an `error`, and so is one that is not a valid policy (naming the problem).
+//! The POL rules in a scan: the bucket's default encryption, its SSE-C block and the
+//! allowed keys become [`PolicyFacts`], and the policy (parsed once per bucket, by
+//! [`RuleContext::parsed_policy`]) is judged on them. A bucket without a policy is
+//! evaluated as an empty one (so POL-001..003 fail: nothing is denied); a policy that
+//! could not be read is an `error`, and so is one that is not a valid policy (naming the
+//! problem).
 
 use std::collections::HashSet;
 
 use serde_json::json;
 
-use super::{Rule, RuleContext, Verdict, finding};
+use super::{DefaultSse, POL_001, POL_002, POL_003, POL_004, POL_005, PolicyFacts};
+use super::{evaluate, invalid_policy};
 use crate::config::RuleConfig;
-use crate::model::{BucketSnapshot, Finding, KeyInfo, Observed, SseAlgorithm};
-use crate::policy::checks::{self, DefaultSse, Outcome, PolicyFacts, Status};
-use crate::policy::{PolicyError, parse_policy};
+use crate::model::{KeyInfo, Observed, SseAlgorithm};
+use crate::rules::{Rule, RuleContext, Verdict};
 
-pub(super) const RULES: &[Rule] = &[
+pub(in crate::rules) const RULES: &[Rule] = &[
     Rule {
-        id: checks::POL_001,
+        id: POL_001,
         check: tls_required,
     },
     Rule {
-        id: checks::POL_002,
+        id: POL_002,
         check: modern_tls,
     },
     Rule {
-        id: checks::POL_003,
+        id: POL_003,
         check: kms_uploads,
     },
     Rule {
-        id: checks::POL_004,
+        id: POL_004,
         check: pinned_keys,
     },
     Rule {
-        id: checks::POL_005,
+        id: POL_005,
         check: no_lockout,
     },
 ];
 
 fn tls_required(ctx: &RuleContext) -> Verdict {
-    run(checks::POL_001, ctx)
+    run(POL_001, ctx)
 }
 
 fn modern_tls(ctx: &RuleContext) -> Verdict {
-    run(checks::POL_002, ctx)
+    run(POL_002, ctx)
 }
 
 fn kms_uploads(ctx: &RuleContext) -> Verdict {
-    run(checks::POL_003, ctx)
+    run(POL_003, ctx)
 }
 
 fn pinned_keys(ctx: &RuleContext) -> Verdict {
-    run(checks::POL_004, ctx)
+    run(POL_004, ctx)
 }
 
 fn no_lockout(ctx: &RuleContext) -> Verdict {
-    run(checks::POL_005, ctx)
+    run(POL_005, ctx)
 }
 
 fn run(rule: &str, ctx: &RuleContext) -> Verdict {
@@ -67,25 +65,10 @@ fn run(rule: &str, ctx: &RuleContext) -> Verdict {
     }
     let facts = facts(ctx);
     // `None`: the bucket has no policy, judged as an empty one.
-    let outcome = match ctx.parsed_policy() {
-        Some(Ok(policy)) => checks::evaluate(rule, Some(policy), &facts),
-        Some(Err(e)) => checks::invalid_policy(rule, e),
-        None => checks::evaluate(rule, None, &facts),
-    };
-    to_verdict(outcome)
-}
-
-fn to_verdict(outcome: Outcome) -> Verdict {
-    let verdict = match outcome.status {
-        Status::Pass => Verdict::pass(outcome.message),
-        Status::Fail => Verdict::fail(outcome.message),
-        Status::Error => Verdict::error(outcome.message),
-        Status::NotApplicable => Verdict::not_applicable(outcome.message),
-    }
-    .with_evidence(outcome.evidence);
-    match outcome.remediation {
-        Some(text) => verdict.with_remediation(text),
-        None => verdict,
+    match ctx.parsed_policy() {
+        Some(Ok(policy)) => evaluate(rule, Some(policy), &facts),
+        Some(Err(e)) => invalid_policy(e),
+        None => evaluate(rule, None, &facts),
     }
 }
 
@@ -187,152 +170,13 @@ fn allowed_keys<'a>(config: &RuleConfig, known: impl Iterator<Item = &'a KeyInfo
     out
 }
 
-/// The bucket facts `check-policy` takes from the command line instead of a scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckPolicyOptions {
-    pub bucket: String,
-    /// `--default-sse`: the default encryption the bucket has (or will have).
-    pub default_sse: DefaultSse,
-    /// The default KMS key, if the default is SSE-KMS with a configured key.
-    pub default_kms_key: Option<String>,
-    /// Whether the bucket blocks SSE-C (`BlockedEncryptionTypes`); unknown before
-    /// deployment, so `false` is the safe assumption.
-    pub sse_c_blocked: bool,
-}
-
-/// `s3audit check-policy`: evaluates a policy document before it is deployed and returns
-/// the POL findings, in the same shape `scan` reports them. A document that is not JSON or
-/// not a valid policy is an `Err` naming the problem and where (the CLI exits 2).
-pub fn check_policy(
-    text: &str,
-    options: &CheckPolicyOptions,
-    config: &RuleConfig,
-) -> Result<Vec<Finding>, PolicyError> {
-    let policy = parse_policy(text)?;
-    let facts = policy_facts_for_document(&options.bucket, options, config);
-    let bucket = BucketSnapshot {
-        name: options.bucket.clone(),
-        region: Observed::Failed {
-            reason: "not scanned (check-policy)".to_string(),
-        },
-        encryption: Observed::Failed {
-            reason: "not scanned (check-policy)".to_string(),
-        },
-        policy: Observed::Present(text.to_string()),
-        versioning: Observed::Failed {
-            reason: "not scanned (check-policy)".to_string(),
-        },
-        public_access_block: Observed::Failed {
-            reason: "not scanned (check-policy)".to_string(),
-        },
-        objects: None,
-    };
-    Ok(RULES
-        .iter()
-        .map(|rule| {
-            let outcome = checks::evaluate(rule.id, Some(&policy), &facts);
-            finding(rule.id, &bucket, to_verdict(outcome))
-        })
-        .collect())
-}
-
-/// `s3audit check-policy --kind key-policy`: judges a KMS key policy on KMS-004 (no
-/// anonymous caller or arbitrary account may decrypt) and KMS-005 (no one outside the
-/// key's account may delete, disable or re-policy it).
-pub fn check_key_policy(text: &str, key_arn: &str) -> Result<Vec<Finding>, PolicyError> {
-    let policy = parse_policy(text)?;
-    Ok(
-        crate::policy::key_policy::key_policy_outcomes(&policy, key_arn)
-            .into_iter()
-            .map(|o| {
-                let rule = o.rule;
-                super::finding_on(rule, key_arn.to_string(), None, to_verdict(o))
-            })
-            .collect(),
-    )
-}
-
-/// What `check-policy` knows about the bucket a document is for: only what the flags say.
-pub fn policy_facts_for_document(
-    bucket: &str,
-    options: &CheckPolicyOptions,
-    config: &RuleConfig,
-) -> PolicyFacts {
-    let mut facts = PolicyFacts::new(bucket);
-    facts.default_sse = options.default_sse;
-    facts.default_key = options.default_kms_key.iter().cloned().collect();
-    facts.sse_c_blocked = Some(options.sse_c_blocked);
-    facts.allowed_keys = config.allowed_kms_keys.clone();
-    facts
-}
-
-/// `s3audit check-policy --kind rcp`: judges the resource control policies attached along
-/// root → OU → account (`documents` as `(file name, text)`, root first) for TLS-only
-/// access (POL-001) and the TLS floor (POL-002) across every bucket of the account, with
-/// the same finding shape a bucket policy gets. The findings' resource names the chain.
-pub fn check_rcps(
-    documents: &[(String, String)],
-    account: Option<&str>,
-) -> Result<Vec<Finding>, crate::policy::rcp::InvalidRcp> {
-    let outcomes = crate::policy::rcp::evaluate_rcps(documents, account)?;
-    let names: Vec<&str> = documents.iter().map(|(n, _)| n.as_str()).collect();
-    let resource = format!("RCPs ({})", names.join(" → "));
-    Ok(outcomes
-        .into_iter()
-        .map(|o| {
-            let rule = o.rule;
-            super::finding_on(rule, resource.clone(), None, to_verdict(o))
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{
-        DefaultEncryption, EncryptionRule, Estate, SNAPSHOT_VERSION, ScanInfo,
+        BucketSnapshot, DefaultEncryption, EncryptionRule, Estate, SNAPSHOT_VERSION, ScanInfo,
         Status as FindingStatus,
     };
-
-    fn options() -> CheckPolicyOptions {
-        CheckPolicyOptions {
-            bucket: "b".to_string(),
-            default_sse: DefaultSse::None,
-            default_kms_key: None,
-            sse_c_blocked: false,
-        }
-    }
-
-    #[test]
-    fn check_policy_reports_every_pol_rule_with_a_counterexample() {
-        let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
-        let findings = check_policy(text, &options(), &RuleConfig::default()).unwrap();
-        let ids: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(ids, ["POL-001", "POL-002", "POL-003", "POL-004", "POL-005"]);
-        let pol1 = &findings[0];
-        assert_eq!(pol1.status, FindingStatus::Fail);
-        assert!(pol1.message.contains("anonymous s3:PutObject arn:aws:s3:::b/s3audit-probe with aws:SecureTransport=false gets through"), "{}", pol1.message);
-        assert!(pol1.remediation.contains("S3AuditDenyInsecureTransport"));
-        assert_eq!(pol1.resource, "arn:aws:s3:::b");
-        // Nothing pins uploads to a key: any key is accepted.
-        assert_eq!(findings[3].status, FindingStatus::Fail);
-    }
-
-    #[test]
-    fn check_policy_refuses_invalid_documents_with_the_problem() {
-        let err = check_policy(
-            r#"{"Statement":[{"Effect":"Permit"}]}"#,
-            &options(),
-            &RuleConfig::default(),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            r#"Statement[0].Effect must be "Allow" or "Deny", found "Permit""#
-        );
-        let err = check_policy("{", &options(), &RuleConfig::default()).unwrap_err();
-        assert!(err.to_string().starts_with("not valid JSON"));
-    }
 
     fn estate_with(policy: Observed<String>, encryption: Observed<DefaultEncryption>) -> Estate {
         let now = time::OffsetDateTime::UNIX_EPOCH;
