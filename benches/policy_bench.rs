@@ -78,6 +78,77 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Median and maximum of `run` over the iterations (fewer when one takes over 2 s).
+fn time<T>(iters: usize, mut run: impl FnMut() -> T) -> (usize, f64, f64, T) {
+    let mut times = Vec::new();
+    let started = Instant::now();
+    let mut last;
+    loop {
+        let t = Instant::now();
+        last = run();
+        times.push(t.elapsed());
+        let enough = times.len() >= iters
+            || (started.elapsed() > Duration::from_secs(2) && times.len() >= 3)
+            || started.elapsed() > Duration::from_secs(20);
+        if enough {
+            break;
+        }
+    }
+    times.sort();
+    let median = ms(times[times.len() / 2]);
+    let max = ms(*times.last().expect("at least one iteration"));
+    (times.len(), median, max, last)
+}
+
+/// The second table: KMS key policies (KMS-004/005, up to 32 KB) and resource control
+/// policies (POL-001/002 across an account, up to 5 KB), from [`other_shapes`].
+fn key_policies_and_rcps(o: &Options) {
+    use s3audit::rules::kms::key_policy::key_policy_verdicts;
+    use s3audit::rules::pol::rcp::evaluate_rcps;
+    println!();
+    println!(
+        "{:<28} {:>6} {:>5} {:>5} {:>10} {:>10}  verdicts",
+        "key policy / RCP shape", "bytes", "stmts", "iters", "median ms", "max ms"
+    );
+    for shape in other_shapes::all() {
+        if o.filter.as_ref().is_some_and(|f| !shape.name.contains(f)) {
+            continue;
+        }
+        let (iters, median, max, verdicts) = time(o.iters, || {
+            let found = match shape.kind {
+                other_shapes::Kind::KeyPolicy => {
+                    let policy = parse_policy(&shape.policy).expect("valid");
+                    key_policy_verdicts(&policy, other_shapes::KEY_ARN)
+                }
+                other_shapes::Kind::Rcp => evaluate_rcps(
+                    &[("rcp.json".to_string(), shape.policy.clone())],
+                    Some("111122223333"),
+                )
+                .expect("valid"),
+            };
+            found
+                .iter()
+                .map(|(_, v)| v.status.as_str().to_string())
+                .collect::<Vec<_>>()
+        });
+        let mark = if verdicts == shape.expect {
+            String::new()
+        } else {
+            format!("  (expected {})", shape.expect.join("/"))
+        };
+        println!(
+            "{:<28} {:>6} {:>5} {:>5} {:>10.2} {:>10.2}  {}{mark}",
+            shape.name,
+            shape.policy.len(),
+            parse_policy(&shape.policy).expect("valid").statements.len(),
+            iters,
+            median,
+            max,
+            verdicts.join("/"),
+        );
+    }
+}
+
 fn main() {
     let o = options();
     if let Some(dir) = &o.write {
@@ -112,8 +183,10 @@ fn main() {
             let t = Instant::now();
             let outcomes = evaluate_all(Some(&shape.policy), &shape.facts);
             times.push(t.elapsed());
+            // POL-001..004: POL-005 (lockout) is not part of the shapes' expectations.
             verdicts = outcomes
                 .iter()
+                .take(4)
                 .map(|(_, o)| {
                     let shown = o.status.as_str().to_string();
                     match o.evidence.get("counterexample") {
@@ -156,6 +229,7 @@ fn main() {
             verdicts.join("/"),
         );
     }
+    key_policies_and_rcps(&o);
 }
 
 /// Adversarial bucket policies: each the largest document of one shape that fits AWS's
@@ -729,5 +803,174 @@ pub mod shapes {
             args,
             Some(format!("allowed_kms_keys = [{}]\n", list.join(", "))),
         )
+    }
+}
+
+/// Adversarial KMS key policies (AWS's limit: 32 KB) and resource control policies (5 KB),
+/// each the largest of its shape. The key-policy questions probe every principal,
+/// organization and `kms:ViaService` value the policy names, so these shapes name as many
+/// of each as fit.
+pub mod other_shapes {
+    use serde_json::{Value, json};
+
+    pub const MAX_KEY_POLICY_BYTES: usize = 32 * 1024;
+    pub const MAX_RCP_BYTES: usize = 5 * 1024;
+    pub const KEY_ARN: &str =
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    pub enum Kind {
+        KeyPolicy,
+        Rcp,
+    }
+
+    pub struct Shape {
+        pub name: &'static str,
+        pub kind: Kind,
+        pub policy: String,
+        /// KMS-004/005, or POL-001/002 for an RCP.
+        pub expect: Vec<String>,
+    }
+
+    /// The largest `n` for which `build(n)` fits `limit`.
+    fn fill(limit: usize, build: impl Fn(usize) -> Value) -> String {
+        let fits = |n: usize| {
+            let text = build(n).to_string();
+            (text.len() <= limit).then_some(text)
+        };
+        let mut n = 1;
+        while fits(n * 2).is_some() {
+            n *= 2;
+        }
+        let mut step = n / 2;
+        while step > 0 {
+            if fits(n + step).is_some() {
+                n += step;
+            }
+            step /= 2;
+        }
+        fits(n).expect("one statement fits")
+    }
+
+    fn doc(statements: Vec<Value>) -> Value {
+        json!({"Version": "2012-10-17", "Statement": statements})
+    }
+
+    fn root() -> Value {
+        json!({"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"})
+    }
+
+    fn account(i: usize) -> String {
+        format!("{:012}", 200_000_000_000u64 + i as u64)
+    }
+
+    fn expect(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    pub fn all() -> Vec<Shape> {
+        let key = |name, policy, e: &[&str]| Shape {
+            name,
+            kind: Kind::KeyPolicy,
+            policy,
+            expect: expect(e),
+        };
+        let rcp = |name, policy, e: &[&str]| Shape {
+            name,
+            kind: Kind::Rcp,
+            policy,
+            expect: expect(e),
+        };
+        vec![
+            // One statement per foreign role: a probe per principal, each asked of every
+            // statement.
+            key(
+                "key-principals-stmts",
+                fill(MAX_KEY_POLICY_BYTES, |n| {
+                    let mut st = vec![root()];
+                    st.extend((0..n).map(|i| {
+                        json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:role/r{i}", account(i))}, "Action": ["kms:Decrypt", "kms:CreateGrant"], "Resource": "*"})
+                    }));
+                    doc(st)
+                }),
+                &["pass", "pass"],
+            ),
+            // One statement naming every foreign account at once.
+            key(
+                "key-principals-one-stmt",
+                fill(MAX_KEY_POLICY_BYTES, |n| {
+                    let who: Vec<String> = (0..n).map(account).collect();
+                    doc(vec![
+                        root(),
+                        json!({"Effect": "Allow", "Principal": {"AWS": who}, "Action": "kms:*", "Resource": "*"}),
+                    ])
+                }),
+                &["pass", "fail"],
+            ),
+            // Every statement its own kms:ViaService and organization: probes × services.
+            key(
+                "key-via-services-orgs",
+                fill(MAX_KEY_POLICY_BYTES, |n| {
+                    let mut st = vec![root()];
+                    st.extend((0..n).map(|i| {
+                        json!({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": format!("s{i}.us-east-1.amazonaws.com"), "aws:PrincipalOrgID": format!("o-{i:010}")}}})
+                    }));
+                    doc(st)
+                }),
+                &["pass", "pass"],
+            ),
+            // Principals, services and Denies together: the product of all three.
+            key(
+                "key-mixed-denies",
+                fill(MAX_KEY_POLICY_BYTES, |n| {
+                    let mut st = vec![root()];
+                    for i in 0..n {
+                        st.push(json!({"Effect": "Allow", "Principal": {"AWS": account(i)}, "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": format!("s{i}.us-east-1.amazonaws.com")}}}));
+                        st.push(json!({"Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*", "Condition": {"StringNotEquals": {"kms:CallerAccount": account(i)}}}));
+                    }
+                    doc(st)
+                }),
+                &["pass", "pass"],
+            ),
+            // AWS's EnforceSecureTransport RCP, then as many Denies for other services'
+            // actions as fit.
+            rcp(
+                "rcp-many-statements",
+                fill(MAX_RCP_BYTES, |n| {
+                    let mut st = vec![
+                        json!({"Sid": "EnforceSecureTransport", "Effect": "Deny", "Principal": "*", "Action": ["s3:*", "sqs:*", "kms:*", "sts:*", "secretsmanager:*"], "Resource": "*", "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}}}),
+                    ];
+                    st.extend((0..n).map(|i| {
+                        json!({"Effect": "Deny", "Principal": "*", "Action": format!("s3:Get{i}*"), "Resource": format!("arn:aws:s3:::b{i}-*/*"), "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}})
+                    }));
+                    doc(st)
+                }),
+                &["pass", "fail"],
+            ),
+            // One Deny with as many wildcard resources as fit: none covers every bucket.
+            rcp(
+                "rcp-resource-wildcards",
+                fill(MAX_RCP_BYTES, |n| {
+                    let res: Vec<String> =
+                        (0..n).map(|i| format!("arn:aws:s3:::*{i}*?/*")).collect();
+                    doc(vec![
+                        json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": res, "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}}}),
+                    ])
+                }),
+                &["fail", "fail"],
+            ),
+            // The TLS floor with as many exempted principals as fit.
+            rcp(
+                "rcp-exempt-principals",
+                fill(MAX_RCP_BYTES, |n| {
+                    let arns: Vec<String> = (0..n)
+                        .map(|i| format!("arn:aws:iam::*:role/r{i}*"))
+                        .collect();
+                    doc(vec![
+                        json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}, "ArnNotLikeIfExists": {"aws:PrincipalArn": arns}}}),
+                    ])
+                }),
+                &["fail", "fail"],
+            ),
+        ]
     }
 }

@@ -419,3 +419,40 @@ fn adversarial_shapes_keep_their_verdicts() {
         problems.join("\n")
     );
 }
+
+/// The adversarial key policies and RCPs (the largest of each shape within AWS's 32 KB and
+/// 5 KB limits) keep their verdicts: the benchmark times what is tested here.
+#[test]
+fn adversarial_key_policies_and_rcps_keep_their_verdicts() {
+    use bench::other_shapes::{self, Kind};
+    use s3audit::rules::kms::key_policy::key_policy_verdicts;
+    use s3audit::rules::pol::rcp::evaluate_rcps;
+    let shapes = other_shapes::all();
+    assert!(shapes.iter().any(|s| matches!(s.kind, Kind::Rcp)));
+    for shape in shapes {
+        let (limit, verdicts) = match shape.kind {
+            Kind::KeyPolicy => (
+                other_shapes::MAX_KEY_POLICY_BYTES,
+                key_policy_verdicts(&parse_policy(&shape.policy).unwrap(), other_shapes::KEY_ARN),
+            ),
+            Kind::Rcp => (
+                other_shapes::MAX_RCP_BYTES,
+                evaluate_rcps(
+                    &[("rcp.json".to_string(), shape.policy.clone())],
+                    Some("111122223333"),
+                )
+                .unwrap(),
+            ),
+        };
+        assert!(shape.policy.len() <= limit, "{} is too big", shape.name);
+        // Each shape is built to fill its limit: a generator that stopped early would
+        // measure nothing.
+        assert!(
+            shape.policy.len() > limit * 9 / 10,
+            "{} is too small",
+            shape.name
+        );
+        let got: Vec<&str> = verdicts.iter().map(|(_, v)| v.status.as_str()).collect();
+        assert_eq!(got, shape.expect, "{}", shape.name);
+    }
+}

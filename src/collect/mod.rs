@@ -17,8 +17,8 @@ mod whole_xml;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use s3audit_policy::glob::Glob;
 use time::OffsetDateTime;
-use wildmatch::WildMatch;
 
 pub use clients::{Clients, ConnectionSettings};
 use errors::CallFailure;
@@ -215,11 +215,12 @@ fn select(
     if !unknown.is_empty() {
         return Err(ScanError::UnknownBuckets(unknown));
     }
-    let exclude: Vec<WildMatch> = exclude.iter().map(|g| WildMatch::new(g)).collect();
+    // The same `*`/`?` matcher the policy engine uses for ARNs (linear in the name).
+    let exclude: Vec<Glob> = exclude.iter().map(|g| Glob::new(g)).collect();
     Ok(listed
         .into_iter()
         .filter(|b| only.is_empty() || only.contains(&b.name))
-        .filter(|b| !exclude.iter().any(|g| g.matches(&b.name)))
+        .filter(|b| !exclude.iter().any(|g| g.is_match(&b.name)))
         .collect())
 }
 

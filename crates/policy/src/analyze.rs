@@ -341,39 +341,25 @@ impl Request {
 
 // --- Evaluating one statement --------------------------------------------------------
 
-/// Whether a Principal/NotPrincipal set names the requester.
+/// Whether a Principal/NotPrincipal set names the requester (in constant time: see
+/// [`AwsIndex`](super::document::AwsIndex)).
 fn set_names(set: &PrincipalSet, who: &Requester) -> Tv {
     if set.everyone() {
         return Tv::True;
     }
-    let is_account = |e: &str| e.len() == 12 && e.chars().all(|c| c.is_ascii_digit());
-    fn root_of(e: &str) -> Option<&str> {
-        let mut parts = e.strip_prefix("arn:")?.splitn(5, ':');
-        let (_, service, _, account, resource) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
-        (service == "iam" && resource == "root").then_some(account)
-    }
+    let index = &set.index;
     match who {
         Requester::Anonymous => Tv::False,
         Requester::Account(a) | Requester::Iam { account: a, .. } => {
-            let arn = who.arn().unwrap_or_default();
-            Tv::any(set.aws.iter().map(|e| {
-                if is_account(e) {
-                    Tv::from_bool(e == a)
-                } else if let Some(acct) = root_of(e) {
-                    Tv::from_bool(acct == a.as_str())
-                } else if e.starts_with("arn:") {
-                    Tv::from_bool(*e == arn)
-                } else {
-                    // A unique id (AIDA..., AROA...) could be anyone we cannot name.
-                    Tv::Unknown
-                }
-            }))
+            let by_arn = matches!(who, Requester::Iam { arn, .. } if index.arns.contains(arn));
+            if index.accounts.contains(a) || by_arn {
+                Tv::True
+            } else if index.opaque {
+                // A unique id (AIDA..., AROA...) could be anyone we cannot name.
+                Tv::Unknown
+            } else {
+                Tv::False
+            }
         }
         Requester::Service(s) => {
             Tv::from_bool(set.service.iter().any(|e| e.eq_ignore_ascii_case(s)))
@@ -423,6 +409,67 @@ fn key_applies(clauses: &[&Clause], values: Option<&[String]>) -> Tv {
 /// Whether a statement matches a concrete request.
 pub fn statement_applies(stmt: &Statement, req: &Request) -> Tv {
     applies_with(stmt, req, |key_lc| req.value(key_lc))
+}
+
+/// A request prepared for judging many statements: its action lower-cased and the values
+/// of the policy's condition keys looked up once, so that each statement costs a few hash
+/// lookups and no allocation. Asked of every statement for every probe principal, action
+/// and service of a key policy.
+pub struct Prepared<'a> {
+    req: &'a Request,
+    action_lc: String,
+    values: HashMap<&'a str, Option<Vec<String>>>,
+}
+
+impl<'a> Prepared<'a> {
+    /// `keys_lc`: every condition key of the policy, lower-cased ([`condition_keys`]).
+    pub fn new(req: &'a Request, keys_lc: &'a [String]) -> Prepared<'a> {
+        Prepared {
+            req,
+            action_lc: req.action.to_lowercase(),
+            values: keys_lc.iter().map(|k| (k.as_str(), req.value(k))).collect(),
+        }
+    }
+
+    /// [`statement_applies`], with conditions on `undecided_lc` (if any) counted as
+    /// `Unknown`: `False` then means the statement does not apply whatever that key's
+    /// value is, which lets a caller that tries many values of one key set most
+    /// statements aside once.
+    pub fn applies(&self, stmt: &Statement, undecided_lc: Option<&str>) -> Tv {
+        if !stmt.actions.applies_to_lc(&self.action_lc) {
+            return Tv::False;
+        }
+        let who = principal_applies(stmt, &self.req.principal);
+        if who == Tv::False {
+            return Tv::False;
+        }
+        let at = resource_applies(&stmt.resources, &self.req.resource);
+        if at == Tv::False {
+            return Tv::False;
+        }
+        who.and(at).and(Tv::all(stmt.conditions.iter().map(|c| {
+            if undecided_lc == Some(c.key_lc.as_str()) {
+                return Tv::Unknown;
+            }
+            let values = match self.values.get(c.key_lc.as_str()) {
+                Some(v) => v.as_deref(),
+                None => return c.eval(self.req.value(&c.key_lc).as_deref()),
+            };
+            c.eval(values)
+        })))
+    }
+}
+
+/// Every condition key a policy tests, lower-cased, once each.
+pub fn condition_keys(policy: &Policy) -> Vec<String> {
+    let mut keys: Vec<String> = policy
+        .statements
+        .iter()
+        .flat_map(|s| s.conditions.iter().map(|c| c.key_lc.clone()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// [`statement_applies`] with the request's context keys looked up by `value`.

@@ -19,6 +19,11 @@
 use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+use time::format_description::well_known::Iso8601;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
+
 use super::glob::{Glob, Tok, find_unmatched, match_tokens};
 
 /// A three-valued truth value.
@@ -455,9 +460,12 @@ impl Clause {
             Base::Ip { negated: false }
                 if matches!(self.key_lc.as_str(), "aws:sourceip" | "aws:vpcsourceip") =>
             {
-                let nets: Vec<(IpAddr, u8)> = texts.iter().filter_map(|t| parse_cidr(t)).collect();
-                nets.iter().any(|(a, p)| a.is_ipv4() && *p == 0)
-                    && nets.iter().any(|(a, p)| a.is_ipv6() && *p == 0)
+                let nets: Vec<IpNet> = texts.iter().filter_map(|t| parse_cidr(t)).collect();
+                nets.iter()
+                    .any(|n| matches!(n, IpNet::V4(_)) && n.prefix_len() == 0)
+                    && nets
+                        .iter()
+                        .any(|n| matches!(n, IpNet::V6(_)) && n.prefix_len() == 0)
             }
             Base::Str {
                 kind: StrKind::Equals,
@@ -524,7 +532,9 @@ impl Clause {
                 Base::Date { .. } => {
                     if let Some(t) = parse_date(&text) {
                         for d in [0.0, 86_400.0, -86_400.0] {
-                            push(format_date(t + d));
+                            if let Some(date) = format_date(t + d) {
+                                push(date);
+                            }
                         }
                     }
                 }
@@ -534,9 +544,9 @@ impl Clause {
                     push(format!("{text}AA=="));
                 }
                 Base::Ip { .. } => {
-                    if let Some((addr, prefix)) = parse_cidr(&text) {
-                        push(addr.to_string());
-                        if let Some(outside) = outside_of(addr, prefix) {
+                    if let Some(net) = parse_cidr(&text) {
+                        push(net.network().to_string());
+                        if let Some(outside) = outside_of(net) {
                             push(outside.to_string());
                         }
                     }
@@ -588,7 +598,7 @@ fn base_match(base: Base, request: &str, value: &CondValue) -> Tv {
         },
         Base::Binary => Tv::from_bool(request == text),
         Base::Ip { .. } => match (request.parse::<IpAddr>().ok(), parse_cidr(&text)) {
-            (Some(addr), Some((net, prefix))) => Tv::from_bool(in_network(addr, net, prefix)),
+            (Some(addr), Some(net)) => Tv::from_bool(net.contains(&addr)),
             (None, Some(_)) => Tv::False,
             _ => Tv::Unknown,
         },
@@ -657,93 +667,41 @@ fn format_number(n: f64) -> String {
     }
 }
 
-/// Parses `a.b.c.d`, `a.b.c.d/n`, IPv6 and IPv6 `/n`.
-pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
-    let (addr, prefix) = match s.trim().split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s.trim(), None),
-    };
-    let addr: IpAddr = addr.parse().ok()?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max)?,
-        None => max,
-    };
-    Some((addr, prefix))
-}
-
-fn to_bits(addr: IpAddr) -> (u128, u32) {
-    match addr {
-        IpAddr::V4(a) => (u32::from(a) as u128, 32),
-        IpAddr::V6(a) => (u128::from(a), 128),
+/// Parses a network as the IP operators take it: `a.b.c.d/n`, IPv6 `/n`, or a bare
+/// address (a network of one). Host bits may be set, as AWS allows (`10.1.2.3/8` is
+/// `10.0.0.0/8`).
+pub fn parse_cidr(s: &str) -> Option<IpNet> {
+    let s = s.trim();
+    match s.parse::<IpNet>() {
+        Ok(net) => Some(net.trunc()),
+        Err(_) => s.parse::<IpAddr>().ok().map(IpNet::from),
     }
 }
 
-fn in_network(addr: IpAddr, net: IpAddr, prefix: u8) -> bool {
-    if addr.is_ipv4() != net.is_ipv4() {
-        return false;
-    }
-    let (a, width) = to_bits(addr);
-    let (n, _) = to_bits(net);
-    let shift = width - prefix as u32;
-    if shift >= 128 {
-        return true;
-    }
-    (a >> shift) == (n >> shift)
-}
-
-/// An address just outside a network (after its last address, or before its first).
-fn outside_of(net: IpAddr, prefix: u8) -> Option<IpAddr> {
-    let (n, width) = to_bits(net);
-    let host_bits = width - prefix as u32;
-    if host_bits >= width {
+/// An address just outside a network (after its last address, or before its first);
+/// `None` for a network that spans every address.
+fn outside_of(net: IpNet) -> Option<IpAddr> {
+    if net.prefix_len() == 0 {
         return None;
     }
-    let mask: u128 = if host_bits == 0 {
-        0
-    } else {
-        (1u128 << host_bits) - 1
-    };
-    let first = n & !mask;
-    let last = first | mask;
-    let max: u128 = if width == 32 {
-        u32::MAX as u128
-    } else {
-        u128::MAX
-    };
-    let out = if last < max { last + 1 } else { first - 1 };
-    Some(match net {
-        IpAddr::V4(_) => IpAddr::V4((out as u32).into()),
-        IpAddr::V6(_) => IpAddr::V6(out.into()),
-    })
+    match net {
+        IpNet::V4(n) => {
+            let after = u32::from(n.broadcast()).checked_add(1);
+            let out = after.or_else(|| u32::from(n.network()).checked_sub(1))?;
+            Some(IpAddr::V4(out.into()))
+        }
+        IpNet::V6(n) => {
+            let after = u128::from(n.broadcast()).checked_add(1);
+            let out = after.or_else(|| u128::from(n.network()).checked_sub(1))?;
+            Some(IpAddr::V6(out.into()))
+        }
+    }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Seconds since the epoch of an ISO 8601 date or date-time (`2024-01-31`,
-/// `2024-01-31T12:00:00Z`, with fractional seconds or a `+02:00` offset) or of an epoch
-/// number, the forms the Date operators accept.
+/// Seconds since the epoch of a date as the Date operators take it: an epoch number, an
+/// ISO 8601 date (`2024-01-31`, midnight UTC) or date-time (`2024-01-31T12:00:00Z`, with
+/// fractional seconds or a `+02:00` offset; without an offset, UTC). Anything else is
+/// `None`, which leaves the condition undecided.
 pub fn parse_date(s: &str) -> Option<f64> {
     let s = s.trim();
     if !s.is_empty()
@@ -753,65 +711,20 @@ pub fn parse_date(s: &str) -> Option<f64> {
     {
         return s.parse::<i64>().ok().map(|n| n as f64);
     }
-    let num = |t: &str| -> Option<i64> {
-        (!t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
-            .then(|| t.parse().ok())
-            .flatten()
-    };
-    let (date, time) = match s.find(['T', 't', ' ']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let mut dp = date.split('-');
-    let (y, m, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
-    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut secs = (days_from_civil(y, m, d) * 86_400) as f64;
-    if let Some(time) = time {
-        let (clock, offset) = if let Some(stripped) = time.strip_suffix(['Z', 'z']) {
-            (stripped, 0i64)
-        } else if let Some(i) = time.rfind(['+', '-']) {
-            let (clock, off) = time.split_at(i);
-            let sign = if off.starts_with('-') { -1 } else { 1 };
-            let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
-            if digits.len() != 4 {
-                return None;
-            }
-            let (h, mi) = (num(&digits[..2])?, num(&digits[2..])?);
-            (clock, sign * (h * 3600 + mi * 60))
-        } else {
-            (time, 0)
-        };
-        let mut cp = clock.split(':');
-        let h = num(cp.next()?)?;
-        let mi = num(cp.next()?)?;
-        let sec: f64 = match cp.next() {
-            Some(t) => t
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)?,
-            None => 0.0,
-        };
-        if cp.next().is_some() || h > 24 || mi > 59 || sec >= 61.0 {
-            return None;
-        }
-        secs += (h * 3600 + mi * 60 - offset) as f64 + sec;
-    }
-    Some(secs)
+    let at = OffsetDateTime::parse(s, &Iso8601::DEFAULT)
+        .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|t| t.assume_utc()))
+        .or_else(|_| Date::parse(s, &Iso8601::DEFAULT).map(|d| d.midnight().assume_utc()))
+        .ok()?;
+    Some(at.unix_timestamp_nanos() as f64 / 1e9)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds.
-pub fn format_date(secs: f64) -> String {
-    let secs = secs.floor() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds (`None` outside the years `time` represents).
+pub fn format_date(secs: f64) -> Option<String> {
+    let at = OffsetDateTime::from_unix_timestamp(secs.floor() as i64).ok()?;
+    at.format(format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .ok()
 }
 
 #[cfg(test)]
@@ -1019,7 +932,7 @@ mod tests {
             "2024-02-29T23:59:59Z",
             "1900-03-01T00:00:00Z",
         ] {
-            assert_eq!(format_date(parse_date(s).unwrap()), s);
+            assert_eq!(format_date(parse_date(s).unwrap()).unwrap(), s);
         }
         assert_eq!(
             parse_date("2024-01-01T02:00:00+02:00"),
@@ -1035,17 +948,18 @@ mod tests {
 
     #[test]
     fn ip_helpers() {
-        let (net, p) = parse_cidr("10.0.0.0/8").unwrap();
-        let out = outside_of(net, p).unwrap();
+        let net = parse_cidr("10.0.0.0/8").unwrap();
+        let out = outside_of(net).unwrap();
         assert_eq!(out.to_string(), "11.0.0.0");
-        assert!(!in_network(out, net, p));
-        let (net, p) = parse_cidr("255.255.255.0/24").unwrap();
-        assert_eq!(outside_of(net, p).unwrap().to_string(), "255.255.254.255");
+        assert!(!net.contains(&out));
+        let net = parse_cidr("255.255.255.0/24").unwrap();
+        assert_eq!(outside_of(net).unwrap().to_string(), "255.255.254.255");
         assert!(parse_cidr("10.0.0.0/33").is_none());
-        assert!(in_network(
-            "1.2.3.4".parse().unwrap(),
-            "0.0.0.0".parse().unwrap(),
-            0
-        ));
+        // Host bits set: the network they belong to; a bare address: a network of one.
+        assert_eq!(parse_cidr("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_cidr("2001:db8::1").unwrap().prefix_len(), 128);
+        let all = parse_cidr("0.0.0.0/0").unwrap();
+        assert!(all.contains(&"1.2.3.4".parse::<IpAddr>().unwrap()));
+        assert_eq!(outside_of(all), None);
     }
 }

@@ -10,6 +10,8 @@
 //! Anything else is refused with a [`PolicyError`] that names the problem and where it is,
 //! on one line, so that `check-policy` can say exactly what to fix before deployment.
 
+use std::collections::HashSet;
+
 use thiserror::Error;
 
 use super::actions::ActionPattern;
@@ -60,6 +62,51 @@ pub struct PrincipalSet {
     pub service: Vec<String>,
     pub federated: Vec<String>,
     pub canonical: Vec<String>,
+    /// `aws`, indexed: a key policy can name thousands of accounts, and "does this set
+    /// name the requester?" is asked for every probe, action and statement.
+    pub index: AwsIndex,
+}
+
+/// The `AWS` principals by what they name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AwsIndex {
+    /// Whole accounts: 12-digit ids and `arn:PARTITION:iam::ACCOUNT:root`.
+    pub accounts: HashSet<String>,
+    /// Other ARNs (users, roles, sessions), exactly.
+    pub arns: HashSet<String>,
+    /// Some entry is neither (a unique id such as `AROA...`): it could be anyone.
+    pub opaque: bool,
+}
+
+impl AwsIndex {
+    fn new(aws: &[String]) -> AwsIndex {
+        let mut index = AwsIndex::default();
+        for e in aws {
+            if e.len() == 12 && e.chars().all(|c| c.is_ascii_digit()) {
+                index.accounts.insert(e.clone());
+            } else if let Some(account) = root_account(e) {
+                index.accounts.insert(account.to_string());
+            } else if e.starts_with("arn:") {
+                index.arns.insert(e.clone());
+            } else if e != "*" {
+                index.opaque = true;
+            }
+        }
+        index
+    }
+}
+
+/// The account of `arn:PARTITION:iam::ACCOUNT:root`.
+fn root_account(e: &str) -> Option<&str> {
+    let mut parts = e.strip_prefix("arn:")?.splitn(5, ':');
+    let (_, service, _, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (service == "iam" && resource == "root").then_some(account)
 }
 
 impl PrincipalSet {
@@ -379,7 +426,10 @@ fn parse_principal(value: &Json, path: &str) -> Result<PrincipalSet, PolicyError
                 let at = format!("{path}.{kind}");
                 let list = string_list(ids, &at)?;
                 match kind.as_str() {
-                    "AWS" => set.aws = list,
+                    "AWS" => {
+                        set.index = AwsIndex::new(&list);
+                        set.aws = list;
+                    }
                     "Service" => set.service = list,
                     "Federated" => set.federated = list,
                     "CanonicalUser" => set.canonical = list,

@@ -16,9 +16,14 @@
 //! may not match (keys the requester controls) counts as possible: a key policy that may
 //! let an outsider decrypt is reported, not excused.
 
-use super::analyze::{Request, Requester, statement_applies};
+use std::collections::{HashMap, HashSet};
+
+use super::analyze::{Prepared, Request, Requester, condition_keys};
 use super::condition::Tv;
-use super::document::{Effect, Policy};
+use super::document::{Effect, Policy, Statement};
+
+/// `kms:ViaService`, lower-cased as conditions store their keys.
+const VIA_SERVICE: &str = "kms:viaservice";
 
 /// Using the key to read data protected by it.
 pub const USE_ACTIONS: [&str; 4] = [
@@ -40,7 +45,7 @@ const OUTSIDER_ACCOUNT: &str = "999999999999";
 const OUTSIDER_ORG: &str = "o-s3auditoutsider";
 
 /// A kind of principal, as the answers name it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Grantee {
     Anonymous,
     /// Any account outside the key's account and every organization the policy names.
@@ -89,31 +94,78 @@ pub struct Access {
 }
 
 /// Who may perform any of `actions` on the key `key_arn` under `policy`.
+///
+/// Every probe principal is asked every action through every service the policy names in
+/// `kms:ViaService`; a policy can name hundreds of each. So each (principal, action) is
+/// first judged with the service left undecided, which sets aside every statement that
+/// cannot apply whatever the service (and settles those that do not test it); only the
+/// statements that test the service are judged again per service. The work is then about
+/// principals × actions × (statements + services × statements that name a service and
+/// could apply), not their product.
 pub fn who_may(policy: &Policy, key_arn: &str, actions: &[&str]) -> Vec<Access> {
     let key_account = key_arn.split(':').nth(4).unwrap_or_default().to_string();
     // Directly, and through every service the policy names in kms:ViaService (and S3's
     // regional endpoint, the one that matters here).
-    let mut vias: Vec<Option<String>> = vec![None];
     let region = key_arn.split(':').nth(3).unwrap_or("us-east-1");
-    vias.push(Some(format!("s3.{region}.amazonaws.com")));
+    let mut vias: Vec<Option<String>> = vec![None, Some(format!("s3.{region}.amazonaws.com"))];
+    let mut seen: HashSet<Option<String>> = vias.iter().cloned().collect();
     for s in &policy.statements {
-        for c in s.conditions.iter().filter(|c| c.key_lc == "kms:viaservice") {
+        for c in s.conditions.iter().filter(|c| c.key_lc == VIA_SERVICE) {
             for v in c.values.iter().filter_map(|v| v.text()) {
-                if !v.contains(['*', '?']) && !vias.contains(&Some(v.clone())) {
+                if !v.contains(['*', '?']) && seen.insert(Some(v.clone())) {
                     vias.push(Some(v));
                 }
             }
         }
     }
+    let tests_via: Vec<bool> = policy
+        .statements
+        .iter()
+        .map(|s| s.conditions.iter().any(|c| c.key_lc == VIA_SERVICE))
+        .collect();
+    let by_principal = ByPrincipal::new(policy);
+    let keys = condition_keys(policy);
     let mut out = Vec::new();
     for (grantee, principal, org) in probes(policy, &key_account) {
+        let candidates = by_principal.candidates(&principal);
         let mut allowed = Vec::new();
         let mut certain = true;
         let mut example = None;
         for action in actions {
+            let base = request(&principal, org.as_deref(), action, key_arn, None);
+            let undecided = Prepared::new(&base, &keys);
+            // (statement, its verdict with the service undecided, whether it tests it)
+            let mut allows = Vec::new();
+            let mut denies = Vec::new();
+            for &i in &candidates {
+                let s = &policy.statements[i];
+                let pre = undecided.applies(s, Some(VIA_SERVICE));
+                if pre == Tv::False {
+                    continue;
+                }
+                let entry = (s, pre, tests_via[i]);
+                match s.effect {
+                    Effect::Allow => allows.push(entry),
+                    Effect::Deny => denies.push(entry),
+                }
+            }
+            // No Allow can apply, or a Deny that does not test the service surely does.
+            if allows.is_empty() || denies.iter().any(|(_, pre, via)| !via && *pre == Tv::True) {
+                continue;
+            }
             for via in &vias {
                 let req = request(&principal, org.as_deref(), action, key_arn, via.as_deref());
-                match allowed_by(policy, &req) {
+                let prepared = Prepared::new(&req, &keys);
+                let matching = |list: &[(&Statement, Tv, bool)]| {
+                    Tv::any(list.iter().map(|(s, pre, tests)| {
+                        if *tests {
+                            prepared.applies(s, None)
+                        } else {
+                            *pre
+                        }
+                    }))
+                };
+                match matching(&allows).and(matching(&denies).negate()) {
                     Tv::False => continue,
                     tv => {
                         if !allowed.iter().any(|a| a == action) {
@@ -140,19 +192,58 @@ pub fn who_may(policy: &Policy, key_arn: &str, actions: &[&str]) -> Vec<Access> 
     out
 }
 
-/// Allowed by some Allow statement and denied by no Deny statement (`Unknown` when
-/// either depends on conditions the analyser cannot decide).
-fn allowed_by(policy: &Policy, req: &Request) -> Tv {
-    let matching = |effect: Effect| {
-        Tv::any(
-            policy
-                .statements
-                .iter()
-                .filter(|s| s.effect == effect)
-                .map(|s| statement_applies(s, req)),
-        )
-    };
-    matching(Effect::Allow).and(matching(Effect::Deny).negate())
+/// The statements whose Principal element could name a probe, by what it names: a key
+/// policy with a statement per foreign account would otherwise judge every statement for
+/// every account's probe.
+struct ByPrincipal<'a> {
+    /// `*`, `NotPrincipal`, or an id we cannot resolve: may apply to anyone.
+    broad: Vec<usize>,
+    by_account: HashMap<&'a str, Vec<usize>>,
+    by_arn: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> ByPrincipal<'a> {
+    fn new(policy: &'a Policy) -> Self {
+        let mut index = ByPrincipal {
+            broad: Vec::new(),
+            by_account: HashMap::new(),
+            by_arn: HashMap::new(),
+        };
+        for (i, s) in policy.statements.iter().enumerate() {
+            let p = &s.principals;
+            if p.negated || p.set.everyone() || p.set.index.opaque {
+                index.broad.push(i);
+                continue;
+            }
+            for account in &p.set.index.accounts {
+                index.by_account.entry(account).or_default().push(i);
+            }
+            for arn in &p.set.index.arns {
+                index.by_arn.entry(arn).or_default().push(i);
+            }
+        }
+        index
+    }
+
+    /// Every statement that may apply to `who`, in policy order (a superset of those
+    /// whose Principal element names it: the rest of the statement is judged after).
+    fn candidates(&self, who: &Requester) -> Vec<usize> {
+        let mut out = self.broad.clone();
+        let (account, arn) = match who {
+            Requester::Account(a) => (Some(a.as_str()), None),
+            Requester::Iam { account, arn } => (Some(account.as_str()), Some(arn.as_str())),
+            _ => (None, None),
+        };
+        if let Some(list) = account.and_then(|a| self.by_account.get(a)) {
+            out.extend(list);
+        }
+        if let Some(list) = arn.and_then(|a| self.by_arn.get(a)) {
+            out.extend(list);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 fn request(
@@ -199,6 +290,8 @@ fn probes(policy: &Policy, key_account: &str) -> Vec<(Grantee, Requester, Option
             None,
         ),
     ];
+    // Each probe once (a set: a key policy can name thousands of principals).
+    let mut named_already: HashSet<Grantee> = HashSet::new();
     // Organizations the policy names, as a member account outside the key's account.
     for s in &policy.statements {
         for c in s
@@ -207,7 +300,9 @@ fn probes(policy: &Policy, key_account: &str) -> Vec<(Grantee, Requester, Option
             .filter(|c| c.key_lc == "aws:principalorgid")
         {
             for org in c.values.iter().filter_map(|v| v.text()) {
-                if !org.contains(['*', '?']) {
+                if !org.contains(['*', '?'])
+                    && named_already.insert(Grantee::Organization(org.clone()))
+                {
                     probes.push((
                         Grantee::Organization(org.clone()),
                         role("888888888888", "s3audit-org-member"),
@@ -232,7 +327,7 @@ fn probes(policy: &Policy, key_account: &str) -> Vec<(Grantee, Requester, Option
             } else {
                 Grantee::Foreign(p.clone())
             };
-            if !probes.iter().any(|(g, _, _)| g == &grantee) {
+            if named_already.insert(grantee.clone()) {
                 probes.push((grantee, who, Some(OUTSIDER_ORG.to_string())));
             }
         }

@@ -24,6 +24,16 @@ fn both_arns(target: &Target) -> Json {
     string_or_list(&[target.bucket_arn(), format!("{}*", target.object_prefix())])
 }
 
+/// Every object of the target: the bucket's, or (RCPs) every bucket's, which is `*` as in
+/// AWS's RCP examples (the analyser proves coverage of every bucket's objects only for
+/// patterns that match every string after `arn:PARTITION:s3:::`).
+fn objects(target: &Target) -> Json {
+    if target.any_bucket {
+        return string("*");
+    }
+    string(format!("{}*", target.object_prefix()))
+}
+
 fn deny(sid: &str, action: &str, resource: Json, condition: Json) -> Json {
     object([
         ("Sid", string(sid)),
@@ -94,7 +104,7 @@ pub fn deny_non_kms_uploads(target: &Target, keep_default: bool) -> Json {
     deny(
         SID_NON_KMS_UPLOADS,
         "s3:PutObject",
-        string(format!("{}*", target.object_prefix())),
+        objects(target),
         condition,
     )
 }
@@ -105,7 +115,7 @@ pub fn deny_sse_c_uploads(target: &Target) -> Json {
     deny(
         SID_SSE_C_UPLOADS,
         "s3:PutObject",
-        string(format!("{}*", target.object_prefix())),
+        objects(target),
         object([(
             "Null",
             object([(
@@ -123,7 +133,7 @@ pub fn deny_unlisted_kms_keys(target: &Target, allowed: &[String]) -> Json {
     deny(
         SID_UNPINNED_KMS_KEY,
         "s3:PutObject",
-        string(format!("{}*", target.object_prefix())),
+        objects(target),
         object([
             (
                 "StringEquals",
@@ -226,6 +236,37 @@ pub fn remediation_text(target: &Target, current: Option<&Json>, statements: &[J
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{analyze, classes, classes::UploadDefaults, parse_policy};
+
+    /// Found by the fuzz target: for every bucket of an account (RCPs) the upload
+    /// statements named the stand-in bucket's objects, so merged in they closed nothing.
+    #[test]
+    fn fixes_for_every_bucket_cover_every_bucket() {
+        let target = Target::every_bucket(Some("111122223333"));
+        let uploads = classes::non_kms_uploads(UploadDefaults {
+            kms_default: false,
+            default_label: "none",
+            sse_c_blocked: false,
+        });
+        let key = "arn:aws:kms:us-east-1:111122223333:key/k1".to_string();
+        for (class, fix) in [
+            (
+                classes::uploads(uploads.into_iter().map(|(_, v)| v).collect()),
+                deny_non_kms_uploads(&target, false),
+            ),
+            (
+                classes::insecure_transport(),
+                deny_insecure_transport(&target),
+            ),
+            (
+                classes::unpinned_kms_uploads(std::slice::from_ref(&key), "the keys"),
+                deny_unlisted_kms_keys(&target, std::slice::from_ref(&key)),
+            ),
+        ] {
+            let merged = parse_policy(&merge(None, &[fix]).to_compact()).unwrap();
+            assert!(analyze(Some(&merged), &target, &class).passed());
+        }
+    }
 
     #[test]
     fn merges_into_a_single_statement_policy_and_replaces_by_sid() {
