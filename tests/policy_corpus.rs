@@ -323,6 +323,48 @@ fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// What a user is told per rule: status, message and remediation.
+fn explained(outcomes: &[(&'static str, s3audit::rules::Verdict)]) -> BTreeMap<String, Value> {
+    outcomes
+        .iter()
+        .map(|(rule, o)| {
+            (
+                rule.to_string(),
+                serde_json::json!({
+                    "status": o.status.as_str(),
+                    "message": o.message,
+                    "remediation": o.remediation,
+                }),
+            )
+        })
+        .collect()
+}
+
+/// The same for the RCP and key-policy corpora: what `check-policy --kind rcp` and
+/// `--kind key-policy` tell a user, case by case.
+#[test]
+fn rcp_and_key_policy_explanations_are_snapshotted() {
+    use s3audit::rules::kms::key_policy::key_policy_verdicts;
+    use s3audit::rules::pol::rcp::evaluate_rcps;
+    let mut all = BTreeMap::new();
+    for (name, case) in corpus::<RcpCase>("rcp") {
+        let docs: Vec<(String, String)> = case
+            .rcps
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("rcp{i}"), d.to_string()))
+            .collect();
+        let outcomes = evaluate_rcps(&docs, Some("111122223333")).expect("valid RCPs");
+        all.insert(format!("rcp/{name}"), explained(&outcomes));
+    }
+    for (name, case) in corpus::<KeyPolicyCase>("key_policy") {
+        let policy = parse_policy(&case.policy.to_string()).expect("valid key policy");
+        let outcomes = key_policy_verdicts(&policy, &case.key_arn);
+        all.insert(format!("key_policy/{name}"), explained(&outcomes));
+    }
+    insta::assert_snapshot!(serde_json::to_string_pretty(&all).unwrap());
+}
+
 /// The explanation and the remediation every corpus case gets, as one reviewed snapshot
 /// (`tests/snapshots/`): a change to what s3audit tells a user about a policy shows up in
 /// review as a diff of that text, case by case (`cargo insta review`).
@@ -332,20 +374,7 @@ fn corpus_explanations_and_remediations_are_snapshotted() {
     for (name, case) in corpus::<Case>("") {
         let policy_text = policy_text(&case);
         let outcomes = evaluate_all(policy_text.as_deref(), &facts(&case));
-        let per_rule: BTreeMap<&str, Value> = outcomes
-            .iter()
-            .map(|(rule, o)| {
-                (
-                    *rule,
-                    serde_json::json!({
-                        "status": o.status.as_str(),
-                        "message": o.message,
-                        "remediation": o.remediation,
-                    }),
-                )
-            })
-            .collect();
-        all.insert(name, per_rule);
+        all.insert(name, explained(&outcomes));
     }
     insta::assert_snapshot!(
         "corpus_explanations",
