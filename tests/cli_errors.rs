@@ -155,6 +155,109 @@ fn output_file_is_written_whole_in_the_format_its_extension_names() {
         1,
         "temp file left"
     );
+    // The scan does not end in silence: what was written, where, and the verdict.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("s3audit: wrote {} (csv): 1 bucket, ", report.display());
+    assert!(stderr.starts_with(&want), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(" fail, 0 error, ") && stderr.contains(" pass, "),
+        "{stderr}"
+    );
+}
+
+/// Whether this build writes HTML reports (`.html` is then a report extension).
+fn writes_html() -> bool {
+    use clap::ValueEnum;
+    s3audit::cli::Format::value_variants().iter().any(|f| {
+        f.to_possible_value()
+            .is_some_and(|v| v.get_name() == "html")
+    })
+}
+
+#[test]
+fn an_output_extension_s3audit_cannot_write_is_a_usage_error_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = common::repo_root().join("tests/fixtures/readme_estate.json");
+    let mut names = vec!["report.sarif", "report.xyz", "REPORT.XML"];
+    if !writes_html() {
+        names.push("report.html");
+    }
+    for name in names {
+        let path = dir.path().join(name);
+        let ext = name.rsplit('.').next().unwrap().to_ascii_lowercase();
+        // Before any scan: the endpoint is unreachable and never contacted.
+        let out = scan_at("http://127.0.0.1:1")
+            .arg("--output")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let line = assert_usage_error(&out, &format!("s3audit writes no .{ext} report"));
+        assert!(
+            line.contains("--format"),
+            "says how to get a report: {line}"
+        );
+        assert!(
+            line.contains("(it writes .txt, .csv, .json"),
+            "names what it writes: {line}"
+        );
+        let out = s3audit()
+            .arg("evaluate")
+            .arg(&snapshot)
+            .arg("--output")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_usage_error(&out, &format!("s3audit writes no .{ext} report"));
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{name}: files created: {left:?}");
+    }
+    // Naming the format is a choice, not an accident: written as asked.
+    let path = dir.path().join("report.log");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--format", "csv", "--output"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(common::read(&path).starts_with("rule,status,"));
+    // No extension (a device, a FIFO, a descriptor): JSON, as before.
+    let path = dir.path().join("report");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .arg("--output")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(common::read(&path).starts_with('{'));
+}
+
+#[test]
+fn a_rule_filter_that_names_no_rule_is_a_usage_error() {
+    let snapshot = common::repo_root().join("tests/fixtures/readme_estate.json");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--rule", "ENC-001,ENC-01"])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "--rule \"ENC-01\" matches no rule");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--status", "failed"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("possible values: fail, error, pass, n/a"),
+        "{stderr}"
+    );
 }
 
 #[test]
