@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::cli::{
     CatalogFormat, CheckPolicyArgs, Cli, ColorChoice, Command, DefaultSseArg, EvaluateArgs, Format,
-    OutputArgs, PolicyKind, RuleArgs, ScanArgs,
+    ManArgs, OutputArgs, PolicyKind, RuleArgs, ScanArgs,
 };
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
@@ -91,6 +91,16 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::CheckPolicy(args) => check_policy(args, ui),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "s3audit", &mut script);
+            to_stdout(&script).context("cannot write the completion script")?;
+            Ok(EXIT_OK)
+        }
+        Command::Man(args) => {
+            man_page(&args)?;
+            Ok(EXIT_OK)
+        }
     }
 }
 
@@ -131,6 +141,37 @@ impl Ui {
             report.verdict_counts()
         );
     }
+}
+
+/// `s3audit man [SUBCOMMAND]`: the page clap_mangen renders from the same definitions
+/// `--help` shows, so the two cannot disagree.
+fn man_page(args: &ManArgs) -> anyhow::Result<()> {
+    let mut cli = Cli::command();
+    // Built, so each subcommand carries the global options (-v, -q, --color) too.
+    cli.build();
+    let page = match &args.subcommand {
+        None => cli,
+        Some(name) => {
+            let Some(sub) = cli.find_subcommand(name) else {
+                let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+                anyhow::bail!(
+                    "no subcommand {name:?}: s3audit man takes one of {}",
+                    names.join(", ")
+                );
+            };
+            // The page of `scan` is s3audit-scan(1), as git and cargo name theirs.
+            sub.clone()
+                .display_name(format!("s3audit-{}", sub.get_name()))
+                .bin_name(format!("s3audit {}", sub.get_name()))
+                .version(env!("S3AUDIT_VERSION"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("s3audit {}", env!("S3AUDIT_VERSION")))
+        .render(&mut roff)
+        .and_then(|()| to_stdout(&roff))
+        .context("cannot write the man page")
 }
 
 /// Writes `bytes` to stdout; a reader that went away (`s3audit man | head`) is not an

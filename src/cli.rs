@@ -10,7 +10,9 @@ use crate::model::Severity;
 #[derive(Debug, Parser)]
 #[command(
     name = "s3audit",
-    version,
+    // "0.1.0 (6e8d0b8)", "-dirty" for a modified tree; the bare version outside a git
+    // checkout (build.rs).
+    version = env!("S3AUDIT_VERSION"),
     about = "Audit Amazon S3 encryption: default encryption, bucket policies and KMS key health",
     long_about = "s3audit reads every bucket's encryption settings, bucket policy and the KMS keys \
 they depend on, evaluates them against a catalog of rules (`s3audit rules`), and reports every \
@@ -23,7 +25,8 @@ It only reads: it never calls an API that changes anything. Anything it cannot r
 Examples:\n  s3audit scan --profile audit\n  s3audit scan --bucket my-bucket --format json --output report.json\n  \
 s3audit scan --endpoint-url http://127.0.0.1:5000 --save-snapshot estate.json\n  s3audit evaluate estate.json --format csv\n  \
 s3audit evaluate estate.json --status fail --severity high --explain\n  \
-s3audit evaluate estate.json --rule 'POL-*' --show-passes"
+s3audit evaluate estate.json --rule 'POL-*' --show-passes\n\n\
+Shell completions and a man page: s3audit completions --help, s3audit man --help."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -66,6 +69,33 @@ pub enum Command {
     /// Evaluate a bucket policy, or the resource control policies of an organization,
     /// before deploying them: the POL findings, offline
     CheckPolicy(CheckPolicyArgs),
+    /// Print a shell completion script to stdout
+    #[command(after_help = "Install it where your shell looks, e.g.:\n  \
+s3audit completions bash > ~/.local/share/bash-completion/completions/s3audit\n  \
+s3audit completions zsh > ~/.zfunc/_s3audit   (with fpath+=~/.zfunc before compinit)\n  \
+s3audit completions fish > ~/.config/fish/completions/s3audit.fish")]
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) to stdout: s3audit(1), or one subcommand's
+    #[command(
+        after_help = "Read it with `s3audit man | man -l -`, or install it:\n  \
+s3audit man > ~/.local/share/man/man1/s3audit.1\n  \
+s3audit man scan > ~/.local/share/man/man1/s3audit-scan.1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (s3audit-scan(1), ...); none: s3audit(1)
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 #[derive(Debug, Args)]

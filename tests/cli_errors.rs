@@ -417,6 +417,75 @@ fn usage_errors_exit_2_and_help_teaches() {
 }
 
 #[test]
+fn completions_and_man_pages_come_from_the_cli_definitions() {
+    let run = |args: &[&str]| {
+        let out = s3audit().args(args).output().unwrap();
+        assert_exit(&out, 0);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = run(&["completions", "bash"]);
+    assert!(
+        bash.contains("_s3audit()") && bash.contains("--endpoint-url"),
+        "{bash}"
+    );
+    assert!(
+        bash.contains("--show-passes") && bash.contains("check-policy"),
+        "{bash}"
+    );
+    let zsh = run(&["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef s3audit"), "{zsh}");
+    let fish = run(&["completions", "fish"]);
+    assert!(fish.contains("complete -c s3audit"), "{fish}");
+    let out = s3audit().args(["completions", "tcsh"]).output().unwrap();
+    assert_exit(&out, 2);
+
+    let man = run(&["man"]);
+    assert!(man.contains("\n.TH s3audit 1 "), "{man}");
+    assert!(
+        man.contains("\ns3audit\\-scan(1)\n"),
+        "subcommands listed: {man}"
+    );
+    let scan = run(&["man", "scan"]);
+    assert!(scan.contains("\n.TH s3audit-scan 1 "), "{scan}");
+    for flag in ["\\-\\-endpoint\\-url", "\\-\\-show\\-passes", "\\-\\-quiet"] {
+        assert!(scan.contains(flag), "{flag} in s3audit-scan(1): {scan}");
+    }
+    let out = s3audit().args(["man", "nope"]).output().unwrap();
+    assert_usage_error(&out, "no subcommand \"nope\"");
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = s3audit().arg("--version").output().unwrap();
+    assert_exit(&out, 0);
+    let version = String::from_utf8(out.stdout).unwrap();
+    let want = format!("s3audit {}", env!("CARGO_PKG_VERSION"));
+    assert!(version.starts_with(&want), "{version}");
+    // Built from a git checkout (as the tests are, unless run from a source tarball):
+    // the commit, and -dirty when tracked files were modified.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(common::repo_root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(commit) => assert!(
+            version == format!("{want} ({commit})\n")
+                || version == format!("{want} ({commit}-dirty)\n"),
+            "{version} (HEAD is {commit})"
+        ),
+        None => assert_eq!(version, format!("{want}\n")),
+    }
+}
+
+#[test]
 fn fail_on_threshold_and_exclusions_shape_the_exit_code() {
     let m = moto();
     // Without its objects, demo-kms-good fails only medium and low rules (ENC-005; POL-002, POL-004).

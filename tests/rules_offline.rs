@@ -842,3 +842,27 @@ fn a_report_written_to_a_file_ends_with_one_line_on_stderr_unless_quiet() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every link of the README that is not a web address or an anchor names a file of this
+/// repository, so it works wherever the repository is read.
+#[test]
+fn the_readme_links_only_files_in_the_repository() {
+    let root = common::repo_root().canonicalize().unwrap();
+    let readme = common::read(&root.join("README.md"));
+    let mut checked = 0;
+    for (i, _) in readme.match_indices("](") {
+        let rest = &readme[i + 2..];
+        let target = &rest[..rest.find(')').expect("a closing parenthesis")];
+        if target.starts_with('#') || target.starts_with("https://") {
+            continue;
+        }
+        let path = target.split('#').next().unwrap();
+        let file = root.join(path).canonicalize();
+        assert!(
+            file.as_ref().is_ok_and(|f| f.starts_with(&root)),
+            "README links {target:?}, not a file of the repository"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "LICENSE and ARCHITECTURE.md are linked");
+}
