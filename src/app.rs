@@ -94,7 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3audit", &mut script);
-            to_stdout(&script).context("cannot write the completion script")?;
+            write_stdout(&script).context("cannot write the completion script")?;
             Ok(EXIT_OK)
         }
         Command::Man(args) => {
@@ -170,13 +170,13 @@ fn man_page(args: &ManArgs) -> anyhow::Result<()> {
     clap_mangen::Man::new(page)
         .source(format!("s3audit {}", env!("S3AUDIT_VERSION")))
         .render(&mut roff)
-        .and_then(|()| to_stdout(&roff))
+        .and_then(|()| write_stdout(&roff))
         .context("cannot write the man page")
 }
 
 /// Writes `bytes` to stdout; a reader that went away (`s3audit man | head`) is not an
 /// error: nothing useful could be printed about it anyway.
-fn to_stdout(bytes: &[u8]) -> std::io::Result<()> {
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -440,12 +440,13 @@ fn fix_policy(
     let mut body = fixed.document.clone();
     body.push('\n');
     let interrupt = Interrupt::watch("interrupted")?;
-    let written = ReportSink::open(&args.output).and_then(|mut sink| {
-        let mut out = interrupt.guard(&mut sink.file);
+    // A policy document, not a report: no format to infer, so any extension will do.
+    let written = output_file(&args.output).and_then(|mut file| {
+        let mut out = interrupt.guard(&mut file);
         out.write_all(body.as_bytes())
             .and_then(|_| out.flush())
             .context("cannot write the fixed policy")?;
-        interrupt.commit([sink.file])?;
+        interrupt.commit([file])?;
         Ok(())
     });
     interrupt.settle(written.map(|()| EXIT_OK))?;
@@ -579,10 +580,7 @@ impl ReportSink {
     fn open(args: &OutputArgs) -> anyhow::Result<Self> {
         let format = report_format(args)?;
         let filter = finding_filter(args)?;
-        let file = match args.output.as_deref() {
-            Some(path) => OutputFile::create(path)?,
-            None => OutputFile::stdout(),
-        };
+        let file = output_file(args)?;
         Ok(ReportSink {
             format,
             file,
@@ -599,6 +597,14 @@ impl ReportSink {
             return None;
         }
         replaced(&self.file, self.format.to_possible_value()?.get_name())
+    }
+}
+
+/// `--output`, or stdout.
+fn output_file(args: &OutputArgs) -> anyhow::Result<OutputFile> {
+    match args.output.as_deref() {
+        Some(path) => OutputFile::create(path),
+        None => Ok(OutputFile::stdout()),
     }
 }
 
@@ -747,7 +753,7 @@ fn list_rules(format: CatalogFormat, ui: Ui) -> anyhow::Result<()> {
         }
     };
     text.push('\n');
-    to_stdout(text.as_bytes()).context("cannot write the rule catalog")
+    write_stdout(text.as_bytes()).context("cannot write the rule catalog")
 }
 
 /// The report's destination for the same-path check: `--output`, or stdout itself, which

@@ -17,10 +17,13 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// The requirement is not met.
     Fail,
     /// Could not be evaluated (access denied, throttled out, unreadable). Never a pass.
     Error,
+    /// The requirement is met.
     Pass,
+    /// The rule does not apply (e.g. no KMS key to judge).
     #[value(name = "n/a", alias = "not_applicable", alias = "na")]
     NotApplicable,
 }
