@@ -7,18 +7,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::cli::{
-    CatalogFormat, CheckPolicyArgs, Cli, Command, DefaultSseArg, EvaluateArgs, Format, OutputArgs,
-    PolicyKind, RuleArgs, ScanArgs,
+    CatalogFormat, CheckPolicyArgs, Cli, ColorChoice, Command, DefaultSseArg, EvaluateArgs, Format,
+    ManArgs, OutputArgs, PolicyKind, RuleArgs, ScanArgs,
 };
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
 use crate::model::{Estate, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
-use crate::report::{CsvRenderer, JsonRenderer, Render, Report, TableRenderer};
+use crate::report::{
+    CsvRenderer, FindingFilter, JsonRenderer, Render, Report, TableRenderer, output_width,
+};
 use crate::rules;
 
 /// No failing finding at or above `--fail-on`.
@@ -73,19 +75,116 @@ fn init_logging(verbose: u8) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none();
+    let ui = Ui {
+        color: if cli.no_color {
+            ColorChoice::Never
+        } else {
+            cli.color
+        },
+        quiet: cli.quiet,
+    };
     match cli.command {
-        Command::Scan(args) => scan(*args, color),
-        Command::Evaluate(args) => evaluate(args, color),
+        Command::Scan(args) => scan(*args, ui),
+        Command::Evaluate(args) => evaluate(args, ui),
         Command::Rules(args) => {
-            list_rules(args.format)?;
+            list_rules(args.format, ui)?;
             Ok(EXIT_OK)
         }
-        Command::CheckPolicy(args) => check_policy(args, color),
+        Command::CheckPolicy(args) => check_policy(args, ui),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "s3audit", &mut script);
+            write_stdout(&script).context("cannot write the completion script")?;
+            Ok(EXIT_OK)
+        }
+        Command::Man(args) => {
+            man_page(&args)?;
+            Ok(EXIT_OK)
+        }
     }
 }
 
-fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
+/// How a run talks to the user besides its report: `--color` and `--quiet`.
+#[derive(Debug, Clone, Copy)]
+struct Ui {
+    color: ColorChoice,
+    quiet: bool,
+}
+
+impl Ui {
+    /// Whether to colour output going to stdout (`to_terminal`) or elsewhere: `auto`
+    /// colours a terminal only, and not when NO_COLOR is set to anything but "" (as
+    /// no-color.org asks); an explicit `always` wins over NO_COLOR.
+    fn color(self, to_terminal: bool) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+
+    /// After outputs were written to files: one line on stderr saying what went where
+    /// and the verdict, so a scan with `--output` does not end in silence.
+    fn announce(self, written: &[(String, String)], report: &Report) {
+        if self.quiet || written.is_empty() {
+            return;
+        }
+        let files: Vec<String> = written
+            .iter()
+            .map(|(path, what)| format!("{} ({what})", crate::report::escape::terminal(path)))
+            .collect();
+        eprintln!(
+            "s3audit: wrote {}: {}",
+            files.join(", "),
+            report.verdict_counts()
+        );
+    }
+}
+
+/// `s3audit man [SUBCOMMAND]`: the page clap_mangen renders from the same definitions
+/// `--help` shows, so the two cannot disagree.
+fn man_page(args: &ManArgs) -> anyhow::Result<()> {
+    let mut cli = Cli::command();
+    // Built, so each subcommand carries the global options (-v, -q, --color) too.
+    cli.build();
+    let page = match &args.subcommand {
+        None => cli,
+        Some(name) => {
+            let Some(sub) = cli.find_subcommand(name) else {
+                let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+                anyhow::bail!(
+                    "no subcommand {name:?}: s3audit man takes one of {}",
+                    names.join(", ")
+                );
+            };
+            // The page of `scan` is s3audit-scan(1), as git and cargo name theirs.
+            sub.clone()
+                .display_name(format!("s3audit-{}", sub.get_name()))
+                .bin_name(format!("s3audit {}", sub.get_name()))
+                .version(env!("S3AUDIT_VERSION"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("s3audit {}", env!("S3AUDIT_VERSION")))
+        .render(&mut roff)
+        .and_then(|()| write_stdout(&roff))
+        .context("cannot write the man page")
+}
+
+/// Writes `bytes` to stdout; a reader that went away (`s3audit man | head`) is not an
+/// error: nothing useful could be printed about it anyway.
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     let rule_config = rule_config(&args.rules)?;
     let connection = ConnectionSettings {
         profile: args.connection.profile,
@@ -135,7 +234,7 @@ fn scan(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
         snapshot: args.save_snapshot.as_deref(),
         inventory: args.objects_csv.as_deref(),
     };
-    let written = scan_and_write(&settings, &outputs, &rule_config, color, &interrupt);
+    let written = scan_and_write(&settings, &outputs, &rule_config, ui, &interrupt);
     interrupt.settle(written)
 }
 
@@ -153,7 +252,7 @@ fn scan_and_write(
     settings: &ScanSettings,
     outputs: &ScanOutputs,
     rule_config: &RuleConfig,
-    color: bool,
+    ui: Ui,
     interrupt: &Interrupt,
 ) -> anyhow::Result<u8> {
     // Open outputs before scanning: an unwritable path must fail now, not after an hour.
@@ -197,17 +296,34 @@ fn scan_and_write(
             .context("cannot write snapshot")?;
     }
     let findings = rules::evaluate(&estate, rule_config);
-    let report = Report::new(&estate, findings);
-    let code = render(&report, &mut sink, outputs.report.fail_on, color, interrupt)?;
+    let mut report = Report::new(&estate, findings);
+    let code = render(
+        &mut report,
+        &mut sink,
+        outputs.report.fail_on,
+        ui,
+        interrupt,
+    )?;
+    let written: Vec<(String, String)> = sink
+        .written()
+        .into_iter()
+        .chain(snapshot_file.as_ref().and_then(|f| replaced(f, "snapshot")))
+        .chain(
+            inventory_file
+                .as_ref()
+                .and_then(|f| replaced(f, "objects CSV")),
+        )
+        .collect();
     interrupt.commit(
         [inventory_file, snapshot_file, Some(sink.file)]
             .into_iter()
             .flatten(),
     )?;
+    ui.announce(&written, &report);
     Ok(code)
 }
 
-fn evaluate(args: EvaluateArgs, color: bool) -> anyhow::Result<u8> {
+fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
     let rule_config = rule_config(&args.rules)?;
     distinct_paths(
         &[report_destination(&args.output)],
@@ -218,10 +334,10 @@ fn evaluate(args: EvaluateArgs, color: bool) -> anyhow::Result<u8> {
     )?;
     let estate = load_snapshot(&args.snapshot)?;
     let findings = rules::evaluate(&estate, &rule_config);
-    write_report(&Report::new(&estate, findings), &args.output, color)
+    write_report(Report::new(&estate, findings), &args.output, ui)
 }
 
-fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
+fn check_policy(args: CheckPolicyArgs, ui: Ui) -> anyhow::Result<u8> {
     let rule_config = rule_config(&args.rules)?;
     let inputs: Vec<(&str, Option<&Path>)> = args
         .files
@@ -255,7 +371,7 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
             let findings = rules::check_policy(&text, &options, &rule_config)
                 .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
             let report = Report::for_document(Some(&bucket), findings);
-            write_report(&report, &args.output, color)
+            write_report(report, &args.output, ui)
         }
         PolicyKind::KeyPolicy => {
             let [file] = args.files.as_slice() else {
@@ -283,7 +399,7 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
             let text = read(file)?;
             let findings = rules::check_key_policy(&text, key_arn)
                 .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
-            write_report(&Report::for_document(None, findings), &args.output, color)
+            write_report(Report::for_document(None, findings), &args.output, ui)
         }
         PolicyKind::Rcp => {
             if args.fix {
@@ -303,7 +419,7 @@ fn check_policy(args: CheckPolicyArgs, color: bool) -> anyhow::Result<u8> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let findings = rules::check_rcps(&documents, args.account.as_deref())
                 .map_err(|e| anyhow::anyhow!("invalid policy {e}"))?;
-            write_report(&Report::for_document(None, findings), &args.output, color)
+            write_report(Report::for_document(None, findings), &args.output, ui)
         }
     }
 }
@@ -324,12 +440,13 @@ fn fix_policy(
     let mut body = fixed.document.clone();
     body.push('\n');
     let interrupt = Interrupt::watch("interrupted")?;
-    let written = ReportSink::open(&args.output).and_then(|mut sink| {
-        let mut out = interrupt.guard(&mut sink.file);
+    // A policy document, not a report: no format to infer, so any extension will do.
+    let written = output_file(&args.output).and_then(|mut file| {
+        let mut out = interrupt.guard(&mut file);
         out.write_all(body.as_bytes())
             .and_then(|_| out.flush())
             .context("cannot write the fixed policy")?;
-        interrupt.commit([sink.file])?;
+        interrupt.commit([file])?;
         Ok(())
     });
     interrupt.settle(written.map(|()| EXIT_OK))?;
@@ -365,11 +482,13 @@ fn check_policy_options(args: &CheckPolicyArgs, bucket: &str) -> rules::CheckPol
 
 /// Writes a report that needs no scan (`evaluate`, `check-policy`): a signal while it is
 /// written leaves no temporary file and the previous report in place.
-fn write_report(report: &Report, args: &OutputArgs, color: bool) -> anyhow::Result<u8> {
+fn write_report(mut report: Report, args: &OutputArgs, ui: Ui) -> anyhow::Result<u8> {
     let interrupt = Interrupt::watch("interrupted")?;
     let written = ReportSink::open(args).and_then(|mut sink| {
-        let code = render(report, &mut sink, args.fail_on, color, &interrupt)?;
+        let code = render(&mut report, &mut sink, args.fail_on, ui, &interrupt)?;
+        let written: Vec<(String, String)> = sink.written().into_iter().collect();
         interrupt.commit([sink.file])?;
+        ui.announce(&written, &report);
         Ok(code)
     });
     interrupt.settle(written)
@@ -443,64 +562,153 @@ fn validate_connection(c: &ConnectionSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where the report goes: stdout or a file written whole at the end.
+/// Where the report goes and what it keeps: stdout or a file written whole at the end,
+/// in one format, cut down by the filter.
 struct ReportSink {
     format: Format,
     file: OutputFile,
     /// No `--output`: the report goes to stdout, in colour on a terminal.
     to_stdout: bool,
+    filter: FindingFilter,
+    show_passes: bool,
+    explain: bool,
 }
 
 impl ReportSink {
+    /// Checks everything about the report's output that can be wrong (format, filter,
+    /// path) and opens it: before any scan, and before any file is created.
     fn open(args: &OutputArgs) -> anyhow::Result<Self> {
-        let from_extension = args.output.as_deref().and_then(|p| {
-            match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-                "json" => Some(Format::Json),
-                "csv" => Some(Format::Csv),
-                "txt" => Some(Format::Table),
-                _ => None,
-            }
-        });
-        let format = args.format.or(from_extension).unwrap_or_else(|| {
-            if args.output.is_none() && std::io::stdout().is_terminal() {
-                Format::Table
-            } else {
-                Format::Json
-            }
-        });
-        let file = match args.output.as_deref() {
-            Some(path) => OutputFile::create(path)?,
-            None => OutputFile::stdout(),
-        };
+        let format = report_format(args)?;
+        let filter = finding_filter(args)?;
+        let file = output_file(args)?;
         Ok(ReportSink {
             format,
             file,
             to_stdout: args.output.is_none(),
+            filter,
+            show_passes: args.show_passes,
+            explain: args.explain,
         })
+    }
+
+    /// The report file and its format ("json"), when it went to a file.
+    fn written(&self) -> Option<(String, String)> {
+        if self.to_stdout {
+            return None;
+        }
+        replaced(&self.file, self.format.to_possible_value()?.get_name())
     }
 }
 
-/// Renders the report into its sink; the caller commits the sink with the other outputs.
+/// `--output`, or stdout.
+fn output_file(args: &OutputArgs) -> anyhow::Result<OutputFile> {
+    match args.output.as_deref() {
+        Some(path) => OutputFile::create(path),
+        None => Ok(OutputFile::stdout()),
+    }
+}
+
+/// An output for the closing line on stderr: a file replaced at the end, named as given
+/// on the command line. A device, FIFO or stdout was written into as the run went, and
+/// `/dev/null` needs no announcement.
+fn replaced(file: &OutputFile, what: &str) -> Option<(String, String)> {
+    (!file.is_direct()).then(|| (file.path().display().to_string(), what.to_string()))
+}
+
+/// The report file extension of each format: its name, except the table's (`.txt`).
+fn format_extension(format: Format) -> Option<String> {
+    let name = format.to_possible_value()?.get_name().to_string();
+    Some(if format == Format::Table {
+        "txt".to_string()
+    } else {
+        name
+    })
+}
+
+/// `--format`, else the format the `--output` extension names, else a table on a
+/// terminal and JSON otherwise. An extension no format has (`.sarif`, `.xyz`, `.html`
+/// while there is no HTML report) is an error, not a JSON file under a misleading name:
+/// the reader of `report.sarif` expects SARIF. A path without an extension (`/dev/stdout`,
+/// a FIFO) gets JSON.
+fn report_format(args: &OutputArgs) -> anyhow::Result<Format> {
+    if let Some(format) = args.format {
+        return Ok(format);
+    }
+    let Some(path) = args.output.as_deref() else {
+        return Ok(if std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Json
+        });
+    };
+    let Some(extension) = path.extension() else {
+        return Ok(Format::Json);
+    };
+    let extension = extension.to_string_lossy().to_ascii_lowercase();
+    let formats = Format::value_variants();
+    if let Some(format) = formats
+        .iter()
+        .find(|f| format_extension(**f).as_deref() == Some(extension.as_str()))
+    {
+        return Ok(*format);
+    }
+    let known: Vec<String> = formats
+        .iter()
+        .filter_map(|f| format_extension(*f))
+        .map(|e| format!(".{e}"))
+        .collect();
+    anyhow::bail!(
+        "cannot write {}: s3audit writes no .{extension} report (it writes {}); use one of those extensions or name the format with --format",
+        path.display(),
+        known.join(", ")
+    )
+}
+
+/// `--status`, `--severity` and `--rule` as one filter; a `--rule` that names no rule of
+/// the catalog is a usage error (a typo must not silently empty the report).
+fn finding_filter(args: &OutputArgs) -> anyhow::Result<FindingFilter> {
+    let catalog = rules::metadata::catalog();
+    for pattern in &args.rules {
+        if !catalog
+            .iter()
+            .any(|m| crate::report::rule_matches(pattern, &m.id))
+        {
+            anyhow::bail!(
+                "--rule {pattern:?} matches no rule (`s3audit rules` lists them: ENC-001, POL-*, ...)"
+            );
+        }
+    }
+    let mut status = args.status.clone();
+    status.sort();
+    status.dedup();
+    Ok(FindingFilter {
+        status,
+        min_severity: args.severity,
+        rules: args.rules.iter().map(|r| r.to_ascii_uppercase()).collect(),
+    })
+}
+
+/// Filters the report (the one place findings are filtered, so every format and the exit
+/// code see the same findings), then renders it into its sink; the caller commits the
+/// sink with the other outputs.
 fn render(
-    report: &Report,
+    report: &mut Report,
     sink: &mut ReportSink,
     fail_on: Severity,
-    color: bool,
+    ui: Ui,
     interrupt: &Interrupt,
 ) -> anyhow::Result<u8> {
+    report.apply_filter(&sink.filter);
+    let report = &*report;
     let to_terminal = sink.to_stdout && std::io::stdout().is_terminal();
     let renderer: Box<dyn Render> = match sink.format {
         Format::Json => Box::new(JsonRenderer),
         Format::Csv => Box::new(CsvRenderer),
         Format::Table => Box::new(TableRenderer {
-            color: color && to_terminal,
-            // A terminal's own width; elsewhere (a file, a CI log) a width that stays
-            // readable instead of one line per finding hundreds of columns wide.
-            width: if to_terminal {
-                comfy_table::Table::new().width()
-            } else {
-                Some(160)
-            },
+            color: ui.color(to_terminal),
+            width: Some(output_width(to_terminal)),
+            show_passes: sink.show_passes,
+            explain: sink.explain,
         }),
     };
     let mut out = interrupt.guard(&mut sink.file);
@@ -534,26 +742,18 @@ pub fn exit_code(report: &Report, fail_on: Severity) -> u8 {
     }
 }
 
-fn list_rules(format: CatalogFormat) -> anyhow::Result<()> {
+fn list_rules(format: CatalogFormat, ui: Ui) -> anyhow::Result<()> {
     let catalog = rules::metadata::catalog();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match format {
-        CatalogFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, catalog)?;
-            writeln!(out)?;
-        }
+    let to_terminal = std::io::stdout().is_terminal();
+    let mut text = match format {
+        CatalogFormat::Json => serde_json::to_string_pretty(catalog)?,
         CatalogFormat::Table => {
-            let mut table = comfy_table::Table::new();
-            table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-            table.set_header(["Rule", "Severity", "Title"]);
-            for m in catalog {
-                table.add_row([m.id.as_str(), m.severity.as_str(), m.title.as_str()]);
-            }
-            writeln!(out, "{table}")?;
+            let width = output_width(to_terminal);
+            crate::report::catalog_table(catalog, Some(width), ui.color(to_terminal))
         }
-    }
-    Ok(())
+    };
+    text.push('\n');
+    write_stdout(text.as_bytes()).context("cannot write the rule catalog")
 }
 
 /// The report's destination for the same-path check: `--output`, or stdout itself, which

@@ -10,7 +10,9 @@ use crate::model::Severity;
 #[derive(Debug, Parser)]
 #[command(
     name = "s3audit",
-    version,
+    // "0.1.0 (6e8d0b8)", "-dirty" for a modified tree; the bare version outside a git
+    // checkout (build.rs).
+    version = env!("S3AUDIT_VERSION"),
     about = "Audit Amazon S3 encryption: default encryption, bucket policies and KMS key health",
     long_about = "s3audit reads every bucket's encryption settings, bucket policy and the KMS keys \
 they depend on, evaluates them against a catalog of rules (`s3audit rules`), and reports every \
@@ -21,7 +23,10 @@ It only reads: it never calls an API that changes anything. Anything it cannot r
 2 usage or configuration error; 3 scan incomplete (error findings) and nothing failing; \
 130 or 143 stopped by SIGINT or SIGTERM before any output was written.\n\n\
 Examples:\n  s3audit scan --profile audit\n  s3audit scan --bucket my-bucket --format json --output report.json\n  \
-s3audit scan --endpoint-url http://127.0.0.1:5000 --save-snapshot estate.json\n  s3audit evaluate estate.json --format csv"
+s3audit scan --endpoint-url http://127.0.0.1:5000 --save-snapshot estate.json\n  s3audit evaluate estate.json --format csv\n  \
+s3audit evaluate estate.json --status fail --severity high --explain\n  \
+s3audit evaluate estate.json --rule 'POL-*' --show-passes\n\n\
+Shell completions and a man page: s3audit completions --help, s3audit man --help."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,9 +36,26 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Never colour the table (colour is also off when NO_COLOR is set or stdout is not a terminal)
-    #[arg(long, global = true)]
+    /// No closing line on stderr after a report, snapshot or inventory is written to a
+    /// file (errors are still printed)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Colour the table's statuses and severities. `auto`: only when the table goes to a
+    /// terminal and NO_COLOR is not set; `always`: also into a pipe or file (for `less -R`)
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Same as --color never (kept for scripts written before --color)
+    #[arg(long, global = true, hide = true)]
     pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +69,33 @@ pub enum Command {
     /// Evaluate a bucket policy, or the resource control policies of an organization,
     /// before deploying them: the POL findings, offline
     CheckPolicy(CheckPolicyArgs),
+    /// Print a shell completion script to stdout
+    #[command(after_help = "Install it where your shell looks, e.g.:\n  \
+s3audit completions bash > ~/.local/share/bash-completion/completions/s3audit\n  \
+s3audit completions zsh > ~/.zfunc/_s3audit   (with fpath+=~/.zfunc before compinit)\n  \
+s3audit completions fish > ~/.config/fish/completions/s3audit.fish")]
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) to stdout: s3audit(1), or one subcommand's
+    #[command(
+        after_help = "Read it with `s3audit man | man -l -`, or install it:\n  \
+s3audit man > ~/.local/share/man/man1/s3audit.1\n  \
+s3audit man scan > ~/.local/share/man/man1/s3audit-scan.1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (s3audit-scan(1), ...); none: s3audit(1)
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -162,21 +211,50 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+/// The help heading of `--status`, `--severity` and `--rule`.
+const FILTERS: &str = "Filters (every format; a JSON report records them)";
+
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Report format [default: from the --output extension, else table on a terminal, json otherwise]
+    /// Report format [default: from the --output extension (.json, .csv, .txt for the
+    /// table), else table on a terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
     /// Write the report here instead of stdout (a file is replaced whole at the end, never
-    /// partially; a device or FIFO is written into)
+    /// partially; a device or FIFO is written into). An extension s3audit cannot write
+    /// (.sarif, .xml, ...) is an error unless --format names the format
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
     /// Exit 1 when a finding at or above this severity fails
     #[arg(long, value_enum, value_name = "SEVERITY", default_value = "high")]
     pub fail_on: Severity,
+
+    /// Table: list passing findings as rows (by default each bucket's passes are folded
+    /// into one line of rule ids)
+    #[arg(long)]
+    pub show_passes: bool,
+
+    /// Table: show each failure's remediation (the fix, or the merged policy) under it
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Keep only findings with these statuses: fail, error, pass, n/a (comma-separated
+    /// or repeated). The exit code follows the findings kept, and whether the scan was
+    /// complete
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "STATUS", help_heading = FILTERS)]
+    pub status: Vec<crate::model::Status>,
+
+    /// Keep only findings of this severity or above
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = FILTERS)]
+    pub severity: Option<Severity>,
+
+    /// Keep only these rules: ids or globs such as `POL-*` (comma-separated or repeated;
+    /// `s3audit rules` lists them)
+    #[arg(long = "rule", value_delimiter = ',', value_name = "ID", help_heading = FILTERS)]
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -318,6 +318,32 @@ fn fix_prints_one_policy_that_resolves_every_rule_without_a_lockout() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(out.stdout, std::fs::read(&fixed_file).unwrap());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
+    // The fixed policy is a document, not a report: written to any path, whatever its
+    // extension (a report to `*.iam` would be refused).
+    let target = dir.path().join("bucket-policy.iam");
+    let out = s3audit()
+        .args([
+            "check-policy",
+            fixed_file.to_str().unwrap(),
+            "--bucket",
+            "b",
+            "--fix",
+        ])
+        .args([
+            "--allowed-kms-key",
+            key,
+            "--output",
+            target.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(common::read(&target), common::read(&fixed_file));
 }
 
 /// `--kind key-policy`: a key policy judged on KMS-004 and KMS-005 for the key it protects.

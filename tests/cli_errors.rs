@@ -155,6 +155,109 @@ fn output_file_is_written_whole_in_the_format_its_extension_names() {
         1,
         "temp file left"
     );
+    // The scan does not end in silence: what was written, where, and the verdict.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("s3audit: wrote {} (csv): 1 bucket, ", report.display());
+    assert!(stderr.starts_with(&want), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(" fail, 0 error, ") && stderr.contains(" pass, "),
+        "{stderr}"
+    );
+}
+
+/// Whether this build writes HTML reports (`.html` is then a report extension).
+fn writes_html() -> bool {
+    use clap::ValueEnum;
+    s3audit::cli::Format::value_variants().iter().any(|f| {
+        f.to_possible_value()
+            .is_some_and(|v| v.get_name() == "html")
+    })
+}
+
+#[test]
+fn an_output_extension_s3audit_cannot_write_is_a_usage_error_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = common::repo_root().join("tests/fixtures/readme_estate.json");
+    let mut names = vec!["report.sarif", "report.xyz", "REPORT.XML"];
+    if !writes_html() {
+        names.push("report.html");
+    }
+    for name in names {
+        let path = dir.path().join(name);
+        let ext = name.rsplit('.').next().unwrap().to_ascii_lowercase();
+        // Before any scan: the endpoint is unreachable and never contacted.
+        let out = scan_at("http://127.0.0.1:1")
+            .arg("--output")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let line = assert_usage_error(&out, &format!("s3audit writes no .{ext} report"));
+        assert!(
+            line.contains("--format"),
+            "says how to get a report: {line}"
+        );
+        assert!(
+            line.contains("(it writes .txt, .csv, .json"),
+            "names what it writes: {line}"
+        );
+        let out = s3audit()
+            .arg("evaluate")
+            .arg(&snapshot)
+            .arg("--output")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_usage_error(&out, &format!("s3audit writes no .{ext} report"));
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{name}: files created: {left:?}");
+    }
+    // Naming the format is a choice, not an accident: written as asked.
+    let path = dir.path().join("report.log");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--format", "csv", "--output"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(common::read(&path).starts_with("rule,status,"));
+    // No extension (a device, a FIFO, a descriptor): JSON, as before.
+    let path = dir.path().join("report");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .arg("--output")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(common::read(&path).starts_with('{'));
+}
+
+#[test]
+fn a_rule_filter_that_names_no_rule_is_a_usage_error() {
+    let snapshot = common::repo_root().join("tests/fixtures/readme_estate.json");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--rule", "ENC-001,ENC-01"])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "--rule \"ENC-01\" matches no rule");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--status", "failed"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("possible values: fail, error, pass, n/a"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -310,6 +413,75 @@ fn usage_errors_exit_2_and_help_teaches() {
         "--save-snapshot",
     ] {
         assert!(text.contains(flag), "scan --help lacks {flag}");
+    }
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_cli_definitions() {
+    let run = |args: &[&str]| {
+        let out = s3audit().args(args).output().unwrap();
+        assert_exit(&out, 0);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = run(&["completions", "bash"]);
+    assert!(
+        bash.contains("_s3audit()") && bash.contains("--endpoint-url"),
+        "{bash}"
+    );
+    assert!(
+        bash.contains("--show-passes") && bash.contains("check-policy"),
+        "{bash}"
+    );
+    let zsh = run(&["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef s3audit"), "{zsh}");
+    let fish = run(&["completions", "fish"]);
+    assert!(fish.contains("complete -c s3audit"), "{fish}");
+    let out = s3audit().args(["completions", "tcsh"]).output().unwrap();
+    assert_exit(&out, 2);
+
+    let man = run(&["man"]);
+    assert!(man.contains("\n.TH s3audit 1 "), "{man}");
+    assert!(
+        man.contains("\ns3audit\\-scan(1)\n"),
+        "subcommands listed: {man}"
+    );
+    let scan = run(&["man", "scan"]);
+    assert!(scan.contains("\n.TH s3audit-scan 1 "), "{scan}");
+    for flag in ["\\-\\-endpoint\\-url", "\\-\\-show\\-passes", "\\-\\-quiet"] {
+        assert!(scan.contains(flag), "{flag} in s3audit-scan(1): {scan}");
+    }
+    let out = s3audit().args(["man", "nope"]).output().unwrap();
+    assert_usage_error(&out, "no subcommand \"nope\"");
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = s3audit().arg("--version").output().unwrap();
+    assert_exit(&out, 0);
+    let version = String::from_utf8(out.stdout).unwrap();
+    let want = format!("s3audit {}", env!("CARGO_PKG_VERSION"));
+    assert!(version.starts_with(&want), "{version}");
+    // Built from a git checkout (as the tests are, unless run from a source tarball):
+    // the commit, and -dirty when tracked files were modified.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(common::repo_root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(commit) => assert!(
+            version == format!("{want} ({commit})\n")
+                || version == format!("{want} ({commit}-dirty)\n"),
+            "{version} (HEAD is {commit})"
+        ),
+        None => assert_eq!(version, format!("{want}\n")),
     }
 }
 

@@ -326,34 +326,47 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
 #[test]
 fn table_groups_by_bucket_failures_first_and_ends_with_a_summary() {
     let d = demo();
-    let out = scan_at(&d.moto.endpoint)
-        .args(["--format", "table"])
-        .args(["--bucket", "demo-sse-s3"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let table = |extra: &[&str]| {
+        let out = scan_at(&d.moto.endpoint)
+            .args(["--format", "table"])
+            .args(["--bucket", "demo-sse-s3"])
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // By default the passes are folded into one line under the failures.
+    let text = table(&[]);
+    assert!(!text.contains("┆ pass "), "no pass rows:\n{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("demo-sse-s3 (us-east-1): "), "{text}");
+    let folded = lines
+        .iter()
+        .position(|l| l.starts_with("✓ 4 passed: "))
+        .expect("the folded passes");
+    let last_fail = lines
+        .iter()
+        .rposition(|l| l.contains("┆ FAIL "))
+        .expect("a fail row");
+    assert!(last_fail < folded, "failures first:\n{text}");
+    // With --show-passes they are rows, after every failure.
+    let text = table(&["--show-passes"]);
     let rows: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("ENC-") || l.contains("KMS-"))
+        .filter(|l| l.contains("ENC-") || l.contains("KMS-") || l.contains("OBJ-"))
         .collect();
     let first_pass = rows
         .iter()
-        .position(|l| l.contains(" pass "))
+        .position(|l| l.contains("┆ pass "))
         .expect("a pass row");
     let last_fail = rows
         .iter()
-        .rposition(|l| l.contains(" FAIL "))
+        .rposition(|l| l.contains("┆ FAIL "))
         .expect("a fail row");
     assert!(last_fail < first_pass, "failures must come first:\n{text}");
-    // The bucket column names the bucket on the group's first row only.
-    assert_eq!(
-        text.lines()
-            .filter(|l| l.starts_with("│ demo-sse-s3 "))
-            .count(),
-        1,
-        "bucket named once per group:\n{text}"
-    );
-    let summary = text.lines().last().unwrap();
+    // The bucket is named once, in its heading.
+    assert_eq!(text.matches("demo-sse-s3 (").count(), 1, "{text}");
+    let summary = text.lines().rfind(|l| !l.starts_with("  ")).unwrap();
     assert!(summary.starts_with("1 bucket, "), "{summary}");
     assert!(summary.contains("fail"), "{summary}");
 }

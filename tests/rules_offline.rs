@@ -347,6 +347,12 @@ fn hostile_estate() -> Estate {
     e
 }
 
+/// `text` with every run of whitespace, line breaks included, made one space: what a
+/// wrapped line says, wherever the width broke it.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// `s3audit evaluate SNAPSHOT --format FORMAT` on `estate`: the real binary's stdout.
 fn evaluate_with_binary(estate: &Estate, format: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -382,8 +388,9 @@ fn hostile_names_are_shown_in_the_table_never_obeyed() {
             "{shown} not shown in the table:\n{out}"
         );
     }
+    // The summary is wrapped to the width like the rest of the view.
     assert!(
-        out.contains("scan INCOMPLETE (see error findings and the gaps below)"),
+        one_line(&out).contains("scan INCOMPLETE (see error findings and the gaps below)"),
         "{out}"
     );
     // The gaps name the hostile bucket, escaped like everything else.
@@ -488,4 +495,374 @@ fn a_hostile_string_in_a_fatal_error_is_shown_on_one_line() {
         stderr.contains(r"\x1b]0;pwned\x07\r\x1b[2J\n@estate.json"),
         "{stderr:?}"
     );
+}
+
+// The terminal view, filters and what a run says on stderr, on a saved snapshot of two
+// demo buckets (`s3audit scan --bucket demo-kms-good --bucket demo-kms-pending-deletion
+// --save-snapshot` against scripts/seed_demo.py's estate): 10 fail, 31 pass, 1 n/a.
+
+const README_FIXTURE: &str = "tests/fixtures/readme_estate.json";
+
+fn fixture() -> String {
+    common::repo_root()
+        .join(README_FIXTURE)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `s3audit evaluate FIXTURE ARGS...` with `COLUMNS` as given (none: unset).
+fn evaluate_fixture(columns: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = common::s3audit();
+    if let Some(columns) = columns {
+        cmd.env("COLUMNS", columns);
+    }
+    let out = cmd
+        .arg("evaluate")
+        .arg(fixture())
+        .args(args)
+        .output()
+        .expect("run s3audit");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 output")
+}
+
+/// The README's example block: the text between the marker and its closing fence, and
+/// the README around it.
+fn readme_example(readme: &str) -> (usize, usize) {
+    const MARKER: &str = "<!-- example output: checked by tests/rules_offline.rs";
+    let marker = readme
+        .find(MARKER)
+        .expect("README.md has the example marker");
+    let open = marker + readme[marker..].find("```text\n").expect("a ```text fence") + 8;
+    let close = open + readme[open..].find("\n```\n").expect("a closing fence") + 1;
+    (open, close)
+}
+
+/// The README's example output cannot drift from what s3audit prints: the block after
+/// the marker is the command line and then exactly the table this fixture renders at 80
+/// columns. `S3AUDIT_UPDATE_README=1 cargo test --test rules_offline readme` rewrites it.
+#[test]
+fn the_readme_example_is_what_the_table_prints() {
+    let path = common::repo_root().join("README.md");
+    let readme = common::read(&path);
+    let (open, close) = readme_example(&readme);
+    let block = &readme[open..close];
+    let (command, shown) = block.split_once('\n').expect("a command line, then output");
+    assert!(
+        command.starts_with("$ s3audit scan ")
+            && command.contains("--bucket demo-kms-good --bucket demo-kms-pending-deletion"),
+        "{command}"
+    );
+    let printed = stdout(&evaluate_fixture(Some("80"), &["--format", "table"]));
+    if shown != printed {
+        if std::env::var_os("S3AUDIT_UPDATE_README").is_some() {
+            let updated = format!(
+                "{}{command}\n{printed}{}",
+                &readme[..open],
+                &readme[close..]
+            );
+            std::fs::write(&path, updated).expect("rewrite README.md");
+        } else {
+            panic!(
+                "README.md's example differs from what s3audit prints (rerun with S3AUDIT_UPDATE_README=1 to rewrite it):\n{printed}"
+            );
+        }
+    }
+    // What the example is there to show.
+    assert!(printed.contains("✓ 18 passed: ENC-001"), "{printed}");
+    assert!(printed.contains("┆ critical ┆"), "{printed}");
+    assert!(!printed.contains("┆ pass "), "{printed}");
+}
+
+#[test]
+fn the_table_follows_columns_when_piped_and_is_100_wide_without() {
+    let widest = |columns: Option<&str>| {
+        stdout(&evaluate_fixture(columns, &["--format", "table"]))
+            .lines()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap()
+    };
+    assert_eq!(widest(Some("60")), 60);
+    assert_eq!(widest(Some("80")), 80);
+    assert_eq!(widest(Some("140")), 140);
+    assert_eq!(
+        widest(None),
+        100,
+        "the default when neither a terminal nor COLUMNS says"
+    );
+    assert_eq!(widest(Some("not-a-number")), 100);
+}
+
+#[test]
+fn the_rule_catalog_fits_80_columns() {
+    let out = common::s3audit()
+        .env("COLUMNS", "80")
+        .arg("rules")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{}: {line}",
+            line.chars().count()
+        );
+    }
+    // Every rule is still there, titles wrapped rather than cut.
+    for m in s3audit::rules::metadata::catalog() {
+        assert!(
+            text.contains(&format!("│ {} ┆", m.id)),
+            "{} missing:\n{text}",
+            m.id
+        );
+    }
+}
+
+#[test]
+fn show_passes_and_explain_change_only_the_table() {
+    let folded = stdout(&evaluate_fixture(None, &["--format", "table"]));
+    let listed = stdout(&evaluate_fixture(
+        None,
+        &["--format", "table", "--show-passes"],
+    ));
+    assert_eq!(folded.matches("┆ pass ").count(), 0, "{folded}");
+    assert_eq!(listed.matches("┆ pass ").count(), 31, "{listed}");
+    assert!(!listed.contains("passed:"), "{listed}");
+    let explained = stdout(&evaluate_fixture(
+        None,
+        &["--format", "table", "--explain", "--rule", "POL-001"],
+    ));
+    // POL-001 fails on demo-kms-pending-deletion (no policy): the merged policy follows.
+    assert!(
+        explained.contains("Fix: Add the Deny statement S3AuditDenyInsecureTransport"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("\"aws:SecureTransport\": \"false\""),
+        "{explained}"
+    );
+    assert!(!folded.contains("Fix:"), "{folded}");
+    // The JSON carries every remediation whatever the view.
+    let json = stdout(&evaluate_fixture(None, &["--format", "json", "--explain"]));
+    assert_eq!(
+        json,
+        stdout(&evaluate_fixture(None, &["--format", "json"])),
+        "--explain and --show-passes are views of the table"
+    );
+}
+
+#[test]
+fn filters_cut_every_format_alike_and_the_json_records_them() {
+    let filter = [
+        "--status",
+        "fail",
+        "--severity",
+        "medium",
+        "--rule",
+        "pol-*,ENC-005",
+    ];
+    let json_out = evaluate_fixture(None, &[&["--format", "json"][..], &filter].concat());
+    let report: serde_json::Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    let kept: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["status"], "fail", "{f}");
+            assert!(
+                ["medium", "high", "critical"].contains(&f["severity"].as_str().unwrap()),
+                "{f}"
+            );
+            let rule = f["rule"].as_str().unwrap().to_string();
+            assert!(rule.starts_with("POL-") || rule == "ENC-005", "{rule}");
+            (f["bucket"].as_str().unwrap().to_string(), rule)
+        })
+        .collect();
+    // ENC-005 on both buckets, POL-001 and POL-003 on demo-kms-pending-deletion.
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    assert_eq!(
+        report["filter"],
+        serde_json::json!({
+            "status": ["fail"],
+            "min_severity": "medium",
+            "rules": ["POL-*", "ENC-005"],
+            "findings_before": 42,
+        })
+    );
+    let schema: serde_json::Value = serde_json::from_str(&common::read(
+        &common::repo_root().join("reports/schema.json"),
+    ))
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // Unfiltered, the document says nothing of a filter.
+    let whole: serde_json::Value =
+        serde_json::from_slice(&evaluate_fixture(None, &["--format", "json"]).stdout).unwrap();
+    assert!(whole.get("filter").is_none());
+    assert_eq!(whole["findings"].as_array().unwrap().len(), 42);
+
+    let csv_out = stdout(&evaluate_fixture(
+        None,
+        &[&["--format", "csv"][..], &filter].concat(),
+    ));
+    let mut rdr = csv::Reader::from_reader(csv_out.as_bytes());
+    let mut csv_kept: Vec<(String, String)> = rdr
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[3].to_string(), r[0].to_string())
+        })
+        .collect();
+    csv_kept.sort();
+    let mut json_kept = kept.clone();
+    json_kept.sort();
+    assert_eq!(csv_kept, json_kept);
+
+    let table = stdout(&evaluate_fixture(
+        None,
+        &[&["--format", "table"][..], &filter].concat(),
+    ));
+    let mut table_rules: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("│ "))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|r| !r.is_empty())
+        .collect();
+    table_rules.sort();
+    assert_eq!(
+        table_rules,
+        ["ENC-005", "ENC-005", "POL-001", "POL-003"],
+        "{table}"
+    );
+    assert!(!table.contains("passed:"), "{table}");
+    assert!(
+        one_line(&table)
+            .contains("filtered by --status fail --severity medium --rule POL-*,ENC-005: 4 of 42"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_exit_code_follows_the_findings_kept() {
+    let code = |args: &[&str]| evaluate_fixture(None, args).status.code();
+    // KMS-001 fails at critical on demo-kms-pending-deletion.
+    assert_eq!(code(&["--format", "json"]), Some(1));
+    // Only low failures kept, --fail-on high: nothing kept fails at or above it.
+    assert_eq!(
+        code(&["--format", "json", "--rule", "POL-002,POL-004"]),
+        Some(0)
+    );
+    assert_eq!(code(&["--format", "json", "--status", "pass"]), Some(0));
+    assert_eq!(code(&["--format", "json", "--rule", "KMS-001"]), Some(1));
+}
+
+#[test]
+fn colour_is_for_terminals_unless_asked() {
+    let has_ansi = |args: &[&str], no_color: Option<&str>| {
+        let mut cmd = common::s3audit();
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd
+            .arg("evaluate")
+            .arg(fixture())
+            .args(["--format", "table"])
+            .args(args)
+            .output()
+            .unwrap();
+        out.stdout.contains(&0x1b)
+    };
+    // stdout is a pipe here: auto means no colour.
+    assert!(!has_ansi(&[], None));
+    assert!(!has_ansi(&["--color", "auto"], None));
+    assert!(!has_ansi(&["--color", "never"], None));
+    assert!(has_ansi(&["--color", "always"], None));
+    // An explicit --color always wins over NO_COLOR; --no-color still works.
+    assert!(has_ansi(&["--color", "always"], Some("1")));
+    assert!(!has_ansi(&["--color", "always", "--no-color"], None));
+    // Never in the machine formats.
+    let json = evaluate_fixture(None, &["--format", "json", "--color", "always"]);
+    assert!(!json.stdout.contains(&0x1b));
+}
+
+#[test]
+fn a_report_written_to_a_file_ends_with_one_line_on_stderr_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = evaluate_fixture(None, &["--output", report.to_str().unwrap()]);
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "s3audit: wrote {} (json): 2 buckets, 10 fail, 0 error, 31 pass, 1 n/a\n",
+            report.display()
+        )
+    );
+    let table = dir.path().join("report.txt");
+    let out = evaluate_fixture(
+        None,
+        &["--output", table.to_str().unwrap(), "--status", "fail"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "s3audit: wrote {} (table): 2 buckets, 10 fail, 0 error, 0 pass, 0 n/a; 10 of 42 findings kept by --status fail\n",
+            table.display()
+        )
+    );
+    for quiet in ["-q", "--quiet"] {
+        std::fs::remove_file(&report).unwrap();
+        let out = evaluate_fixture(None, &[quiet, "--output", report.to_str().unwrap()]);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(report.is_file(), "{quiet} still writes the report");
+    }
+    // To stdout there is nothing to announce.
+    let out = evaluate_fixture(None, &["--format", "json"]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every link of the README that is not a web address or an anchor names a file of this
+/// repository, so it works wherever the repository is read.
+#[test]
+fn the_readme_links_only_files_in_the_repository() {
+    let root = common::repo_root().canonicalize().unwrap();
+    let readme = common::read(&root.join("README.md"));
+    let mut checked = 0;
+    for (i, _) in readme.match_indices("](") {
+        let rest = &readme[i + 2..];
+        let target = &rest[..rest.find(')').expect("a closing parenthesis")];
+        if target.starts_with('#') || target.starts_with("https://") {
+            continue;
+        }
+        let path = target.split('#').next().unwrap();
+        let file = root.join(path).canonicalize();
+        assert!(
+            file.as_ref().is_ok_and(|f| f.starts_with(&root)),
+            "README links {target:?}, not a file of the repository"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "LICENSE and ARCHITECTURE.md are linked");
 }

@@ -1,13 +1,30 @@
 use serde::{Deserialize, Serialize};
 
-/// The verdict of one rule on one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The verdict of one rule on one resource. Also the value of `--status` (the table's
+/// `n/a`, or the JSON's `not_applicable`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// The requirement is not met.
     Fail,
     /// Could not be evaluated (access denied, throttled out, unreadable). Never a pass.
     Error,
+    /// The requirement is met.
     Pass,
+    /// The rule does not apply (e.g. no KMS key to judge).
+    #[value(name = "n/a", alias = "not_applicable", alias = "na")]
     NotApplicable,
 }
 

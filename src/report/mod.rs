@@ -12,11 +12,11 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Estate, Finding, ModeCounts, Observed, Status};
+use crate::model::{Estate, Finding, ModeCounts, Observed, Severity, Status};
 
 pub use self::csv::CsvRenderer;
 pub use self::json::JsonRenderer;
-pub use self::table::TableRenderer;
+pub use self::table::{TableRenderer, catalog_table, output_width};
 
 /// Version of the JSON report contract (`reports/schema.json`).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -27,6 +27,10 @@ pub struct Report {
     pub schema_version: u32,
     pub tool: ToolInfo,
     pub scan: ScanSection,
+    /// Present when `--status`, `--severity` or `--rule` kept only some findings: the
+    /// document says it is not the whole evaluation. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterSection>,
     pub buckets: Vec<BucketSection>,
     pub keys: Vec<KeySection>,
     pub findings: Vec<Finding>,
@@ -112,6 +116,7 @@ impl Report {
                 complete: gaps.is_empty(),
                 gaps,
             },
+            filter: None,
             buckets: estate
                 .buckets
                 .iter()
@@ -178,6 +183,7 @@ impl Report {
                 complete: true,
                 gaps: Vec::new(),
             },
+            filter: None,
             buckets: bucket
                 .map(|name| BucketSection {
                     name: name.to_string(),
@@ -196,6 +202,114 @@ impl Report {
     pub fn count(&self, status: Status) -> usize {
         self.findings.iter().filter(|f| f.status == status).count()
     }
+
+    /// Keeps only the findings `filter` selects and records the filter in the report.
+    /// This is the one place findings are filtered: every renderer, and the exit code,
+    /// see the same findings. An empty filter changes nothing and records nothing.
+    pub fn apply_filter(&mut self, filter: &FindingFilter) {
+        if filter.is_empty() {
+            return;
+        }
+        let findings_before = self.findings.len();
+        self.findings.retain(|f| filter.keeps(f));
+        self.filter = Some(FilterSection {
+            filter: filter.clone(),
+            findings_before,
+        });
+    }
+
+    /// "14 buckets, 37 fail, 3 error, 250 pass, 22 n/a", then whether the scan was
+    /// incomplete and whether findings were filtered out: the verdict in one line, for
+    /// the line on stderr after a report is written to a file.
+    pub fn verdict_counts(&self) -> String {
+        let buckets = self.buckets.len();
+        let mut line = format!(
+            "{buckets} bucket{}, {} fail, {} error, {} pass, {} n/a",
+            if buckets == 1 { "" } else { "s" },
+            self.count(Status::Fail),
+            self.count(Status::Error),
+            self.count(Status::Pass),
+            self.count(Status::NotApplicable),
+        );
+        if !self.scan.complete {
+            line.push_str("; scan INCOMPLETE");
+        }
+        if let Some(filter) = &self.filter {
+            line.push_str(&format!(
+                "; {} of {} findings kept by {}",
+                self.findings.len(),
+                filter.findings_before,
+                filter.filter.describe()
+            ));
+        }
+        line
+    }
+}
+
+/// Which findings a report keeps (`--status`, `--severity`, `--rule`). Each part that is
+/// set must hold; an empty filter keeps everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingFilter {
+    /// Only these statuses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<Status>,
+    /// Only findings of this severity or above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<Severity>,
+    /// Only rules whose id matches one of these ids or globs (`POL-*`), ignoring case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+}
+
+impl FindingFilter {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty() && self.min_severity.is_none() && self.rules.is_empty()
+    }
+
+    pub fn keeps(&self, f: &Finding) -> bool {
+        (self.status.is_empty() || self.status.contains(&f.status))
+            && self.min_severity.is_none_or(|min| f.severity >= min)
+            && (self.rules.is_empty() || self.rules.iter().any(|p| rule_matches(p, &f.rule)))
+    }
+
+    /// `--status fail,error --severity high --rule POL-*`, as given.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.status.is_empty() {
+            let names: Vec<&str> = self.status.iter().map(|s| status_arg(*s)).collect();
+            parts.push(format!("--status {}", names.join(",")));
+        }
+        if let Some(min) = self.min_severity {
+            parts.push(format!("--severity {}", min.as_str()));
+        }
+        if !self.rules.is_empty() {
+            parts.push(format!("--rule {}", self.rules.join(",")));
+        }
+        parts.join(" ")
+    }
+}
+
+/// A `--status` value as the user types it (`n/a` rather than `not_applicable`).
+fn status_arg(status: Status) -> &'static str {
+    match status {
+        Status::NotApplicable => "n/a",
+        other => other.as_str(),
+    }
+}
+
+/// Whether `rule` (an id such as `POL-001`) matches a `--rule` id or glob, ignoring case.
+pub fn rule_matches(pattern: &str, rule: &str) -> bool {
+    // The one `*`/`?` matcher of the project (the policy engine's, also behind --exclude).
+    s3audit_policy::glob::Glob::new(&pattern.to_ascii_uppercase())
+        .is_match(&rule.to_ascii_uppercase())
+}
+
+/// The filter a report was cut down by, and how many findings it had before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterSection {
+    #[serde(flatten)]
+    pub filter: FindingFilter,
+    pub findings_before: usize,
 }
 
 /// One output format.

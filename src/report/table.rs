@@ -1,113 +1,347 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
+use comfy_table::presets::{UTF8_FULL, UTF8_FULL_CONDENSED};
+use comfy_table::{
+    Attribute, Cell, Color, ColumnConstraint, ContentArrangement, Row, Table, Width,
+};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::escape::terminal;
 use super::{Render, Report};
 use crate::model::{Finding, Severity, Status};
+use crate::rules::metadata::RuleMeta;
 
-/// The terminal view: grouped by bucket, failures first, a one-line summary at the end.
-/// Not-applicable findings are counted in the summary but not listed; the JSON and CSV
-/// reports carry every finding.
+/// Columns the view is laid out for when neither a terminal nor `COLUMNS` says: a finding
+/// takes two or three lines, and a CI log or a pager shows it unwrapped.
+pub const DEFAULT_WIDTH: u16 = 100;
+
+/// The narrowest the message column gets, however narrow the terminal: below this a
+/// message of a dozen words takes more lines than the screen has, and running wider
+/// than the terminal (which then wraps the line itself) reads better.
+const MIN_TEXT_WIDTH: usize = 24;
+
+/// The width a table is laid out for: the terminal's, when the table goes to one;
+/// otherwise `COLUMNS` (a user who pipes into `less` or a file sets it to say how wide);
+/// otherwise [`DEFAULT_WIDTH`]. The terminal wins over `COLUMNS` because a shell that
+/// exports `COLUMNS` does not update it in every child when the window is resized.
+pub fn output_width(to_terminal: bool) -> u16 {
+    let terminal = to_terminal
+        .then(|| Table::new().width())
+        .flatten()
+        .filter(|w| *w > 0);
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| *w > 0);
+    terminal.or(columns).unwrap_or(DEFAULT_WIDTH)
+}
+
+/// The terminal view: one section per bucket, its failures and errors first (most severe
+/// first) in a table, its passes folded into one line of rule ids ("✓ 9 passed: ENC-001
+/// …") unless `show_passes`, and a summary of the whole report at the end.
+/// Not-applicable findings are counted in each bucket's heading but not listed (unless
+/// `--status n/a` asks for them); the JSON and CSV reports carry every finding.
+///
+/// Lines are wrapped here, not by comfy-table: comfy-table breaks an over-long word at
+/// whatever character reaches the edge, which cuts ARNs and condition keys mid-name; this
+/// view breaks at spaces, and inside a word only after `/`, `:`, `=` or `,` while one of
+/// those is left (see [`wrap`]). Every table of a report has the same column widths, so
+/// the sections line up.
 ///
 /// Every string printed goes through [`terminal`], colour on or off: bucket names and
 /// messages come from the audited endpoint, and a control sequence in one must neither
 /// reach the terminal nor break the table (see [`super::escape`]).
 pub struct TableRenderer {
+    /// Colour statuses, severities and headings (ANSI SGR sequences).
     pub color: bool,
-    /// Wrap to this many columns (a terminal's width); `None` leaves rows unwrapped.
+    /// Lay the view out for this many columns ([`output_width`]); `None`: never wrap.
     pub width: Option<u16>,
+    /// List passing findings as rows, after the failures, instead of one folded line.
+    pub show_passes: bool,
+    /// Show each failing finding's remediation under its message.
+    pub explain: bool,
 }
+
+/// The cells of one row and the fixed part of the layout: the rule, status and severity
+/// columns as wide as their widest value in the whole report, the message column what
+/// is left of the width.
+struct Layout {
+    rule: usize,
+    status: usize,
+    severity: usize,
+    text: usize,
+}
+
+/// What a row of four columns costs besides its content, in the condensed UTF-8 style:
+/// `│ ` + ` ┆ ` × 3 + ` │`.
+const ROW_OVERHEAD: usize = 13;
+
+impl Layout {
+    fn new(rows: &[(&Finding, Vec<String>)], width: Option<u16>) -> Self {
+        let widest = |w: &mut usize, s: &str| *w = (*w).max(s.width());
+        let (mut rule, mut status, mut severity, mut text) = (0, 0, 0, 0);
+        for (f, lines) in rows {
+            widest(&mut rule, &terminal(&f.rule));
+            widest(&mut status, status_text(f.status));
+            widest(&mut severity, f.severity.as_str());
+            for line in lines {
+                widest(&mut text, line);
+            }
+        }
+        if let Some(width) = width {
+            let room = usize::from(width)
+                .saturating_sub(ROW_OVERHEAD + rule + status + severity)
+                .max(MIN_TEXT_WIDTH);
+            text = text.min(room);
+        }
+        Layout {
+            rule,
+            status,
+            severity,
+            text: text.max(1),
+        }
+    }
+}
+
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::Fail => "FAIL",
+        Status::Error => "ERROR",
+        Status::Pass => "pass",
+        Status::NotApplicable => "n/a",
+    }
+}
+
+/// ANSI SGR for text outside the tables (headings, the folded passes); comfy-table
+/// styles the cells.
+const BOLD: &str = "\x1b[1m";
+const GREEN: &str = "\x1b[32m";
+const RESET: &str = "\x1b[0m";
 
 impl TableRenderer {
     fn status_cell(&self, status: Status) -> Cell {
-        let (text, color) = match status {
-            Status::Fail => ("FAIL", Color::Red),
-            Status::Error => ("ERROR", Color::Yellow),
-            Status::Pass => ("pass", Color::Green),
-            Status::NotApplicable => ("n/a", Color::DarkGrey),
-        };
-        let cell = Cell::new(text);
-        if self.color {
-            let cell = cell.fg(color);
-            if matches!(status, Status::Fail | Status::Error) {
-                cell.add_attribute(Attribute::Bold)
-            } else {
-                cell
-            }
-        } else {
-            cell
+        let cell = Cell::new(status_text(status));
+        if !self.color {
+            return cell;
+        }
+        match status {
+            Status::Fail => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+            Status::Error => cell.fg(Color::Yellow).add_attribute(Attribute::Bold),
+            Status::Pass => cell.fg(Color::Green),
+            Status::NotApplicable => cell.fg(Color::DarkGrey),
         }
     }
 
+    /// A failing or erroring finding's severity in the colour of its urgency; a pass's
+    /// severity says how much it matters, not that anything is wrong, so it stays plain.
     fn severity_cell(&self, f: &Finding) -> Cell {
         let cell = Cell::new(f.severity.as_str());
-        if self.color && f.status == Status::Fail && f.severity >= Severity::High {
-            cell.fg(Color::Red)
-        } else {
-            cell
+        if !self.color || !matches!(f.status, Status::Fail | Status::Error) {
+            return cell;
         }
+        severity_style(cell, f.severity)
+    }
+
+    /// Whether rows of this status are listed (fail and error always; passes folded and
+    /// n/a counted unless asked for).
+    fn listed(&self, report: &Report, status: Status) -> bool {
+        let asked = report
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.filter.status.contains(&status));
+        match status {
+            Status::Fail | Status::Error => true,
+            Status::Pass => self.show_passes || asked,
+            Status::NotApplicable => asked,
+        }
+    }
+
+    fn text_width(&self) -> Option<usize> {
+        self.width.map(usize::from)
+    }
+
+    /// The message, and with `explain` a failure's remediation under it, wrapped to the
+    /// message column. Each line of the remediation is escaped on its own: its line
+    /// breaks are the rule's (a policy document to paste), not the endpoint's.
+    fn text_lines(&self, f: &Finding, width: Option<usize>) -> Vec<String> {
+        let mut lines = wrap(&terminal(&f.message), width, 0);
+        if self.explain && f.status == Status::Fail && !f.remediation.trim().is_empty() {
+            lines.push(String::new());
+            for (i, line) in f.remediation.trim_end().split('\n').enumerate() {
+                let line = terminal(line);
+                let line = if i == 0 {
+                    format!("Fix: {line}")
+                } else {
+                    line.into_owned()
+                };
+                lines.extend(wrap(&line, width, 0));
+            }
+        }
+        lines
+    }
+
+    fn table(&self, layout: &Layout, rows: &[(&Finding, Vec<String>)]) -> Table {
+        let mut table = Table::new();
+        // With --explain a row can be a whole policy document: rules between rows tell
+        // where one finding ends and the next begins.
+        table.load_style(if self.explain {
+            UTF8_FULL
+        } else {
+            UTF8_FULL_CONDENSED
+        });
+        if self.color {
+            // The caller decided (--color); comfy-table would otherwise ask stdout again.
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        // The text is wrapped already (see the type's doc): comfy-table only pads.
+        table.set_content_arrangement(ContentArrangement::Disabled);
+        for (f, lines) in rows {
+            table.add_row(Row::from(vec![
+                Cell::new(terminal(&f.rule)),
+                self.status_cell(f.status),
+                self.severity_cell(f),
+                Cell::new(lines.join("\n")),
+            ]));
+        }
+        // Fixed widths, padding included, so every section's table lines up.
+        table.set_constraints(
+            [layout.rule, layout.status, layout.severity, layout.text].map(|w| {
+                ColumnConstraint::Absolute(Width::Fixed(u16::try_from(w + 2).unwrap_or(u16::MAX)))
+            }),
+        );
+        table
+    }
+
+    /// "demo-sse-s3 (us-east-1): 4 fail, 13 pass, 1 n/a"
+    fn heading(&self, report: &Report, bucket: &str, findings: &[&Finding]) -> Vec<String> {
+        let region = report
+            .buckets
+            .iter()
+            .find(|b| b.name == bucket)
+            .and_then(|b| b.region.as_deref());
+        let counts: Vec<String> = [
+            Status::Fail,
+            Status::Error,
+            Status::Pass,
+            Status::NotApplicable,
+        ]
+        .iter()
+        .filter_map(|s| {
+            let n = findings.iter().filter(|f| f.status == *s).count();
+            (n > 0).then(|| format!("{n} {}", status_text(*s).to_ascii_lowercase()))
+        })
+        .collect();
+        let name = match region {
+            Some(region) => format!("{} ({})", terminal(bucket), terminal(region)),
+            None => terminal(bucket).into_owned(),
+        };
+        let mut lines = wrap(
+            &format!("{name}: {}", counts.join(", ")),
+            self.text_width(),
+            2,
+        );
+        if self.color
+            && let Some(first) = lines.first_mut()
+            && let Some(rest) = first.strip_prefix(name.as_str())
+        {
+            *first = format!("{BOLD}{name}{RESET}{rest}");
+        }
+        lines
+    }
+
+    /// "✓ 9 passed: ENC-001 ENC-002 …", wrapped with a hanging indent.
+    fn folded_passes(&self, rules: &[&str]) -> Vec<String> {
+        let lead = format!("✓ {} passed:", rules.len());
+        let ids: Vec<String> = rules.iter().map(|r| terminal(r).into_owned()).collect();
+        let mut lines = wrap(&format!("{lead} {}", ids.join(" ")), self.text_width(), 2);
+        if self.color
+            && let Some(first) = lines.first_mut()
+            && let Some(rest) = first.strip_prefix(lead.as_str())
+        {
+            *first = format!("{GREEN}{lead}{RESET}{rest}");
+        }
+        lines
+    }
+}
+
+fn severity_style(cell: Cell, severity: Severity) -> Cell {
+    match severity {
+        Severity::Critical => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        Severity::High => cell.fg(Color::Red),
+        Severity::Medium => cell.fg(Color::Yellow),
+        Severity::Low => cell.fg(Color::Cyan),
+        Severity::Info => cell,
     }
 }
 
 impl Render for TableRenderer {
     fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
         let mut by_bucket: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-        for f in report
-            .findings
-            .iter()
-            .filter(|f| f.status != Status::NotApplicable)
-        {
+        for f in &report.findings {
             by_bucket
                 .entry(f.bucket.as_deref().unwrap_or(&f.resource))
                 .or_default()
                 .push(f);
         }
-        let mut table = Table::new();
-        table.load_style(UTF8_FULL_CONDENSED);
-        if self.color {
-            // The caller decided (a terminal, no NO_COLOR); comfy-table would otherwise ask
-            // stdout again, which is the same answer in the binary but not in a test.
-            table.enforce_styling();
-        }
-        match self.width {
-            Some(w) => {
-                table.set_content_arrangement(ContentArrangement::Dynamic);
-                table.set_width(w);
-            }
-            None => {
-                table.set_content_arrangement(ContentArrangement::Disabled);
-            }
-        }
-        table.set_header(["Bucket", "Rule", "Status", "Severity", "Finding"]);
-        for (bucket, mut findings) in by_bucket {
+        for findings in by_bucket.values_mut() {
             findings.sort_by(|a, b| {
                 a.status
                     .cmp(&b.status)
                     .then(b.severity.cmp(&a.severity))
                     .then(a.rule.cmp(&b.rule))
             });
-            for (i, f) in findings.iter().enumerate() {
-                table.add_row(vec![
-                    Cell::new(if i == 0 { terminal(bucket) } else { "".into() }),
-                    Cell::new(terminal(&f.rule)),
-                    self.status_cell(f.status),
-                    self.severity_cell(f),
-                    Cell::new(terminal(&f.message)),
-                ]);
+        }
+        // The message column's width depends on the other columns, which depend on every
+        // listed row; the messages are then wrapped once to it.
+        let listed: Vec<(&Finding, Vec<String>)> = by_bucket
+            .values()
+            .flatten()
+            .filter(|f| self.listed(report, f.status))
+            .map(|f| (*f, self.text_lines(f, None)))
+            .collect();
+        let layout = Layout::new(&listed, self.width);
+        let wrap_to = self.width.map(|_| layout.text);
+        for (bucket, findings) in &by_bucket {
+            for line in self.heading(report, bucket, findings) {
+                writeln!(out, "{line}")?;
             }
+            let rows: Vec<(&Finding, Vec<String>)> = findings
+                .iter()
+                .filter(|f| self.listed(report, f.status))
+                .map(|f| (*f, self.text_lines(f, wrap_to)))
+                .collect();
+            if !rows.is_empty() {
+                writeln!(out, "{}", self.table(&layout, &rows))?;
+            }
+            // By id, so the same rule sits in the same place in every bucket's line.
+            let mut folded: Vec<&str> = findings
+                .iter()
+                .filter(|f| f.status == Status::Pass && !self.listed(report, Status::Pass))
+                .map(|f| f.rule.as_str())
+                .collect();
+            folded.sort_unstable();
+            if !folded.is_empty() {
+                for line in self.folded_passes(&folded) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            writeln!(out)?;
         }
-        if !report.findings.is_empty() {
-            writeln!(out, "{table}")?;
+        // Only numbers, fixed words and the filter as typed; escaped so that stays safe
+        // whatever is added.
+        for line in wrap(&terminal(&summary(report)), self.text_width(), 2) {
+            writeln!(out, "{line}")?;
         }
-        // Only numbers and fixed words today; escaped so that stays true whatever is added.
-        writeln!(out, "{}", terminal(&summary(report)))?;
         // "Incomplete" always says why: each gap on its own line, at most a screenful.
         const SHOWN: usize = 20;
         for gap in report.scan.gaps.iter().take(SHOWN) {
-            writeln!(out, "  not covered: {}", terminal(gap))?;
+            let gap = format!("  not covered: {}", terminal(gap));
+            for line in wrap(&gap, self.text_width(), 2) {
+                writeln!(out, "{line}")?;
+            }
         }
         if report.scan.gaps.len() > SHOWN {
             writeln!(
@@ -120,7 +354,8 @@ impl Render for TableRenderer {
     }
 }
 
-/// "14 buckets, 112 findings: 40 fail (3 critical, 20 high, …), 0 error, 50 pass, 22 n/a; scan complete"
+/// "14 buckets, 112 findings: 40 fail (3 critical, 20 high, …), 0 error, 50 pass, 22 n/a;
+/// scan complete", and when the report was filtered, which findings it kept.
 pub fn summary(report: &Report) -> String {
     let fails: Vec<&Finding> = report
         .findings
@@ -145,7 +380,7 @@ pub fn summary(report: &Report) -> String {
     } else {
         format!(" ({})", by_severity.join(", "))
     };
-    format!(
+    let mut line = format!(
         "{} bucket{}, {} findings: {} fail{}, {} error, {} pass, {} n/a; scan {}",
         report.buckets.len(),
         if report.buckets.len() == 1 { "" } else { "s" },
@@ -160,37 +395,254 @@ pub fn summary(report: &Report) -> String {
         } else {
             "INCOMPLETE (see error findings and the gaps below)"
         },
-    )
+    );
+    if let Some(filter) = &report.filter {
+        line.push_str(&format!(
+            "; filtered by {}: {} of {} findings",
+            filter.filter.describe(),
+            report.findings.len(),
+            filter.findings_before
+        ));
+    }
+    line
+}
+
+/// `s3audit rules`: id, severity and title of every rule, the titles wrapped so the
+/// table fits `width`.
+pub fn catalog_table(catalog: &[RuleMeta], width: Option<u16>, color: bool) -> String {
+    const OVERHEAD: usize = 10; // `│ ` + ` ┆ ` × 2 + ` │`
+    let id_width = catalog.iter().map(|m| m.id.width()).max().unwrap_or(0);
+    let severity_width = catalog
+        .iter()
+        .map(|m| m.severity.as_str().width())
+        .max()
+        .unwrap_or(0)
+        .max("Severity".len());
+    let title_width = width.map(|w| {
+        usize::from(w)
+            .saturating_sub(OVERHEAD + id_width.max("Rule".len()) + severity_width)
+            .max(MIN_TEXT_WIDTH)
+    });
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(["Rule", "Severity", "Title"]);
+    for m in catalog {
+        let severity = Cell::new(m.severity.as_str());
+        table.add_row(vec![
+            Cell::new(&m.id),
+            if color {
+                severity_style(severity, m.severity)
+            } else {
+                severity
+            },
+            Cell::new(wrap(&m.title, title_width, 0).join("\n")),
+        ]);
+    }
+    table.to_string()
+}
+
+/// Characters a word may be broken after when it is longer than a line: the separators
+/// of ARNs (`arn:aws:kms:…:key/…`), paths, condition keys and `key=value` lists.
+const BREAK_AFTER: [char; 4] = ['/', ':', '=', ','];
+
+/// Wraps `text` to `width` display columns (`None`: unchanged). Each line of the text is
+/// wrapped on its own and keeps its indentation; continuation lines get `hang` more.
+/// Lines break at spaces; a word longer than a whole line is broken after a
+/// [`BREAK_AFTER`] character, and only a piece between two of those that is itself
+/// longer than a line is cut at the edge. Runs of spaces inside a line become one.
+pub fn wrap(text: &str, width: Option<usize>, hang: usize) -> Vec<String> {
+    let Some(width) = width else {
+        return text.split('\n').map(str::to_string).collect();
+    };
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        wrap_line(line, width, hang, &mut out);
+    }
+    out
+}
+
+fn wrap_line(line: &str, width: usize, hang: usize, out: &mut Vec<String>) {
+    if line.width() <= width {
+        out.push(line.to_string());
+        return;
+    }
+    let indent = (line.len() - line.trim_start_matches(' ').len()).min(width / 2);
+    let next_indent = (indent + hang).min(width / 2);
+    // What a piece may take so that it always fits a line of its own.
+    let room = width - next_indent;
+    let mut current = " ".repeat(indent);
+    let mut current_width = indent;
+    let mut empty = true;
+    for word in line.split(' ').filter(|w| !w.is_empty()) {
+        let pieces = pieces(word, room);
+        // A broken word starts on a new line rather than leave a stub such as `s3:` at
+        // the end of this one.
+        let head: usize = pieces
+            .iter()
+            .scan(current_width + 1, |taken, p| {
+                *taken += p.width();
+                (*taken <= width).then(|| p.width())
+            })
+            .sum();
+        let fresh = !empty && pieces.len() > 1 && head < MIN_HEAD;
+        for (i, piece) in pieces.into_iter().enumerate() {
+            // A piece after the first continues its word: no space before it.
+            let gap = usize::from(!empty && i == 0);
+            let piece_width = piece.width();
+            if ((fresh && i == 0) || current_width + gap + piece_width > width) && !empty {
+                out.push(std::mem::replace(&mut current, " ".repeat(next_indent)));
+                current_width = next_indent;
+            } else if gap == 1 {
+                current.push(' ');
+                current_width += 1;
+            }
+            current.push_str(piece);
+            current_width += piece_width;
+            empty = false;
+        }
+    }
+    out.push(current);
+}
+
+/// The least of a broken word worth leaving at the end of a line.
+const MIN_HEAD: usize = 8;
+
+/// Where a piece between two [`BREAK_AFTER`] characters that is itself wider than a line
+/// is cut, if one is in its second half: a key id or a bucket name keeps its words.
+const CUT_AFTER: [char; 3] = ['-', '.', '_'];
+
+/// `word` whole when it fits in `room` columns, else cut after every [`BREAK_AFTER`]
+/// character, and any piece still wider than `room` cut after its last [`CUT_AFTER`]
+/// character that fits, or at `room`.
+fn pieces(word: &str, room: usize) -> Vec<&str> {
+    if word.width() <= room {
+        return vec![word];
+    }
+    let mut out = Vec::new();
+    for piece in word.split_inclusive(BREAK_AFTER) {
+        let mut rest = piece;
+        while rest.width() > room {
+            let mut end = 0;
+            let mut taken = 0;
+            let mut soft = None;
+            for (i, c) in rest.char_indices() {
+                let w = c.width().unwrap_or(0);
+                if taken + w > room {
+                    break;
+                }
+                taken += w;
+                end = i + c.len_utf8();
+                if CUT_AFTER.contains(&c) && taken * 2 >= room {
+                    soft = Some(end);
+                }
+            }
+            let end = soft.unwrap_or(end);
+            // A character wider than the room still has to go somewhere.
+            let end = end.max(rest.chars().next().map_or(0, char::len_utf8));
+            out.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::FindingFilter;
 
     const HOSTILE_BUCKET: &str = "=cmd\x1b]0;pwned\x07\u{202e}";
     const HOSTILE_MESSAGE: &str = "AccessDenied\x1b[2J\rFAKE\n| pass |\x08\u{9b}31m";
 
+    fn finding(bucket: &str, rule: &str, status: Status, severity: Severity) -> Finding {
+        Finding {
+            rule: rule.into(),
+            status,
+            severity,
+            resource: format!("arn:aws:s3:::{bucket}"),
+            bucket: Some(bucket.into()),
+            message: format!("{rule} says {}", status.as_str()),
+            evidence: serde_json::Value::Null,
+            remediation: format!("Fix {rule} like this:\n{{\n  \"Effect\": \"Deny\"\n}}"),
+            frameworks: Vec::new(),
+        }
+    }
+
     fn report(bucket: &str, message: &str) -> Report {
         let finding = Finding {
             rule: "ENC-001\x1b[8m".into(),
-            status: Status::Error,
-            severity: Severity::High,
-            resource: format!("arn:aws:s3:::{bucket}"),
-            bucket: Some(bucket.into()),
             message: message.into(),
-            evidence: serde_json::Value::Null,
             remediation: String::new(),
-            frameworks: Vec::new(),
+            ..finding(bucket, "ENC-001", Status::Error, Severity::High)
         };
         Report::for_document(Some(bucket), vec![finding])
     }
 
-    fn render(report: &Report, color: bool, width: Option<u16>) -> String {
+    /// Two buckets: `b1` fails three rules and passes nine, `b2` passes everything.
+    fn estate_report() -> Report {
+        let mut findings = Vec::new();
+        for (rule, status, severity) in [
+            ("ENC-005", Status::Fail, Severity::Medium),
+            ("KMS-001", Status::Fail, Severity::Critical),
+            ("POL-002", Status::Fail, Severity::Low),
+            ("ENC-003", Status::NotApplicable, Severity::Medium),
+        ] {
+            findings.push(finding("b1", rule, status, severity));
+        }
+        for i in 1..=9 {
+            findings.push(finding(
+                "b1",
+                &format!("OBJ-00{i}"),
+                Status::Pass,
+                Severity::High,
+            ));
+            findings.push(finding(
+                "b2",
+                &format!("OBJ-00{i}"),
+                Status::Pass,
+                Severity::High,
+            ));
+        }
+        let mut report = Report::for_document(None, findings);
+        for name in ["b1", "b2"] {
+            report.buckets.push(super::super::BucketSection {
+                name: name.into(),
+                region: Some("us-east-1".into()),
+                objects: None,
+                noncurrent: None,
+                kms_keys: BTreeMap::new(),
+            });
+        }
+        report
+    }
+
+    fn renderer(color: bool, width: Option<u16>) -> TableRenderer {
+        TableRenderer {
+            color,
+            width,
+            show_passes: false,
+            explain: false,
+        }
+    }
+
+    fn render_with(renderer: &TableRenderer, report: &Report) -> String {
         let mut out = Vec::new();
-        TableRenderer { color, width }
-            .render(report, &mut out)
-            .unwrap();
+        renderer.render(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    fn render(report: &Report, color: bool, width: Option<u16>) -> String {
+        render_with(&renderer(color, width), report)
     }
 
     /// The output without the colour sequences comfy-table itself writes (`ESC [ … m`).
@@ -241,5 +693,182 @@ mod tests {
         let fed = render(&report("b", "one\ntwo"), false, None);
         assert_eq!(clean.lines().count(), fed.lines().count(), "{fed}");
         assert!(fed.contains(r"one\ntwo"), "{fed}");
+    }
+
+    #[test]
+    fn passes_fold_into_one_line_per_bucket_after_the_failures() {
+        let out = render(&estate_report(), false, Some(100));
+        insta::assert_snapshot!(out);
+        assert!(!out.contains(" pass "), "no pass row:\n{out}");
+        let folded =
+            "✓ 9 passed: OBJ-001 OBJ-002 OBJ-003 OBJ-004 OBJ-005 OBJ-006 OBJ-007 OBJ-008 OBJ-009";
+        assert_eq!(out.matches(folded).count(), 2, "{out}");
+        // Most severe failure first; the n/a finding only counted.
+        let kms = out.find("KMS-001").unwrap();
+        assert!(kms < out.find("ENC-005").unwrap() && kms < out.find("POL-002").unwrap());
+        assert!(!out.contains("ENC-003"), "{out}");
+        assert!(
+            out.contains("b1 (us-east-1): 3 fail, 9 pass, 1 n/a"),
+            "{out}"
+        );
+        assert!(out.contains("b2 (us-east-1): 9 pass"), "{out}");
+    }
+
+    #[test]
+    fn show_passes_lists_them_as_rows_instead() {
+        let out = render_with(
+            &TableRenderer {
+                show_passes: true,
+                ..renderer(false, Some(100))
+            },
+            &estate_report(),
+        );
+        assert!(!out.contains("passed:"), "{out}");
+        assert_eq!(out.matches("┆ pass ").count(), 18, "{out}");
+        let last_fail = out.rfind("FAIL").unwrap();
+        assert!(last_fail < out.find("┆ pass ").unwrap(), "{out}");
+    }
+
+    #[test]
+    fn a_status_filter_that_asks_for_passes_or_na_lists_them() {
+        let mut report = estate_report();
+        report.apply_filter(&FindingFilter {
+            status: vec![Status::Pass, Status::NotApplicable],
+            ..FindingFilter::default()
+        });
+        let out = render(&report, false, Some(100));
+        assert!(out.contains("ENC-003 ┆ n/a"), "{out}");
+        assert_eq!(out.matches("┆ pass ").count(), 18, "{out}");
+        assert!(!out.contains("FAIL"), "{out}");
+        assert!(
+            summary(&report).ends_with("; filtered by --status pass,n/a: 19 of 22 findings"),
+            "{}",
+            summary(&report)
+        );
+    }
+
+    #[test]
+    fn explain_puts_each_remediation_under_its_failure() {
+        let out = render_with(
+            &TableRenderer {
+                explain: true,
+                ..renderer(false, Some(80))
+            },
+            &estate_report(),
+        );
+        insta::assert_snapshot!(out);
+        assert_eq!(out.matches("Fix: Fix ").count(), 3, "{out}");
+        // The remediation's own lines and indentation survive.
+        assert!(out.contains("┆ {  "), "{out}");
+        assert!(out.contains("┆   \"Effect\": \"Deny\" "), "{out}");
+        let plain = render(&estate_report(), false, Some(80));
+        assert!(!plain.contains("Fix:"), "{plain}");
+    }
+
+    #[test]
+    fn every_line_fits_the_width_and_arns_break_at_separators() {
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let mut report = estate_report();
+        report.findings[0].message = format!(
+            "data depends on unusable KMS keys: {arn} is pending deletion, s3:x-amz-server-side-encryption-aws-kms-key-id={arn}"
+        );
+        for width in [60u16, 80, 100, 120] {
+            let out = render(&report, false, Some(width));
+            for line in out.lines() {
+                assert!(
+                    line.width() <= usize::from(width),
+                    "{} > {width}: {line}",
+                    line.width()
+                );
+            }
+            // Every line break inside the ARN comes after a separator.
+            let text: Vec<String> = out
+                .lines()
+                .filter(|l| l.contains("┆"))
+                .map(|l| {
+                    l.rsplit('┆')
+                        .next()
+                        .unwrap()
+                        .trim_end_matches([' ', '│'])
+                        .trim()
+                        .to_string()
+                })
+                .collect();
+            for pair in text.windows(2) {
+                let (end, next) = (&pair[0], &pair[1]);
+                if next.starts_with("1234abcd")
+                    || next.starts_with("key/")
+                    || next.starts_with("us-east")
+                {
+                    assert!(
+                        end.ends_with([':', '/', '=']),
+                        "broken mid-name:\n{end}\n{next}"
+                    );
+                }
+            }
+            if width >= 80 {
+                assert!(
+                    out.contains("1234abcd-12ab-34cd-56ef-1234567890ab"),
+                    "key id cut at {width}:\n{out}"
+                );
+            } else {
+                // Wider than the message column: cut after a hyphen, not mid-group.
+                assert!(out.contains("┆ 1234abcd-12ab-34cd-56ef- "), "{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn colour_marks_statuses_severities_and_headings_only_when_on() {
+        let plain = render(&estate_report(), false, Some(100));
+        assert!(!plain.contains('\x1b'), "{plain}");
+        let coloured = render(&estate_report(), true, Some(100));
+        assert!(
+            coloured.contains("\x1b[1mb1 (us-east-1)\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(
+            coloured.contains(&format!("{GREEN}✓ 9 passed:{RESET}")),
+            "{coloured}"
+        );
+        // FAIL in bold red (comfy-table's crossterm sequences: 38;5;9 is red).
+        assert!(coloured.contains("\x1b[38;5;9m"), "{coloured:?}");
+        assert_eq!(without_sgr(&coloured), plain);
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_then_separators_then_the_edge() {
+        assert_eq!(wrap("a bb ccc", Some(4), 0), ["a bb", "ccc"]);
+        assert_eq!(
+            wrap("see arn:aws:s3:::bucket/key", Some(12), 0),
+            ["see arn:aws:", "s3:::bucket/", "key"]
+        );
+        assert_eq!(wrap("abcdefghij", Some(4), 0), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("abc-defghij", Some(8), 0), ["abc-", "defghij"]);
+        assert_eq!(wrap("a-bcdefghij", Some(8), 0), ["a-bcdefg", "hij"]);
+        // No stub of a broken word at the end of a line.
+        assert_eq!(
+            wrap(
+                "a list, s3:x-amz-server-side-encryption=aws:kms",
+                Some(34),
+                0
+            ),
+            ["a list,", "s3:x-amz-server-side-encryption=", "aws:kms"]
+        );
+        assert_eq!(
+            wrap("  indented text here", Some(10), 2),
+            ["  indented", "    text", "    here"]
+        );
+        assert_eq!(wrap("one\ntwo", None, 0), ["one", "two"]);
+        assert_eq!(wrap("", Some(5), 0), [""]);
+    }
+
+    #[test]
+    fn catalog_fits_eighty_columns() {
+        let text = catalog_table(crate::rules::metadata::catalog(), Some(80), false);
+        for line in text.lines() {
+            assert!(line.width() <= 80, "{} > 80: {line}", line.width());
+        }
+        assert!(text.contains("POL-005"), "{text}");
     }
 }

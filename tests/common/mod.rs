@@ -226,6 +226,7 @@ pub fn s3audit() -> Command {
         "AWS_SESSION_TOKEN",
         "AWS_DEFAULT_REGION",
         "NO_COLOR",
+        "COLUMNS",
         "S3AUDIT_LOG",
     ] {
         cmd.env_remove(var);
