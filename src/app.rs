@@ -18,7 +18,7 @@ use crate::config::{ConfigFile, RuleConfig};
 use crate::model::{Estate, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
-use crate::report::{CsvRenderer, JsonRenderer, Render, Report, TableRenderer};
+use crate::report::{CsvRenderer, HtmlRenderer, JsonRenderer, Render, Report, TableRenderer};
 use crate::rules;
 
 /// No failing finding at or above `--fail-on`.
@@ -458,6 +458,7 @@ impl ReportSink {
                 "json" => Some(Format::Json),
                 "csv" => Some(Format::Csv),
                 "txt" => Some(Format::Table),
+                "html" | "htm" => Some(Format::Html),
                 _ => None,
             }
         });
@@ -492,6 +493,7 @@ fn render(
     let renderer: Box<dyn Render> = match sink.format {
         Format::Json => Box::new(JsonRenderer),
         Format::Csv => Box::new(CsvRenderer),
+        Format::Html => Box::new(HtmlRenderer),
         Format::Table => Box::new(TableRenderer {
             color: color && to_terminal,
             // A terminal's own width; elsewhere (a file, a CI log) a width that stays
