@@ -220,37 +220,41 @@ window.__check = {
   },
   options: (id) => Array.from(document.getElementById(id).options).map(o => o.value).filter(v => v !== ''),
   shown: (b) => getComputedStyle(b.querySelector('tr.detail')).display !== 'none',
+  // Chooses each option of a filter in turn: how many rows show, or how many shown rows
+  // do not carry the value (a filter that shows the wrong rows).
+  sweep: (key) => {
+    const id = 'f-' + key, counts = {};
+    for (const value of __check.options(id)) {
+      __check.select(id, value);
+      const shown = __check.visible();
+      const wrong = shown.filter(b => b.dataset[key] !== value).length;
+      counts[value] = wrong ? wrong + ' shown rows do not match' : shown.length;
+    }
+    __check.select(id, '');
+    return counts;
+  },
+  // Two filters at once: every status with every severity.
+  pairs: () => {
+    const pairs = {};
+    for (const status of __check.options('f-status')) {
+      for (const severity of __check.options('f-severity')) {
+        __check.select('f-status', status);
+        __check.select('f-severity', severity);
+        pairs[status + '/' + severity] = __check.visible().length;
+      }
+    }
+    return pairs;
+  },
 };
 true
 """
 
 
 def check_filters(page, searches):
-    out = {"total": page.js("__check.bodies().length"), "options": {}, "counts": {}}
+    out = {"total": page.js("__check.bodies().length"), "counts": {}}
     for key in ("status", "severity", "rule", "bucket"):
-        sid = f"f-{key}"
-        options = page.js(f"__check.options({json.dumps(sid)})")
-        out["options"][key] = options
-        counts = {}
-        for value in options:
-            page.js(f"__check.select({json.dumps(sid)}, {json.dumps(value)})")
-            counts[value] = page.js("__check.visible().length")
-            # Every row shown carries the value; none hidden does.
-            wrong = page.js(
-                f"__check.visible().filter(b => b.dataset[{json.dumps(key)}] !== {json.dumps(value)}).length"
-            )
-            if wrong:
-                counts[value] = f"{wrong} shown rows do not match"
-        page.js(f"__check.select({json.dumps(sid)}, '')")
-        out["counts"][key] = counts
-    # Filters combine: every status with every severity.
-    pairs = {}
-    for status in out["options"]["status"]:
-        for severity in out["options"]["severity"]:
-            page.js(f"__check.select('f-status', {json.dumps(status)})")
-            page.js(f"__check.select('f-severity', {json.dumps(severity)})")
-            pairs[f"{status}/{severity}"] = page.js("__check.visible().length")
-    out["pairs"] = pairs
+        out["counts"][key] = page.js(f"__check.sweep({json.dumps(key)})")
+    out["pairs"] = page.js("__check.pairs()")
     # What a filtered view says on screen and in print.
     out["count_text"] = page.js("document.getElementById('count').textContent")
     out["print_note"] = page.js(
