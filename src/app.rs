@@ -19,7 +19,8 @@ use crate::model::{Estate, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
 use crate::report::{
-    CsvRenderer, FindingFilter, JsonRenderer, Render, Report, TableRenderer, output_width,
+    CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, Render, Report, TableRenderer,
+    output_width,
 };
 use crate::rules;
 
@@ -626,8 +627,8 @@ fn format_extension(format: Format) -> Option<String> {
 }
 
 /// `--format`, else the format the `--output` extension names, else a table on a
-/// terminal and JSON otherwise. An extension no format has (`.sarif`, `.xyz`, `.html`
-/// while there is no HTML report) is an error, not a JSON file under a misleading name:
+/// terminal and JSON otherwise. An extension no format has (`.sarif` on a scan,
+/// `.xyz`) is an error, not a JSON file under a misleading name:
 /// the reader of `report.sarif` expects SARIF. A path without an extension (`/dev/stdout`,
 /// a FIFO) gets JSON.
 fn report_format(args: &OutputArgs) -> anyhow::Result<Format> {
@@ -704,6 +705,7 @@ fn render(
     let renderer: Box<dyn Render> = match sink.format {
         Format::Json => Box::new(JsonRenderer),
         Format::Csv => Box::new(CsvRenderer),
+        Format::Html => Box::new(HtmlRenderer),
         Format::Table => Box::new(TableRenderer {
             color: ui.color(to_terminal),
             width: Some(output_width(to_terminal)),

@@ -16,7 +16,7 @@ use crate::model::Severity;
     about = "Audit Amazon S3 encryption: default encryption, bucket policies and KMS key health",
     long_about = "s3audit reads every bucket's encryption settings, bucket policy and the KMS keys \
 they depend on, evaluates them against a catalog of rules (`s3audit rules`), and reports every \
-verdict, passes included, as a table, CSV or JSON.\n\n\
+verdict, passes included, as a table, CSV, JSON or a self-contained HTML page.\n\n\
 It only reads: it never calls an API that changes anything. Anything it cannot read \
 (access denied, throttling) is reported as an `error` finding, never as a pass.",
     after_help = "Exit codes: 0 no failing finding at or above --fail-on; 1 failing findings; \
@@ -382,6 +382,9 @@ pub enum Format {
     Table,
     Csv,
     Json,
+    /// One self-contained HTML page (no network access): summary, per-bucket chart,
+    /// filterable findings with evidence, KMS keys, scan scope
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -866,3 +866,328 @@ fn the_readme_links_only_files_in_the_repository() {
     }
     assert!(checked >= 2, "LICENSE and ARCHITECTURE.md are linked");
 }
+
+/// Strings an endpoint could send that are markup, script or template syntax, for the HTML
+/// report: each must come out as text (and never as an element, a handler or a dialog).
+const MARKUP_BUCKET: &str = "<script>alert(1)</script>";
+const MARKUP_KEY: &str = "<img src=x onerror=alert(2)>.txt";
+const BREAKOUT_KEY: &str = "</script><script>alert(3)</script><!--";
+const MARKUP_REASON: &str = "<svg onload=alert(4)> {{ 7*7 }} \u{202e}fdp.exe";
+const MARKUP_ALIAS: &str = "alias/<b onmouseover=alert(5)>";
+
+/// An estate for the HTML report: a healthy bucket, a bucket named as a script whose
+/// unencrypted objects are named as markup, a bucket whose settings could not be read for
+/// a reason that is markup, a terminal-hostile name, mixed and noncurrent objects for the
+/// chart, and a key alias that is markup.
+fn html_estate() -> Estate {
+    let mut e = hostile_estate();
+    e.buckets.truncate(1); // `=1+1\x1b]0;pwned\x07`: controls, shown as escapes
+    let mut info = key_info(KeyState::Enabled, Observed::Present(false));
+    info.aliases = Observed::Present(vec![MARKUP_ALIAS.into()]);
+    e.keys.get_mut(KEY).unwrap().info = Observed::Present(info);
+
+    let mut script = kms_bucket();
+    script.name = MARKUP_BUCKET.into();
+    script.encryption = Observed::Absent;
+    script.objects = Some(ObjectSummary {
+        current: ModeCounts {
+            total: 5,
+            none: 2,
+            sse_s3: 3,
+            ..ModeCounts::default()
+        },
+        noncurrent: Some(ModeCounts {
+            total: 1,
+            none: 1,
+            ..ModeCounts::default()
+        }),
+        samples: BTreeMap::from([(
+            SseMode::None,
+            vec![MARKUP_KEY.to_string(), BREAKOUT_KEY.to_string()],
+        )]),
+        ..ObjectSummary::default()
+    });
+
+    let mut denied = kms_bucket();
+    denied.name = "denied-settings".into();
+    denied.encryption = Observed::Denied {
+        reason: MARKUP_REASON.into(),
+    };
+    denied.objects.as_mut().unwrap().current = ModeCounts {
+        total: 1000,
+        sse_kms: 990,
+        dsse_kms: 6,
+        unknown: 1,
+        unreadable: 3,
+        ..ModeCounts::default()
+    };
+
+    e.buckets.extend([kms_bucket(), script, denied]);
+    e
+}
+
+/// Where Chromium is: `S3AUDIT_CHROMIUM`, else `chromium` on the PATH (Debian's package).
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("S3AUDIT_CHROMIUM") {
+        return Some(path.into());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("chromium"))
+        .find(|p| p.is_file())
+}
+
+/// The HTML report of a hostile estate, opened in headless Chromium by
+/// `scripts/browser_check.py` (the DevTools protocol over a pipe): it loads with no request
+/// but its own and no console error; no string from the estate becomes an element, a
+/// handler or a dialog, and each is shown as text; every filter shows exactly the findings
+/// it names, sorting orders them, details open and print; the exact report is embedded.
+/// Writes `reports/out/report.html` with its screenshot (`.png`) and printout (`.pdf`) for
+/// a person to look at.
+#[test]
+fn html_report_is_inert_self_contained_and_works_in_a_browser() {
+    use s3audit::report::Report;
+    use s3audit::report::escape::terminal;
+
+    let estate = html_estate();
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("estate.json");
+    std::fs::write(&snapshot, serde_json::to_vec(&estate).unwrap()).unwrap();
+    let html_path = dir.path().join("report.html");
+    // No --format: the extension picks HTML.
+    let out = common::s3audit()
+        .args(["evaluate", snapshot.to_str().unwrap(), "--output"])
+        .arg(&html_path)
+        .output()
+        .expect("run s3audit");
+    assert!(
+        matches!(out.status.code(), Some(1 | 3)),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = common::read(&html_path);
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..200]);
+    // Only the page's own two script elements; the names are there as escaped text.
+    assert_eq!(page.matches("<script").count(), 2);
+    assert!(!page.contains("<img") && !page.contains("<svg onload") && !page.contains("<b "));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+
+    // What each filter must show, from the findings themselves.
+    let report = Report::new(&estate, evaluate(&estate, &RuleConfig::default()));
+    let count =
+        |pred: &dyn Fn(&Finding) -> bool| report.findings.iter().filter(|f| pred(f)).count();
+    let shown_bucket =
+        |f: &Finding| terminal(f.bucket.as_deref().unwrap_or(&f.resource)).into_owned();
+
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is not installed, and CI must run the browser test: apt-get install chromium (scripts/test does)"
+        );
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !! SKIPPED the browser half of {}::html_report_is_inert_self_contained_and_works_in_a_browser: chromium not found\n\
+             !! (install it: apt-get install chromium, or set S3AUDIT_CHROMIUM; CI fails here)\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
+            module_path!()
+        );
+        return;
+    };
+    // The page, its screenshot and its PDF, side by side for a person to look at.
+    let shots = common::repo_root().join("reports/out");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::copy(&html_path, shots.join("report.html")).unwrap();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(common::python())
+        .arg(common::repo_root().join("scripts/browser_check.py"))
+        .arg(&html_path)
+        .arg("--chromium")
+        .arg(&chromium)
+        .arg("--screenshot")
+        .arg(shots.join("report.png"))
+        .arg("--pdf")
+        .arg(shots.join("report.pdf"))
+        .args(["--search", MARKUP_BUCKET, "--search", "pwned"])
+        .output()
+        .expect("run scripts/browser_check.py");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "the browser could not be driven: {stderr}"
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("browser_check printed no JSON ({e}): {stderr}"));
+    eprintln!(
+        "browser check: {:.1} s (page loaded in {} s)",
+        started.elapsed().as_secs_f64(),
+        seen["load_seconds"]
+    );
+
+    // Loaded offline, cleanly, and nothing ran that the page did not bring.
+    assert_eq!(
+        seen["requests"],
+        serde_json::json!([seen["url"]]),
+        "network requests"
+    );
+    for key in ["console", "exceptions", "dialogs"] {
+        assert_eq!(seen[key], serde_json::json!([]), "{key}");
+    }
+    assert_eq!(out.status.code(), Some(0));
+    let p = &seen["page"];
+    assert_eq!(p["js"], true, "the page's script ran");
+    assert_eq!(p["scripts"], 2);
+    assert_eq!(p["inline_handlers"], 0, "no on* attribute anywhere");
+    assert_eq!(p["foreign_elements"], 0, "no img, iframe, link, base, ...");
+    assert_eq!(p["external_urls"], serde_json::json!([]));
+    assert_eq!(
+        p["sections"],
+        serde_json::json!(["summary", "buckets", "findings", "keys", "rules", "scope"])
+    );
+    assert_eq!(
+        p["bars"], 5,
+        "one bar per scanned bucket, plus the noncurrent one"
+    );
+    assert_eq!(p["keys"], 1);
+    // The exact names travel in the embedded JSON; the page shows them made visible.
+    let names: Vec<&str> = estate.buckets.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(p["embedded_buckets"], serde_json::json!(names));
+    let visible: Vec<String> = names.iter().map(|n| terminal(n).into_owned()).collect();
+    assert_eq!(p["bucket_cells"], serde_json::json!(visible));
+    assert!(
+        !p["gaps"].as_array().unwrap().is_empty(),
+        "the scan is incomplete: gaps listed"
+    );
+
+    let text = seen["text"].as_str().unwrap();
+    for literal in [
+        MARKUP_BUCKET,
+        MARKUP_KEY,
+        BREAKOUT_KEY,
+        r"<svg onload=alert(4)> {{ 7*7 }} \u{202e}fdp.exe",
+        r"=1+1\x1b]0;pwned\x07",
+        MARKUP_ALIAS,
+    ] {
+        assert!(text.contains(literal), "{literal:?} is not shown as text");
+    }
+    assert!(
+        !text.contains(['\u{202e}', '\x1b']),
+        "hidden characters shown raw"
+    );
+
+    // Each filter shows exactly its findings; filters combine; Clear shows all again.
+    let f = &seen["filters"];
+    let total = report.findings.len();
+    assert_eq!(f["total"], total);
+    for (key, value_of) in [
+        (
+            "status",
+            &(|f: &Finding| f.status.as_str().to_string()) as &dyn Fn(&Finding) -> String,
+        ),
+        ("severity", &|f: &Finding| f.severity.as_str().to_string()),
+        ("rule", &|f: &Finding| f.rule.clone()),
+        ("bucket", &shown_bucket),
+    ] {
+        let mut want: BTreeMap<String, usize> = BTreeMap::new();
+        for finding in &report.findings {
+            *want.entry(value_of(finding)).or_default() += 1;
+        }
+        let got: BTreeMap<String, usize> = serde_json::from_value(f["counts"][key].clone())
+            .unwrap_or_else(|e| panic!("{key}: {e}: {}", f["counts"][key]));
+        assert_eq!(got, want, "{key} filter");
+    }
+    let of_bucket = |name: &str| count(&|x| x.bucket.as_deref() == Some(name));
+    let script_findings = of_bucket(MARKUP_BUCKET);
+    assert!(script_findings > 10, "{script_findings}");
+    assert_eq!(
+        f["counts"]["bucket"][terminal(MARKUP_BUCKET).as_ref()],
+        script_findings
+    );
+    for (pair, n) in f["pairs"].as_object().unwrap() {
+        let (status, severity) = pair.split_once('/').unwrap();
+        let want = count(&|x| x.status.as_str() == status && x.severity.as_str() == severity);
+        assert_eq!(n, want, "status {status} and severity {severity}");
+    }
+    assert!(
+        f["print_note"]
+            .as_str()
+            .unwrap()
+            .starts_with("Filtered view: "),
+        "a filtered printout says so: {}",
+        f["print_note"]
+    );
+    assert_eq!(f["after_reset"], total);
+    let by_name = f["search"][MARKUP_BUCKET].as_u64().unwrap() as usize;
+    assert_eq!(by_name, script_findings, "searching for the name");
+    assert_eq!(
+        f["search"]["pwned"],
+        of_bucket(&estate.buckets[0].name),
+        "the escaped name is searchable"
+    );
+    assert_eq!(f["no_match_shown_when_empty"], true);
+
+    // Sorting: each column both ways.
+    let s = &seen["sort"];
+    let ranks = |key: &str, dir: &str| -> Vec<u8> {
+        s[key][dir]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    assert!(ranks("status", "asc").is_sorted(), "fail first");
+    assert!(ranks("status", "desc").iter().rev().is_sorted());
+    assert!(
+        ranks("severity", "asc").iter().rev().is_sorted(),
+        "critical first"
+    );
+    assert!(ranks("severity", "desc").is_sorted());
+    let rules: Vec<&str> = s["rule"]["asc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(rules.is_sorted(), "{rules:?}");
+    assert_eq!(s["rule"]["aria"], "descending");
+    let mut buckets_asc = s["bucket"]["asc"].as_array().unwrap().clone();
+    let buckets_desc = s["bucket"]["desc"].as_array().unwrap();
+    assert_ne!(&buckets_asc, buckets_desc);
+    buckets_asc.reverse();
+    let groups = |v: &[serde_json::Value]| {
+        let mut g: Vec<&serde_json::Value> = v.iter().collect();
+        g.dedup();
+        g.into_iter().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(
+        groups(&buckets_asc),
+        groups(buckets_desc),
+        "desc reverses asc"
+    );
+
+    // Details open one by one and all at once; printing shows them all and clips nothing.
+    let d = &seen["details"];
+    assert_eq!(d["closed_at_start"], 0);
+    assert_eq!(
+        (d["first_opens"].clone(), d["first_closes"].clone()),
+        (true.into(), true.into())
+    );
+    assert_eq!(d["expanded"], total);
+    let pr = &seen["print"];
+    assert_eq!(
+        pr["details_shown"], total,
+        "print shows every finding's details"
+    );
+    assert_eq!(pr["controls_shown"], 0);
+    assert_eq!(
+        pr["clipped"],
+        serde_json::json!([]),
+        "nothing is cut off in print"
+    );
+
+    let png = std::fs::read(shots.join("report.png")).expect("the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(seen["screenshot"]["height"].as_u64().unwrap() > 1500);
+    let pdf = std::fs::read(shots.join("report.pdf")).expect("the PDF");
+    assert!(pdf.starts_with(b"%PDF-"));
+}

@@ -3,6 +3,7 @@
 
 mod csv;
 pub mod escape;
+mod html;
 pub mod inventory;
 mod json;
 mod table;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Estate, Finding, ModeCounts, Observed, Severity, Status};
 
 pub use self::csv::CsvRenderer;
+pub use self::html::HtmlRenderer;
 pub use self::json::JsonRenderer;
 pub use self::table::{TableRenderer, catalog_table, output_width};
 
