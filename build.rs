@@ -1,5 +1,6 @@
-//! Embeds every `rules/*.toml` metadata file into the binary, so the catalog ships with
-//! the tool and a new rule file needs no code change to be picked up (and linted); and
+//! Embeds every `rules/*.toml` metadata file and `rules/frameworks/*.toml` catalogue into
+//! the binary, so the catalog ships with the tool and a new rule file needs no code change
+//! to be picked up (and linted); and
 //! stamps the version `--version` prints with the git commit it was built from.
 
 use std::path::{Path, PathBuf};
@@ -13,15 +14,25 @@ fn main() {
 }
 
 fn embed_rules(manifest: &Path) {
-    let dir = manifest.join("rules");
+    embed_dir(&manifest.join("rules"), "RULE_FILES", "rule_files.rs");
+    // The framework catalogues (rules/frameworks/<id>.toml) that rule metadata refers to.
+    embed_dir(
+        &manifest.join("rules").join("frameworks"),
+        "FRAMEWORK_FILES",
+        "framework_files.rs",
+    );
+}
+
+/// Writes `const_name: &[(file name, text)]` of every `*.toml` in `dir` to `OUT_DIR/out_name`.
+fn embed_dir(dir: &Path, const_name: &str, out_name: &str) {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .expect("rules/ exists")
-        .map(|e| e.expect("readable rules/ entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{} is readable: {e}", dir.display()))
+        .map(|e| e.expect("readable directory entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    let mut out = String::from("pub(crate) const RULE_FILES: &[(&str, &str)] = &[\n");
+    let mut out = format!("pub(crate) const {const_name}: &[(&str, &str)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f.file_name().expect("file").to_string_lossy();
@@ -31,8 +42,8 @@ fn embed_rules(manifest: &Path) {
         ));
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("rule_files.rs");
-    fs::write(dest, out).expect("write rule_files.rs");
+    let dest = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join(out_name);
+    fs::write(dest, out).expect("write the embedded file list");
 }
 
 /// Sets `S3AUDIT_VERSION` to "0.1.0 (6e8d0b8)", with "-dirty" when tracked files differ

@@ -11,7 +11,8 @@ use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::cli::{
     CatalogFormat, CheckPolicyArgs, Cli, ColorChoice, Command, DefaultSseArg, EvaluateArgs, Format,
-    ManArgs, OutputArgs, PolicyKind, RuleArgs, ScanArgs,
+    FrameworksArgs, FrameworksCommand, ManArgs, OutputArgs, PolicyKind, RuleArgs, RulesCommand,
+    ScanArgs,
 };
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
@@ -88,7 +89,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Scan(args) => scan(*args, ui),
         Command::Evaluate(args) => evaluate(args, ui),
         Command::Rules(args) => {
-            list_rules(args.format, ui)?;
+            match &args.command {
+                None => list_rules(args.format, ui)?,
+                Some(RulesCommand::Explain(explain)) => explain_rule(&explain.id, args.format, ui)?,
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Frameworks(args) => {
+            frameworks_command(&args, ui)?;
             Ok(EXIT_OK)
         }
         Command::CheckPolicy(args) => check_policy(args, ui),
@@ -665,8 +673,9 @@ fn report_format(args: &OutputArgs) -> anyhow::Result<Format> {
     )
 }
 
-/// `--status`, `--severity` and `--rule` as one filter; a `--rule` that names no rule of
-/// the catalog is a usage error (a typo must not silently empty the report).
+/// `--status`, `--severity`, `--rule` and `--framework` as one filter; a `--rule` that
+/// names no rule of the catalog, or a `--framework` no catalogue, is a usage error (a typo
+/// must not silently empty the report).
 fn finding_filter(args: &OutputArgs) -> anyhow::Result<FindingFilter> {
     let catalog = rules::metadata::catalog();
     for pattern in &args.rules {
@@ -679,6 +688,11 @@ fn finding_filter(args: &OutputArgs) -> anyhow::Result<FindingFilter> {
             );
         }
     }
+    let framework = args
+        .framework
+        .as_deref()
+        .map(|id| catalogue(id, "--framework").map(|c| c.id.clone()))
+        .transpose()?;
     let mut status = args.status.clone();
     status.sort();
     status.dedup();
@@ -686,6 +700,7 @@ fn finding_filter(args: &OutputArgs) -> anyhow::Result<FindingFilter> {
         status,
         min_severity: args.severity,
         rules: args.rules.iter().map(|r| r.to_ascii_uppercase()).collect(),
+        framework,
     })
 }
 
@@ -756,6 +771,87 @@ fn list_rules(format: CatalogFormat, ui: Ui) -> anyhow::Result<()> {
     };
     text.push('\n');
     write_stdout(text.as_bytes()).context("cannot write the rule catalog")
+}
+
+/// The framework catalogue `id` names, or a usage error listing the valid ids (`what` says
+/// where the id was given).
+fn catalogue(id: &str, what: &str) -> anyhow::Result<&'static rules::frameworks::Catalogue> {
+    rules::frameworks::lookup(id).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} {id:?} names no framework catalogue: one of {}",
+            rules::frameworks::ids()
+        )
+    })
+}
+
+/// `s3audit frameworks [coverage CATALOGUE [REPORT]]`.
+fn frameworks_command(args: &FrameworksArgs, ui: Ui) -> anyhow::Result<()> {
+    use crate::report::frameworks as view;
+    let to_terminal = std::io::stdout().is_terminal();
+    let width = Some(output_width(to_terminal));
+    let color = ui.color(to_terminal);
+    let mut text = match &args.command {
+        None => match args.format {
+            CatalogFormat::Json => serde_json::to_string_pretty(&view::catalogues_json())?,
+            CatalogFormat::Table => view::catalogues_table(width, color),
+        },
+        Some(FrameworksCommand::Coverage(cov)) => {
+            let catalogue = catalogue(&cov.catalogue, "frameworks coverage:")?;
+            let report = cov.report.as_deref().map(load_report).transpose()?;
+            let coverage = view::coverage(catalogue, report.as_ref());
+            match args.format {
+                CatalogFormat::Json => serde_json::to_string_pretty(&coverage)?,
+                CatalogFormat::Table => view::coverage_table(&coverage, width, color),
+            }
+        }
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    write_stdout(text.as_bytes()).context("cannot write the framework catalogues")
+}
+
+/// A JSON report written by `scan` or `evaluate` (`--format json`).
+fn load_report(path: &Path) -> anyhow::Result<Report> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read report {}", path.display()))?;
+    let report: Report = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a JSON report of s3audit scan or evaluate (--format json)",
+            path.display()
+        )
+    })?;
+    if report.schema_version != crate::report::SCHEMA_VERSION {
+        anyhow::bail!(
+            "{} has schema_version {}; this s3audit reads version {}",
+            path.display(),
+            report.schema_version,
+            crate::report::SCHEMA_VERSION
+        );
+    }
+    Ok(report)
+}
+
+/// `s3audit rules explain ID`: an unknown id is a usage error listing the valid ones.
+fn explain_rule(id: &str, format: CatalogFormat, ui: Ui) -> anyhow::Result<()> {
+    use crate::report::frameworks as view;
+    let meta = rules::metadata::catalog()
+        .iter()
+        .find(|m| m.id.eq_ignore_ascii_case(id))
+        .ok_or_else(|| {
+            anyhow::anyhow!("rules explain: no rule {id:?}: one of {}", view::rule_ids())
+        })?;
+    let to_terminal = std::io::stdout().is_terminal();
+    let mut text = match format {
+        CatalogFormat::Json => serde_json::to_string_pretty(&view::explain_json(meta))?,
+        CatalogFormat::Table => {
+            view::explain_text(meta, Some(output_width(to_terminal)), ui.color(to_terminal))
+        }
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    write_stdout(text.as_bytes()).context("cannot write the rule")
 }
 
 /// The report's destination for the same-path check: `--output`, or stdout itself, which

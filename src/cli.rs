@@ -64,8 +64,11 @@ pub enum Command {
     Scan(Box<ScanArgs>),
     /// Re-run the rules on a snapshot saved by `scan --save-snapshot`, offline
     Evaluate(EvaluateArgs),
-    /// List the rule catalog
+    /// List the rule catalog, or explain one rule
     Rules(RulesArgs),
+    /// List the framework catalogues (PCI DSS, HIPAA, CIS, AWS FSBP, NIST) rules map to,
+    /// or show one catalogue's coverage
+    Frameworks(FrameworksArgs),
     /// Evaluate a bucket policy, or the resource control policies of an organization,
     /// before deploying them: the POL findings, offline
     CheckPolicy(CheckPolicyArgs),
@@ -255,6 +258,11 @@ pub struct OutputArgs {
     /// `s3audit rules` lists them)
     #[arg(long = "rule", value_delimiter = ',', value_name = "ID", help_heading = FILTERS)]
     pub rules: Vec<String>,
+
+    /// Keep only rules mapped to a requirement of this framework catalogue, e.g.
+    /// `pci-dss-4.0.1` or `aws-fsbp` (`s3audit frameworks` lists them)
+    #[arg(long, value_name = "CATALOGUE", help_heading = FILTERS)]
+    pub framework: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -365,10 +373,78 @@ pub enum DefaultSseArg {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  s3audit rules\n  s3audit rules --format json\n  \
+s3audit rules explain POL-001"
+)]
 pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: Option<RulesCommand>,
+
     /// Output format
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_enum, default_value = "table", global = true)]
     pub format: CatalogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Print one rule whole: title, severity, rationale, remediation and the framework
+    /// requirements it evidences, with their titles
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule id, e.g. POL-001 (`s3audit rules` lists them)
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A catalogue is the slice of a standard's version that bears on what \
+s3audit examines (encryption at rest, KMS keys, transmission), not the whole standard; \
+requirements s3audit cannot evidence are listed as out of scope with the reason. The \
+catalogues are rules/frameworks/<id>.toml; each rule names the requirements it evidences \
+(`s3audit rules explain ID`).\n\n\
+Examples:\n  s3audit frameworks\n  s3audit frameworks coverage pci-dss-4.0.1\n  \
+s3audit frameworks coverage pci-dss-4.0.1 report.json\n  \
+s3audit evaluate estate.json --framework aws-fsbp"
+)]
+pub struct FrameworksArgs {
+    #[command(subcommand)]
+    pub command: Option<FrameworksCommand>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value = "table", global = true)]
+    pub format: CatalogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FrameworksCommand {
+    /// Each requirement of a catalogue with the rules that evidence it; given a report,
+    /// how those rules fared in it and the requirement's status
+    #[command(
+        after_help = "Without REPORT, each requirement lists its rules. With REPORT \
+(written by `s3audit scan` or `evaluate` with --format json), each rule's findings are \
+counted by status and each requirement gets one status: FAIL if any finding of its rules \
+fails, ERROR if any could not be evaluated and none fails, pass if some pass and none fails \
+or errors, not assessed if the report has no such finding (n/a findings do not count). \
+Out-of-scope requirements are listed with the reason."
+    )]
+    Coverage(CoverageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// The catalogue id, e.g. pci-dss-4.0.1 (`s3audit frameworks` lists them)
+    #[arg(value_name = "CATALOGUE")]
+    pub catalogue: String,
+
+    /// A JSON report of `s3audit scan` or `s3audit evaluate` (--format json) to take the
+    /// statuses from
+    #[arg(value_name = "REPORT")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

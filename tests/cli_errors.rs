@@ -261,6 +261,57 @@ fn a_rule_filter_that_names_no_rule_is_a_usage_error() {
 }
 
 #[test]
+fn unknown_framework_catalogue_or_rule_ids_are_usage_errors_listing_the_valid_ones() {
+    let snapshot = common::repo_root().join("tests/fixtures/readme_estate.json");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--framework", "pci-dss-3.2.1"])
+        .output()
+        .unwrap();
+    let line = assert_usage_error(
+        &out,
+        "--framework \"pci-dss-3.2.1\" names no framework catalogue",
+    );
+    assert!(
+        line.contains("pci-dss-4.0.1") && line.contains("aws-fsbp"),
+        "{line}"
+    );
+    let out = s3audit()
+        .args(["frameworks", "coverage", "cis-6"])
+        .output()
+        .unwrap();
+    let line = assert_usage_error(&out, "\"cis-6\" names no framework catalogue");
+    assert!(line.contains("cis-aws-foundations-6.0.0"), "{line}");
+    let out = s3audit()
+        .args(["rules", "explain", "POL-9"])
+        .output()
+        .unwrap();
+    let line = assert_usage_error(&out, "no rule \"POL-9\"");
+    assert!(
+        line.contains("POL-001") && line.contains("OBJ-006"),
+        "{line}"
+    );
+    // A snapshot is not a report: said in one line, not a serde trace.
+    let out = s3audit()
+        .args(["frameworks", "coverage", "aws-fsbp"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "is not a JSON report of s3audit scan or evaluate");
+    let out = s3audit()
+        .args([
+            "frameworks",
+            "coverage",
+            "aws-fsbp",
+            "/nonexistent/report.json",
+        ])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "cannot read report /nonexistent/report.json");
+}
+
+#[test]
 fn bad_config_file_names_the_problem_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("s3audit.toml");

@@ -1191,3 +1191,266 @@ fn html_report_is_inert_self_contained_and_works_in_a_browser() {
     let pdf = std::fs::read(shots.join("report.pdf")).expect("the PDF");
     assert!(pdf.starts_with(b"%PDF-"));
 }
+
+/// `s3audit ARGS...` on stdout as text, asserting exit 0.
+fn run_ok(args: &[&str]) -> String {
+    let out = common::s3audit().args(args).output().expect("run s3audit");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn frameworks_lists_every_catalogue_with_its_coverage() {
+    let listed: serde_json::Value =
+        serde_json::from_str(&run_ok(&["frameworks", "--format", "json"])).unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "aws-fsbp",
+            "cis-aws-foundations-5.0.0",
+            "cis-aws-foundations-6.0.0",
+            "hipaa-security-rule",
+            "nist-800-53-r5",
+            "pci-dss-4.0.1"
+        ]
+    );
+    let pci = &listed[5];
+    assert_eq!(pci["version"], "4.0.1");
+    assert_eq!(
+        pci["covered"].as_u64().unwrap() + pci["out_of_scope"].as_u64().unwrap(),
+        pci["requirements"].as_u64().unwrap(),
+        "{pci}"
+    );
+    let table = run_ok(&["frameworks"]);
+    for id in ids {
+        assert!(table.contains(id), "{id} missing from:\n{table}");
+    }
+}
+
+#[test]
+fn coverage_of_pci_lists_every_requirement_with_its_rules() {
+    let catalogue = s3audit::rules::frameworks::lookup("pci-dss-4.0.1").unwrap();
+    let coverage: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "frameworks",
+        "coverage",
+        "pci-dss-4.0.1",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let requirements = coverage["requirements"].as_array().unwrap();
+    let ids: Vec<&str> = requirements
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = catalogue
+        .requirements
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(ids, expected);
+    for r in requirements {
+        let rules: Vec<&str> = r["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|rc| rc["rule"].as_str().unwrap())
+            .collect();
+        let mapped: Vec<&str> = catalogue
+            .rules_for(r["id"].as_str().unwrap())
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect();
+        assert_eq!(rules, mapped, "{r}");
+        if r["out_of_scope"].is_string() {
+            assert_eq!(r["status"], "out_of_scope", "{r}");
+        } else {
+            assert_eq!(r["status"], "mapped", "{r}");
+            assert!(!rules.is_empty(), "{r}");
+        }
+    }
+    let by_id = |id: &str| requirements.iter().find(|r| r["id"] == id).unwrap();
+    assert!(by_id("4.2.1")["rules"].to_string().contains("POL-001"));
+    assert!(by_id("4.2.1.1")["out_of_scope"].is_string());
+    let table = run_ok(&["frameworks", "coverage", "PCI-DSS-4.0.1"]);
+    for id in expected {
+        assert!(table.contains(id), "{id} missing from:\n{table}");
+    }
+    assert!(table.contains("out of scope"), "{table}");
+}
+
+#[test]
+fn coverage_against_a_report_takes_each_requirement_status_from_its_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    evaluate_fixture(
+        None,
+        &["--format", "json", "--output", report.to_str().unwrap()],
+    );
+    let args = [
+        "frameworks",
+        "coverage",
+        "pci-dss-4.0.1",
+        report.to_str().unwrap(),
+    ];
+    let coverage: serde_json::Value =
+        serde_json::from_str(&run_ok(&[&args[..], &["--format", "json"]].concat())).unwrap();
+    let requirement = |id: &str| {
+        coverage["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    // POL-001 fails on demo-kms-pending-deletion: 4.2.1 fails, whatever POL-002 says.
+    let tls = requirement("4.2.1");
+    assert_eq!(tls["status"], "fail", "{tls}");
+    let pol001 = tls["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "POL-001")
+        .unwrap();
+    assert!(pol001["findings"]["fail"].as_u64().unwrap() >= 1, "{tls}");
+    assert_eq!(requirement("4.2.1.1")["status"], "out_of_scope");
+    // The fixture's key pending deletion fails KMS-001: key retirement (3.7.5) fails too.
+    assert_eq!(requirement("3.7.5")["status"], "fail");
+    let table = run_ok(&args);
+    let line = table.lines().find(|l| l.contains("4.2.1 ")).unwrap();
+    assert!(line.contains("FAIL"), "{table}");
+    assert!(table.contains("POL-001: "), "{table}");
+    assert!(table.contains("Requirements: "), "{table}");
+
+    // A filtered report says so: rules it left out read as not assessed.
+    let filtered = dir.path().join("filtered.json");
+    evaluate_fixture(
+        None,
+        &[
+            "--format",
+            "json",
+            "--rule",
+            "KMS-*",
+            "--output",
+            filtered.to_str().unwrap(),
+        ],
+    );
+    let coverage: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "frameworks",
+        "coverage",
+        "pci-dss-4.0.1",
+        filtered.to_str().unwrap(),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(coverage["report_filter"], "--rule KMS-*");
+    let tls = coverage["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "4.2.1")
+        .unwrap();
+    assert_eq!(tls["status"], "not_assessed", "{tls}");
+}
+
+#[test]
+fn the_framework_filter_keeps_only_rules_mapped_to_the_catalogue_in_every_format() {
+    let json_out = evaluate_fixture(None, &["--format", "json", "--framework", "aws-fsbp"]);
+    let report: serde_json::Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    let fsbp = s3audit::rules::frameworks::lookup("aws-fsbp").unwrap();
+    let mut kept = std::collections::BTreeSet::new();
+    for f in report["findings"].as_array().unwrap() {
+        let rule = f["rule"].as_str().unwrap();
+        let meta = s3audit::rules::metadata::lookup(rule).unwrap();
+        assert!(
+            s3audit::rules::frameworks::rule_maps_to(meta, &fsbp.id),
+            "{rule}"
+        );
+        assert!(f["frameworks"].to_string().contains("AWS FSBP "), "{f}");
+        kept.insert(rule.to_string());
+    }
+    // Both buckets: ENC-002, KMS-001, KMS-002, KMS-004, OBJ-004, POL-001 are mapped.
+    assert!(
+        kept.contains("POL-001") && kept.contains("KMS-002"),
+        "{kept:?}"
+    );
+    assert!(
+        !kept.contains("ENC-001") && !kept.contains("POL-002"),
+        "{kept:?}"
+    );
+    assert_eq!(
+        report["filter"],
+        serde_json::json!({"framework": "aws-fsbp", "findings_before": 42})
+    );
+    let findings = report["findings"].as_array().unwrap().len();
+    // The CSV keeps the same findings: one record each, starting with its rule id (a
+    // remediation may span lines inside its quoted field).
+    let csv = stdout(&evaluate_fixture(
+        None,
+        &["--format", "csv", "--framework", "AWS-FSBP"],
+    ));
+    let records = csv
+        .lines()
+        .filter(|l| kept.iter().any(|rule| l.starts_with(&format!("{rule},"))))
+        .count();
+    assert_eq!(records, findings, "{csv}");
+    let table = stdout(&evaluate_fixture(
+        Some("100"),
+        &["--framework", "aws-fsbp", "--format", "table"],
+    ));
+    assert!(table.contains("--framework aws-fsbp"), "{table}");
+}
+
+#[test]
+fn rules_explain_prints_a_rule_whole_with_its_requirements() {
+    let text = run_ok(&["rules", "explain", "pol-001"]);
+    for needle in [
+        "POL-001",
+        "Bucket policy denies every request made without TLS",
+        "Rationale:",
+        "Remediation:",
+        "aws:SecureTransport",
+        "PCI DSS v4.0.1 4.2.1",
+        "CIS AWS Foundations v6.0.0 3.1.1",
+        "S3 general purpose buckets should require",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "rules", "explain", "KMS-002", "--format", "json",
+    ]))
+    .unwrap();
+    assert_eq!(json["severity"], "medium");
+    let labels: Vec<&str> = json["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    for label in [
+        "CIS AWS Foundations v5.0.0 3.6",
+        "CIS AWS Foundations v6.0.0 4.6",
+        "AWS FSBP KMS.4",
+        "PCI DSS v4.0.1 3.7.4",
+    ] {
+        assert!(labels.contains(&label), "{label} not in {labels:?}");
+    }
+    let unmapped = run_ok(&["rules", "explain", "ENC-004"]);
+    assert!(
+        unmapped.contains("none: no shipped catalogue"),
+        "{unmapped}"
+    );
+}

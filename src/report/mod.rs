@@ -3,6 +3,7 @@
 
 mod csv;
 pub mod escape;
+pub mod frameworks;
 mod html;
 pub mod inventory;
 mod json;
@@ -29,7 +30,7 @@ pub struct Report {
     pub schema_version: u32,
     pub tool: ToolInfo,
     pub scan: ScanSection,
-    /// Present when `--status`, `--severity` or `--rule` kept only some findings: the
+    /// Present when `--status`, `--severity`, `--rule` or `--framework` kept only some findings: the
     /// document says it is not the whole evaluation. Added within schema_version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterSection>,
@@ -248,7 +249,7 @@ impl Report {
     }
 }
 
-/// Which findings a report keeps (`--status`, `--severity`, `--rule`). Each part that is
+/// Which findings a report keeps (`--status`, `--severity`, `--rule`, `--framework`). Each part that is
 /// set must hold; an empty filter keeps everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingFilter {
@@ -261,17 +262,29 @@ pub struct FindingFilter {
     /// Only rules whose id matches one of these ids or globs (`POL-*`), ignoring case.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
+    /// Only rules mapped to a requirement of this framework catalogue (`pci-dss-4.0.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<String>,
 }
 
 impl FindingFilter {
     pub fn is_empty(&self) -> bool {
-        self.status.is_empty() && self.min_severity.is_none() && self.rules.is_empty()
+        self.status.is_empty()
+            && self.min_severity.is_none()
+            && self.rules.is_empty()
+            && self.framework.is_none()
     }
 
     pub fn keeps(&self, f: &Finding) -> bool {
         (self.status.is_empty() || self.status.contains(&f.status))
             && self.min_severity.is_none_or(|min| f.severity >= min)
             && (self.rules.is_empty() || self.rules.iter().any(|p| rule_matches(p, &f.rule)))
+            && self.framework.as_deref().is_none_or(|catalogue| {
+                // By the rule's catalog metadata, not the finding's labels: the labels are
+                // for people, the references are what the catalogues are checked against.
+                crate::rules::metadata::lookup(&f.rule)
+                    .is_some_and(|m| crate::rules::frameworks::rule_maps_to(m, catalogue))
+            })
     }
 
     /// `--status fail,error --severity high --rule POL-*`, as given.
@@ -286,6 +299,9 @@ impl FindingFilter {
         }
         if !self.rules.is_empty() {
             parts.push(format!("--rule {}", self.rules.join(",")));
+        }
+        if let Some(framework) = &self.framework {
+            parts.push(format!("--framework {framework}"));
         }
         parts.join(" ")
     }

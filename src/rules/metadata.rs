@@ -19,6 +19,9 @@ pub struct RuleMeta {
     pub severity: Severity,
     pub rationale: String,
     pub remediation: String,
+    /// Requirements this rule evidences, as `"<catalogue-id>:<requirement-id>"` references
+    /// into `rules/frameworks/` (e.g. `"pci-dss-4.0.1:4.2.1"`); empty when no shipped
+    /// catalogue has a requirement the rule bears on.
     pub frameworks: Vec<String>,
 }
 

@@ -6,6 +6,7 @@
 //! the same snapshot always yields the same findings.
 
 mod encryption;
+pub mod frameworks;
 pub mod kms;
 pub mod metadata;
 
@@ -170,7 +171,12 @@ pub fn finding_on(
         remediation: verdict
             .remediation
             .unwrap_or_else(|| meta.remediation.trim().to_string()),
-        frameworks: meta.frameworks.clone(),
+        // Labels a reader recognises ("PCI DSS v4.0.1 4.2.1"), not the catalogue references.
+        frameworks: meta
+            .frameworks
+            .iter()
+            .map(|r| frameworks::label(r))
+            .collect(),
     }
 }
 
