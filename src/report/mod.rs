@@ -5,6 +5,7 @@ mod csv;
 pub mod escape;
 pub mod inventory;
 mod json;
+pub mod sarif;
 mod table;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use crate::model::{Estate, Finding, ModeCounts, Observed, Severity, Status};
 
 pub use self::csv::CsvRenderer;
 pub use self::json::JsonRenderer;
+pub use self::sarif::{PolicySource, SarifRenderer};
 pub use self::table::{TableRenderer, catalog_table, output_width};
 
 /// Version of the JSON report contract (`reports/schema.json`).
