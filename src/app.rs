@@ -2,7 +2,7 @@
 //! the outcome to an exit code, and prints fatal errors as one line.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,12 +16,12 @@ use crate::cli::{
 };
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
-use crate::model::{Estate, SNAPSHOT_VERSION, Severity, Status};
+use crate::model::{Estate, Finding, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
 use crate::report::{
-    CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, Render, Report, TableRenderer,
-    output_width,
+    CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, PolicySource, Render, Report,
+    SarifRenderer, TableRenderer, output_width,
 };
 use crate::rules;
 
@@ -265,7 +265,7 @@ fn scan_and_write(
     interrupt: &Interrupt,
 ) -> anyhow::Result<u8> {
     // Open outputs before scanning: an unwritable path must fail now, not after an hour.
-    let mut sink = ReportSink::open(outputs.report)?;
+    let mut sink = ReportSink::open(outputs.report, false)?;
     let mut snapshot_file = outputs.snapshot.map(OutputFile::create).transpose()?;
     let inventory_file = outputs.inventory.map(OutputFile::create).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -343,52 +343,47 @@ fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
     )?;
     let estate = load_snapshot(&args.snapshot)?;
     let findings = rules::evaluate(&estate, &rule_config);
-    write_report(Report::new(&estate, findings), &args.output, ui)
+    write_report(Report::new(&estate, findings), Vec::new(), &args.output, ui)
 }
 
 fn check_policy(args: CheckPolicyArgs, ui: Ui) -> anyhow::Result<u8> {
     let rule_config = rule_config(&args.rules)?;
-    let inputs: Vec<(&str, Option<&Path>)> = args
-        .files
+    // The format first: it decides whether an invalid document stops the check. (`--fix`
+    // writes a policy document, not a report, to any path.)
+    let sarif = !args.fix && report_format(&args.output, true)? == Format::Sarif;
+    let files = policy_files(&args.files)?;
+    let inputs: Vec<(&str, Option<&Path>)> = files
+        .paths
         .iter()
         .map(|f| ("the policy", Some(f.as_path())))
         .chain([("--config", args.rules.config.as_deref())])
         .collect();
     distinct_paths(&[report_destination(&args.output)], &inputs)?;
-    let read = |path: &Path| {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read policy {}", path.display()))
-    };
     match args.kind {
         PolicyKind::Bucket => {
-            let [file] = args.files.as_slice() else {
-                anyhow::bail!(
-                    "check-policy --kind bucket takes one policy file, got {}",
-                    args.files.len()
-                );
-            };
             let Some(bucket) = args.bucket.clone() else {
                 anyhow::bail!(
                     "check-policy needs --bucket NAME for a bucket policy (or --kind rcp for resource control policies)"
                 );
             };
-            let text = read(file)?;
             if args.fix {
+                let [file] = files.paths.as_slice() else {
+                    anyhow::bail!(
+                        "check-policy --fix takes one policy file, got {}",
+                        files.paths.len()
+                    );
+                };
+                let text = read_policy(file)?;
                 return fix_policy(&text, file, &bucket, &args, &rule_config);
             }
             let options = check_policy_options(&args, &bucket);
-            let findings = rules::check_policy(&text, &options, &rule_config)
-                .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
-            let report = Report::for_document(Some(&bucket), findings);
-            write_report(report, &args.output, ui)
+            let judged = judge_each(&files, sarif, |text| {
+                rules::check_policy(text, &options, &rule_config)
+            })?;
+            let report = Report::for_document(Some(&bucket), judged.findings);
+            write_policy_report(report, judged.sources, judged.invalid, &args.output, ui)
         }
         PolicyKind::KeyPolicy => {
-            let [file] = args.files.as_slice() else {
-                anyhow::bail!(
-                    "check-policy --kind key-policy takes one key policy file, got {}",
-                    args.files.len()
-                );
-            };
             let Some(key_arn) = args.key_arn.as_deref() else {
                 anyhow::bail!(
                     "check-policy --kind key-policy needs --key-arn ARN (the key the policy is attached to)"
@@ -405,10 +400,9 @@ fn check_policy(args: CheckPolicyArgs, ui: Ui) -> anyhow::Result<u8> {
             if args.fix || args.bucket.is_some() {
                 anyhow::bail!("--fix and --bucket do not apply to --kind key-policy");
             }
-            let text = read(file)?;
-            let findings = rules::check_key_policy(&text, key_arn)
-                .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
-            write_report(Report::for_document(None, findings), &args.output, ui)
+            let judged = judge_each(&files, sarif, |text| rules::check_key_policy(text, key_arn))?;
+            let report = Report::for_document(None, judged.findings);
+            write_policy_report(report, judged.sources, judged.invalid, &args.output, ui)
         }
         PolicyKind::Rcp => {
             if args.fix {
@@ -421,16 +415,253 @@ fn check_policy(args: CheckPolicyArgs, ui: Ui) -> anyhow::Result<u8> {
                     "--bucket does not apply to --kind rcp: an RCP is judged for every bucket of the account"
                 );
             }
-            let documents = args
-                .files
+            let mut texts: Vec<(&Path, String)> = Vec::new();
+            let mut invalid = Vec::new();
+            for file in &files.paths {
+                match read_policy(file) {
+                    Ok(text) => texts.push((file, text)),
+                    Err(e) if sarif && e.not_text => {
+                        report_invalid(&e.path, &e.problem);
+                        invalid.push(PolicySource::invalid(file, None, &e.problem, None));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if sarif {
+                // A chain with a document that is not a policy has no verdict: judged
+                // without it, a Deny it holds would look missing. Each such document is a
+                // result; nothing else is judged.
+                for (file, text) in &texts {
+                    if let Err(e) = s3audit_policy::parse_policy(text) {
+                        report_invalid(&file.display().to_string(), &e.to_string());
+                        invalid.push(PolicySource::invalid(
+                            file,
+                            Some(text),
+                            &e.to_string(),
+                            Some(&e),
+                        ));
+                    }
+                }
+                if !invalid.is_empty() {
+                    let count = invalid.len();
+                    return write_policy_report(
+                        Report::for_document(None, Vec::new()),
+                        invalid,
+                        count,
+                        &args.output,
+                        ui,
+                    );
+                }
+            }
+            let documents: Vec<(String, String)> = texts
                 .iter()
-                .map(|f| Ok((f.display().to_string(), read(f)?)))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .map(|(file, text)| (file.display().to_string(), text.clone()))
+                .collect();
             let findings = rules::check_rcps(&documents, args.account.as_deref())
                 .map_err(|e| anyhow::anyhow!("invalid policy {e}"))?;
-            write_report(Report::for_document(None, findings), &args.output, ui)
+            let resource = findings
+                .first()
+                .map(|f| f.resource.clone())
+                .unwrap_or_default();
+            let sources = texts
+                .iter()
+                .map(|(file, text)| PolicySource::judged(file, text, &resource))
+                .collect();
+            write_policy_report(
+                Report::for_document(None, findings),
+                sources,
+                0,
+                &args.output,
+                ui,
+            )
         }
     }
+}
+
+/// The policy files `check-policy` was given: each FILE as named, each directory's
+/// `*.json` files.
+struct PolicyFiles {
+    paths: Vec<PathBuf>,
+    /// More than one FILE, or a directory: each finding then names its file as its
+    /// resource (decided by the command line, not by how many files a directory holds, so
+    /// the report's shape does not change when a repository gains a policy).
+    several: bool,
+}
+
+/// Expands the FILE arguments: a directory becomes every `*.json` file under it, walked
+/// recursively and sorted by path, so the order (and the report) is the same on every
+/// machine. Hidden entries (`.git`, `.terraform`, whose JSON is not policies) are not
+/// walked, as `--help` says; everything else that ends in `.json` is read, and one that is
+/// not a policy is reported, never skipped. A directory without any is a usage error, as
+/// is one that cannot be read. A file named twice (`dir` and `dir/a.json`) is read once.
+fn policy_files(args: &[PathBuf]) -> anyhow::Result<PolicyFiles> {
+    let mut paths = Vec::new();
+    let mut several = args.len() > 1;
+    for arg in args {
+        if !arg.is_dir() {
+            paths.push(arg.clone());
+            continue;
+        }
+        several = true;
+        let mut found = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        walk_json(arg, &mut found, &mut visited)?;
+        if found.is_empty() {
+            anyhow::bail!("no *.json file in directory {}", arg.display());
+        }
+        found.sort();
+        paths.extend(found);
+    }
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+    Ok(PolicyFiles { paths, several })
+}
+
+fn walk_json(
+    dir: &Path,
+    found: &mut Vec<PathBuf>,
+    visited: &mut std::collections::HashSet<PathBuf>,
+) -> anyhow::Result<()> {
+    // A symlink back up the tree is walked once.
+    if !visited.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            tracing::debug!("not walking hidden {}", entry.path().display());
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk_json(&path, found, visited)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A policy file that could not be read as text.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read policy {path}: {problem}")]
+struct UnreadablePolicy {
+    path: String,
+    problem: String,
+    /// It was read, but is not UTF-8 text: a document that is not a policy, which a
+    /// SARIF log reports at the file; any other failure stops the check.
+    not_text: bool,
+}
+
+fn read_policy(path: &Path) -> Result<String, UnreadablePolicy> {
+    std::fs::read_to_string(path).map_err(|e| UnreadablePolicy {
+        path: path.display().to_string(),
+        not_text: e.kind() == std::io::ErrorKind::InvalidData,
+        problem: if e.kind() == std::io::ErrorKind::InvalidData {
+            "not UTF-8 text".to_string()
+        } else {
+            e.to_string()
+        },
+    })
+}
+
+/// Bucket and key policies judged one by one.
+struct Judged {
+    findings: Vec<Finding>,
+    sources: Vec<PolicySource>,
+    /// Documents that are not valid policies (only with `--format sarif`; otherwise the
+    /// first one is an error).
+    invalid: usize,
+}
+
+/// Judges each file on its own with `judge`. With several documents each finding's
+/// resource is its file (and it names no bucket: the table groups by bucket, and every
+/// document is for the same one), so every format keeps one set of findings per
+/// document. A document that is not a valid policy is an error, or with `sarif` a source
+/// the log reports.
+fn judge_each(
+    files: &PolicyFiles,
+    sarif: bool,
+    judge: impl Fn(&str) -> Result<Vec<Finding>, s3audit_policy::PolicyError>,
+) -> anyhow::Result<Judged> {
+    let mut judged = Judged {
+        findings: Vec::new(),
+        sources: Vec::new(),
+        invalid: 0,
+    };
+    for file in &files.paths {
+        let text = match read_policy(file) {
+            Ok(text) => text,
+            Err(e) if sarif && e.not_text => {
+                report_invalid(&e.path, &e.problem);
+                judged
+                    .sources
+                    .push(PolicySource::invalid(file, None, &e.problem, None));
+                judged.invalid += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match judge(&text) {
+            Ok(mut findings) => {
+                if files.several {
+                    for f in &mut findings {
+                        f.resource = file.display().to_string();
+                        f.bucket = None;
+                    }
+                }
+                let resource = findings
+                    .first()
+                    .map(|f| f.resource.clone())
+                    .unwrap_or_default();
+                judged
+                    .sources
+                    .push(PolicySource::judged(file, &text, &resource));
+                judged.findings.extend(findings);
+            }
+            Err(e) if sarif => {
+                report_invalid(&file.display().to_string(), &e.to_string());
+                judged.sources.push(PolicySource::invalid(
+                    file,
+                    Some(&text),
+                    &e.to_string(),
+                    Some(&e),
+                ));
+                judged.invalid += 1;
+            }
+            Err(e) => anyhow::bail!("invalid policy {}: {e}", file.display()),
+        }
+    }
+    Ok(judged)
+}
+
+/// With `--format sarif`, a document that is not a policy is a result in the log and one
+/// line on stderr, so a CI log says it too.
+fn report_invalid(file: &str, problem: &str) {
+    eprintln!(
+        "s3audit: invalid policy {}: {}",
+        crate::report::escape::terminal(file),
+        crate::report::escape::terminal(problem)
+    );
+}
+
+/// Writes the report of `check-policy`; `sources` are the documents, for a SARIF log.
+/// Exit 2 when any document was not a valid policy (only SARIF gets this far with one),
+/// after the log is written.
+fn write_policy_report(
+    report: Report,
+    sources: Vec<PolicySource>,
+    invalid: usize,
+    args: &OutputArgs,
+    ui: Ui,
+) -> anyhow::Result<u8> {
+    let code = write_report(report, sources, args, ui)?;
+    Ok(if invalid > 0 { EXIT_USAGE } else { code })
 }
 
 /// `check-policy --fix`: the fixed document on stdout (or `--output`), the changes on
@@ -489,11 +720,18 @@ fn check_policy_options(args: &CheckPolicyArgs, bucket: &str) -> rules::CheckPol
     }
 }
 
-/// Writes a report that needs no scan (`evaluate`, `check-policy`): a signal while it is
-/// written leaves no temporary file and the previous report in place.
-fn write_report(mut report: Report, args: &OutputArgs, ui: Ui) -> anyhow::Result<u8> {
+/// Writes a report that needs no scan (`evaluate`, `check-policy`, whose policy documents
+/// are `sources`): a signal while it is written leaves no temporary file and the previous
+/// report in place.
+fn write_report(
+    mut report: Report,
+    sources: Vec<PolicySource>,
+    args: &OutputArgs,
+    ui: Ui,
+) -> anyhow::Result<u8> {
     let interrupt = Interrupt::watch("interrupted")?;
-    let written = ReportSink::open(args).and_then(|mut sink| {
+    let written = ReportSink::open(args, !sources.is_empty()).and_then(|mut sink| {
+        sink.sources = sources;
         let code = render(&mut report, &mut sink, args.fail_on, ui, &interrupt)?;
         let written: Vec<(String, String)> = sink.written().into_iter().collect();
         interrupt.commit([sink.file])?;
@@ -581,13 +819,16 @@ struct ReportSink {
     filter: FindingFilter,
     show_passes: bool,
     explain: bool,
+    /// The policy documents of `check-policy`, which a SARIF log points into.
+    sources: Vec<PolicySource>,
 }
 
 impl ReportSink {
     /// Checks everything about the report's output that can be wrong (format, filter,
-    /// path) and opens it: before any scan, and before any file is created.
-    fn open(args: &OutputArgs) -> anyhow::Result<Self> {
-        let format = report_format(args)?;
+    /// path) and opens it: before any scan, and before any file is created. `policies`:
+    /// the report is of policy documents (`check-policy`), the only one SARIF can locate.
+    fn open(args: &OutputArgs, policies: bool) -> anyhow::Result<Self> {
+        let format = report_format(args, policies)?;
         let filter = finding_filter(args)?;
         let file = output_file(args)?;
         Ok(ReportSink {
@@ -597,6 +838,7 @@ impl ReportSink {
             filter,
             show_passes: args.show_passes,
             explain: args.explain,
+            sources: Vec::new(),
         })
     }
 
@@ -624,6 +866,16 @@ fn replaced(file: &OutputFile, what: &str) -> Option<(String, String)> {
     (!file.is_direct()).then(|| (file.path().display().to_string(), what.to_string()))
 }
 
+/// The formats a report can have: SARIF only for policy documents (`check-policy`), whose
+/// files and lines it points at; an estate has no file to annotate.
+fn report_formats(policies: bool) -> Vec<Format> {
+    Format::value_variants()
+        .iter()
+        .copied()
+        .filter(|f| policies || *f != Format::Sarif)
+        .collect()
+}
+
 /// The report file extension of each format: its name, except the table's (`.txt`).
 fn format_extension(format: Format) -> Option<String> {
     let name = format.to_possible_value()?.get_name().to_string();
@@ -635,12 +887,27 @@ fn format_extension(format: Format) -> Option<String> {
 }
 
 /// `--format`, else the format the `--output` extension names, else a table on a
-/// terminal and JSON otherwise. An extension no format has (`.sarif` on a scan,
-/// `.xyz`) is an error, not a JSON file under a misleading name:
-/// the reader of `report.sarif` expects SARIF. A path without an extension (`/dev/stdout`,
-/// a FIFO) gets JSON.
-fn report_format(args: &OutputArgs) -> anyhow::Result<Format> {
+/// terminal and JSON otherwise. An extension no format has (`.xyz`, or `.sarif` outside
+/// `check-policy`) is an error, not a JSON file under a misleading name: the reader of
+/// `report.sarif` expects SARIF, which only `check-policy` (`policies`) writes. A path
+/// without an extension (`/dev/stdout`, a FIFO) gets JSON.
+fn report_format(args: &OutputArgs, policies: bool) -> anyhow::Result<Format> {
     if let Some(format) = args.format {
+        let formats = report_formats(policies);
+        if !formats.contains(&format) {
+            let names: Vec<String> = formats
+                .iter()
+                .filter_map(|f| Some(f.to_possible_value()?.get_name().to_string()))
+                .collect();
+            anyhow::bail!(
+                "--format {} is for check-policy (it annotates policy files); scan and evaluate write {}",
+                format
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default(),
+                names.join(", ")
+            );
+        }
         return Ok(format);
     }
     let Some(path) = args.output.as_deref() else {
@@ -654,7 +921,7 @@ fn report_format(args: &OutputArgs) -> anyhow::Result<Format> {
         return Ok(Format::Json);
     };
     let extension = extension.to_string_lossy().to_ascii_lowercase();
-    let formats = Format::value_variants();
+    let formats = report_formats(policies);
     if let Some(format) = formats
         .iter()
         .find(|f| format_extension(**f).as_deref() == Some(extension.as_str()))
@@ -726,6 +993,9 @@ fn render(
             width: Some(output_width(to_terminal)),
             show_passes: sink.show_passes,
             explain: sink.explain,
+        }),
+        Format::Sarif => Box::new(SarifRenderer {
+            sources: &sink.sources,
         }),
     };
     let mut out = interrupt.guard(&mut sink.file);

@@ -221,7 +221,7 @@ const FILTERS: &str = "Filters (every format; a JSON report records them)";
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Report format [default: from the --output extension (.json, .csv, .txt for the
-    /// table), else table on a terminal, json otherwise]
+    /// table, .sarif for check-policy), else table on a terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
@@ -293,20 +293,35 @@ pub struct EvaluateArgs {
 #[command(
     after_help = "Every failing finding names a concrete request the policy lets through and \
 carries the statements to add, merged into the document, as its remediation.\n\n\
-A bucket policy is judged on POL-001..004 for the bucket named by --bucket. Resource control \
+A bucket policy is judged on POL-001..005 for the bucket named by --bucket. Resource control \
 policies (--kind rcp) are judged on POL-001 (TLS-only) and POL-002 (TLS 1.2 floor) for every \
 bucket of an account: give the RCPs attached to the root, each OU on the account's path and \
 the account, in any order; a Deny in any of them applies. A KMS key policy (--kind key-policy) \
 is judged on KMS-004 and KMS-005 for the key --key-arn names.\n\n\
+Several files, or a directory (every *.json file under it, recursively, in path order; \
+hidden files and directories such as .git and .terraform are not walked): with --kind bucket or \
+key-policy each document is judged on its own, and each finding's resource is its file; \
+with --kind rcp they are the one chain. A file that is not a valid policy stops the check \
+(exit 2, nothing written), except with --format sarif: there it is a result of rule \
+INVALID-POLICY at the problem's line, the other documents are judged, and the log is written.\n\n\
+--format sarif (or --output FILE.sarif) writes SARIF 2.1.0 for code scanning: one result \
+per failing or undecidable finding, at the line of the statement it is about (the Deny \
+statements that fall short, or lock out; the \"Statement\" member when none applies), \
+with file paths relative to the current directory.\n\n\
+Exit codes: 0 every document passes (at --fail-on); 1 a finding fails; 2 usage error, or a \
+file that cannot be read or is not a valid policy (with --format sarif, after the log is \
+written); 3 a finding could not be decided and nothing fails.\n\n\
 Examples:\n  s3audit check-policy policy.json --bucket my-bucket --default-sse sse-kms \
 --default-kms-key arn:aws:kms:us-east-1:111122223333:key/...\n  \
+s3audit check-policy policies/ --bucket my-bucket --format sarif --output policies.sarif\n  \
 s3audit check-policy --kind rcp root-rcp.json ou-rcp.json\n  \
 s3audit check-policy --kind key-policy key-policy.json --key-arn arn:aws:kms:us-east-1:111122223333:key/..."
 )]
 pub struct CheckPolicyArgs {
-    /// The policy document(s) (JSON): one bucket policy as given to PutBucketPolicy, or
-    /// with --kind rcp every RCP on the path root → OU → account
-    #[arg(required = true, value_name = "FILE")]
+    /// The policy documents (JSON), or directories of them (every *.json file under
+    /// each): bucket policies as given to PutBucketPolicy, each judged on its own, or with
+    /// --kind rcp every RCP on the path root → OU → account
+    #[arg(required = true, value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
 
     /// What the documents are
@@ -326,7 +341,7 @@ pub struct CheckPolicyArgs {
     #[arg(long, value_name = "ARN")]
     pub key_arn: Option<String>,
 
-    /// Print one fixed policy that resolves every failing POL rule at once (statements that
+    /// Print one fixed policy (of one FILE) that resolves every failing POL rule at once (statements that
     /// conflict with the fix replaced, keys pinned by ARN, re-checked before it is printed):
     /// the document alone on stdout (or --output), what changed and why on stderr. Exit 0
     /// when every rule passes on it, 1 when something still needs you (e.g. a key ARN)
@@ -461,6 +476,8 @@ pub enum Format {
     /// One self-contained HTML page (no network access): summary, per-bucket chart,
     /// filterable findings with evidence, KMS keys, scan scope
     Html,
+    /// SARIF 2.1.0 for code scanning, check-policy only: results on the policy's lines
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -397,3 +397,471 @@ fn a_key_policy_is_judged_for_outside_use_and_destruction() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+// --- Several documents, directories and SARIF -----------------------------------------------
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// `check-policy` run from the repository's root (so SARIF URIs are relative to it) on
+/// `paths` for bucket `b` with SSE-KMS by default, as the policy fixtures are written for.
+fn check_in_repo(paths: &[&str], extra: &[&str]) -> std::process::Output {
+    s3audit()
+        .current_dir(common::repo_root())
+        .arg("check-policy")
+        .args(paths)
+        .args([
+            "--bucket",
+            "b",
+            "--default-sse",
+            "sse-kms",
+            "--default-kms-key",
+            KEY,
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The 1-based line of `needle` in a fixture, found by reading the file line by line.
+fn line_of(file: &str, needle: &str) -> u64 {
+    let text = common::read(&common::repo_root().join(file));
+    let i = text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle} not in {file}"));
+    i as u64 + 1
+}
+
+/// The line of the statement with this Sid: its opening brace, the line before the Sid in
+/// these pretty-printed fixtures (checked).
+fn statement_line(file: &str, sid: &str) -> u64 {
+    let line = line_of(file, &format!("\"Sid\": \"{sid}\"")) - 1;
+    let text = common::read(&common::repo_root().join(file));
+    assert_eq!(
+        text.lines().nth(line as usize - 1).unwrap().trim(),
+        "{",
+        "{file}: the statement {sid} opens on the line before its Sid"
+    );
+    line
+}
+
+const POLICIES: &str = "tests/fixtures/policies";
+const TERRAFORM: &str = "tests/fixtures/policies/terraform/logs-bucket-policy.json";
+const CLOUDFORMATION: &str = "tests/fixtures/policies/cloudformation/bucket-policy.json";
+const PASSING: &str = "tests/fixtures/policies/passing.json";
+const INVALID: &str = "tests/fixtures/policies/invalid.json";
+
+/// The SARIF log of a directory of policies, as code scanning receives it: valid against
+/// the OASIS schema, one result per failing finding at the line of the statement it is
+/// about, the invalid document reported where its problem is, nothing for the passing one,
+/// and the same fingerprints on every run.
+#[test]
+fn a_sarif_log_of_a_policy_directory_points_at_each_statement() {
+    let out = check_in_repo(&[POLICIES], &["--format", "sarif"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "an invalid document: {stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "s3audit: invalid policy {INVALID}: Statement[1].Effect must be \"Allow\" or \"Deny\", found \"Permit\""
+        )
+    );
+    let log: Value = serde_json::from_slice(&out.stdout).expect("the log is written");
+
+    // The schema as published, but for one character: its pattern for a language tag
+    // (run.language, toolComponent.language), `^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$`,
+    // has a stray `]`, which the meta-schema's "regex" format refuses (ECMA-262 in Unicode
+    // mode has no lone `]`), so the schema would not compile. Escaped, it means what regex
+    // engines already read it as, a literal `]`; a log of ours names no language anyway.
+    // Formats are asserted (draft-07), so URIs are checked too.
+    let published =
+        common::read(&common::repo_root().join("tests/fixtures/sarif-schema-2.1.0.json"));
+    let stray = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
+    assert_eq!(published.matches(stray).count(), 2, "the published pattern");
+    let schema: Value = serde_json::from_str(
+        &published.replace(stray, r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}\\]?$""#),
+    )
+    .unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    // The validator does look: a log without results' required message is refused.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("message");
+    assert!(!validator.is_valid(&broken));
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] =
+        "my policy.json".into();
+    assert!(!validator.is_valid(&broken), "a URI is checked");
+
+    let run = &log["runs"][0];
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(run["tool"]["driver"]["name"], "s3audit");
+    let results = run["results"].as_array().unwrap();
+    let found: Vec<(String, String, String, u64)> = results
+        .iter()
+        .map(|r| {
+            let location = &r["locations"][0]["physicalLocation"];
+            assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+            // A relative reference of RFC 3986: unreserved, sub-delims, `/`, `%XX` only.
+            let uri = location["artifactLocation"]["uri"].as_str().unwrap();
+            assert!(
+                uri.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=/%@".contains(c)),
+                "{uri}"
+            );
+            (
+                location["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                r["ruleId"].as_str().unwrap().to_string(),
+                r["level"].as_str().unwrap().to_string(),
+                location["region"]["startLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = |file: &str, rule: &str, level: &str, line: u64| {
+        (file.to_string(), rule.to_string(), level.to_string(), line)
+    };
+    let member_tf = line_of(TERRAFORM, "\"Statement\"");
+    assert_eq!(
+        found,
+        [
+            // POL-002: the TLS Deny whose condition does not cover TLS 1.0.
+            expected(
+                CLOUDFORMATION,
+                "POL-002",
+                "note",
+                statement_line(CLOUDFORMATION, "DenyInsecureTransport")
+            ),
+            // POL-005: the first of the two statements that lock out every upload.
+            expected(
+                CLOUDFORMATION,
+                "POL-005",
+                "error",
+                statement_line(CLOUDFORMATION, "DenyIncorrectEncryptionHeader")
+            ),
+            // Where the problem is: the statement whose Effect is wrong.
+            expected(
+                INVALID,
+                "INVALID-POLICY",
+                "error",
+                statement_line(INVALID, "Typo")
+            ),
+            // POL-001, POL-002: the Deny that refuses plain HTTP for GetObject only.
+            expected(
+                TERRAFORM,
+                "POL-001",
+                "error",
+                statement_line(TERRAFORM, "DenyInsecureGets")
+            ),
+            expected(
+                TERRAFORM,
+                "POL-002",
+                "note",
+                statement_line(TERRAFORM, "DenyInsecureGets")
+            ),
+            // No Deny applies to uploads at all: the "Statement" member.
+            expected(TERRAFORM, "POL-003", "warning", member_tf),
+            expected(TERRAFORM, "POL-004", "note", member_tf),
+        ]
+    );
+    assert!(
+        !found.iter().any(|(uri, ..)| uri == PASSING),
+        "a passing document has no result"
+    );
+    // The other locking statement is a related location.
+    let lockout = &results[1];
+    assert_eq!(
+        lockout["relatedLocations"][0]["physicalLocation"]["region"]["startLine"],
+        statement_line(CLOUDFORMATION, "DenyUploadsWithoutKms")
+    );
+    assert!(
+        lockout["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("locks out every upload")
+    );
+    // A fail carries the request that gets through and the merged policy.
+    let pol1 = &results[3];
+    assert_eq!(
+        pol1["properties"]["counterexample"]["context"]["aws:SecureTransport"],
+        "false"
+    );
+    assert!(
+        pol1["properties"]["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("S3AuditDenyInsecureTransport")
+    );
+    // One descriptor per rule used, with the catalog's words; results index them.
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in results {
+        let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+        assert_eq!(rule["id"], r["ruleId"]);
+        assert!(!rule["help"]["text"].as_str().unwrap().is_empty(), "{rule}");
+    }
+    let pol5 = rules.iter().find(|r| r["id"] == "POL-005").unwrap();
+    assert_eq!(pol5["properties"]["security-severity"], "8.0");
+    assert_eq!(
+        pol5["shortDescription"]["text"],
+        "Bucket policy does not lock out every upload or read"
+    );
+    let pol3 = rules.iter().find(|r| r["id"] == "POL-003").unwrap();
+    assert_eq!(pol3["properties"]["security-severity"], "5.5");
+    assert!(
+        pol3["properties"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().starts_with("NIST")),
+        "{pol3}"
+    );
+
+    // Fingerprints: one per result, the same on the next run.
+    let fingerprints = |log: &Value| -> Vec<String> {
+        log["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["s3audit/v1"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let first = fingerprints(&log);
+    let mut unique = first.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), first.len(), "{first:?}");
+    let again = check_in_repo(&[POLICIES], &["--format", "sarif"]);
+    assert_eq!(
+        fingerprints(&serde_json::from_slice(&again.stdout).unwrap()),
+        first
+    );
+
+    // Valid documents only: exit 1 for the failures; the passing one alone: exit 0, no results.
+    let out = check_in_repo(
+        &[TERRAFORM, CLOUDFORMATION, PASSING],
+        &["--format", "sarif"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = check_in_repo(&[PASSING], &["--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(0));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+/// `--output x.sarif` chooses SARIF for check-policy (scan and evaluate refuse it:
+/// tests/cli_errors.rs), written whole, or not at all when the input is refused.
+#[test]
+fn a_sarif_output_file_is_chosen_by_its_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policies.sarif");
+    let out = check_in_repo(&[TERRAFORM], &["--output", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let log: Value = serde_json::from_str(&common::read(&path)).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"][0]["results"].as_array().unwrap().len(), 4);
+    // The table and JSON refuse an invalid document before writing anything.
+    let json = dir.path().join("report.json");
+    let out = check_in_repo(&[TERRAFORM, INVALID], &["--output", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!json.exists());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("invalid policy {INVALID}: Statement[1].Effect")),
+        "{stderr}"
+    );
+}
+
+/// Several documents in the other formats: each judged on its own, its findings naming its
+/// file; a directory is every *.json under it, in path order, hidden ones not walked.
+#[test]
+fn several_documents_each_get_their_own_findings_in_every_format() {
+    let out = check_in_repo(&[TERRAFORM, PASSING], &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 10, "five POL rules per document");
+    for (i, f) in findings.iter().enumerate() {
+        let file = if i < 5 { TERRAFORM } else { PASSING };
+        assert_eq!(f["resource"], file, "{f}");
+        assert!(f["bucket"].is_null());
+    }
+    assert!(findings[5..].iter().all(|f| f["status"] == "pass"));
+    assert_eq!(report["buckets"][0]["name"], "b");
+    // CSV: the same, one row per finding.
+    let out = check_in_repo(&[TERRAFORM, PASSING], &["--format", "csv"]);
+    let csv = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        csv.lines().filter(|l| l.contains(PASSING)).count(),
+        5,
+        "{csv}"
+    );
+    // One FILE keeps today's shape: the resource is the bucket.
+    let out = check_in_repo(&[PASSING], &["--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["resource"], "arn:aws:s3:::b");
+
+    // A directory, walked.
+    let dir = tempfile::tempdir().unwrap();
+    let passing = common::read(&common::repo_root().join(PASSING));
+    for name in [
+        "b.json",
+        "a/c.JSON",
+        "a/z/d.json",
+        ".terraform/x.json",
+        "notes.txt",
+    ] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &passing).unwrap();
+    }
+    std::fs::write(
+        dir.path().join(".terraform/x.json"),
+        "{\"not\": \"a policy\"}",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not JSON").unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let run = |args: &[&Path]| {
+        let out = s3audit()
+            .arg("check-policy")
+            .args(args)
+            .args([
+                "--bucket",
+                "b",
+                "--default-sse",
+                "sse-kms",
+                "--default-kms-key",
+                KEY,
+            ])
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code().unwrap(),
+            report,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // `b.json` named again through the directory is read once.
+    let (code, report, stderr) = run(&[dir.path(), &dir.path().join("b.json")]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut files: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource"].as_str().unwrap().to_string())
+        .collect();
+    files.dedup();
+    let d = dir.path().display();
+    assert_eq!(
+        files,
+        [
+            format!("{d}/a/c.JSON"),
+            format!("{d}/a/z/d.json"),
+            format!("{d}/b.json")
+        ]
+    );
+    // A directory with nothing to check is a usage error, not a silent pass.
+    let (code, _, stderr) = run(&[&dir.path().join("empty")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no *.json file in directory"), "{stderr}");
+    // A file that is not even text: exit 2 naming it; in SARIF, a result at its start.
+    std::fs::create_dir(dir.path().join("binary")).unwrap();
+    std::fs::write(dir.path().join("binary/x.json"), [0xff, 0xfe, b'{']).unwrap();
+    let (code, report, stderr) = run(&[&dir.path().join("binary")]);
+    assert_eq!((code, report), (2, Value::Null));
+    assert!(stderr.contains("x.json: not UTF-8 text"), "{stderr}");
+    let out = s3audit()
+        .arg("check-policy")
+        .arg(dir.path().join("binary"))
+        .args(["--bucket", "b", "--format", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "INVALID-POLICY");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        1
+    );
+    // --fix takes one document.
+    let out = s3audit()
+        .arg("check-policy")
+        .arg(dir.path())
+        .args(["--bucket", "b", "--fix"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fix takes one policy file"));
+}
+
+/// RCPs in SARIF: the documents of a directory are one chain, and a finding points at the
+/// statement in whichever document holds it.
+#[test]
+fn an_rcp_chain_in_sarif_points_into_the_document_that_falls_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let floor = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\": \"EnforceS3TlsVersion\", \"Effect\": \"Deny\", \"Principal\": \"*\", \"Action\": \"s3:*\", \"Resource\": \"*\",\n      \"Condition\": {\"NumericLessThan\": {\"s3:TlsVersion\": \"1.2\"}}\n    }\n  ]\n}\n";
+    let other = "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"DenyDeletes\", \"Effect\": \"Deny\", \"Principal\": \"*\", \"Action\": \"s3:DeleteBucket\", \"Resource\": \"*\"}]}";
+    std::fs::create_dir(dir.path().join("rcps")).unwrap();
+    std::fs::write(dir.path().join("rcps/ou.json"), floor).unwrap();
+    std::fs::write(dir.path().join("rcps/root.json"), other).unwrap();
+    let out = s3audit()
+        .current_dir(dir.path())
+        .args(["check-policy", "--kind", "rcp", "rcps", "--format", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "POL-001 fails, POL-002 passes");
+    let location = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "rcps/ou.json");
+    assert_eq!(location["region"]["startLine"], 4);
+    // Either document broken: the chain has no verdict, the broken one is the result.
+    std::fs::write(dir.path().join("rcps/root.json"), "{\"Statement\": [}").unwrap();
+    let out = s3audit()
+        .current_dir(dir.path())
+        .args(["check-policy", "--kind", "rcp", "rcps", "--format", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "INVALID-POLICY");
+    let location = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "rcps/root.json");
+    assert_eq!(location["region"]["startColumn"], 16);
+}

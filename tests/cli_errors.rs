@@ -212,6 +212,24 @@ fn an_output_extension_s3audit_cannot_write_is_a_usage_error_and_creates_nothing
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(left.is_empty(), "{name}: files created: {left:?}");
     }
+    // SARIF annotates policy files (check-policy): an estate has none, so scan and
+    // evaluate refuse it by name too, before anything is contacted or created.
+    let path = dir.path().join("report.sarif");
+    let out = scan_at("http://127.0.0.1:1")
+        .args(["--format", "sarif", "--output"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "--format sarif is for check-policy");
+    let out = s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .args(["--format", "sarif"])
+        .output()
+        .unwrap();
+    let line = assert_usage_error(&out, "--format sarif is for check-policy");
+    assert!(line.contains("write table, csv, json"), "{line}");
+    assert!(!path.exists());
     // Naming the format is a choice, not an accident: written as asked.
     let path = dir.path().join("report.log");
     let out = s3audit()

@@ -7,6 +7,7 @@ pub mod frameworks;
 mod html;
 pub mod inventory;
 mod json;
+pub mod sarif;
 mod table;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::model::{Estate, Finding, ModeCounts, Observed, Severity, Status};
 pub use self::csv::CsvRenderer;
 pub use self::html::HtmlRenderer;
 pub use self::json::JsonRenderer;
+pub use self::sarif::{PolicySource, SarifRenderer};
 pub use self::table::{TableRenderer, catalog_table, output_width};
 
 /// Version of the JSON report contract (`reports/schema.json`).

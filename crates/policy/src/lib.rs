@@ -23,7 +23,8 @@
 //! three-valued so that what cannot be decided stays undecided; [`actions`] is the catalog
 //! of S3 actions, so "all actions" is enumerated, not guessed; [`glob`] is the one `*`/`?`
 //! matcher (also behind s3audit's `--exclude`), with pattern-set questions linear in the
-//! patterns.
+//! patterns. [`position`] says where each statement is in the text, for annotations that
+//! point at the statement a finding is about.
 //!
 //! Everything here is pure (no I/O, no clock, no AWS SDK types): the same document always
 //! gets the same answer, and the crate builds on its own for the fuzz target and the
@@ -36,6 +37,7 @@ pub mod condition;
 pub mod document;
 pub mod glob;
 pub mod json;
+pub mod position;
 pub mod principals;
 pub mod questions;
 pub mod remediation;

@@ -186,7 +186,13 @@ proptest! {
 
     #[test]
     fn parsing_arbitrary_text_never_panics(text in ".{0,200}") {
-        let _ = parse_policy(&text);
+        if let Err(e) = parse_policy(&text) {
+            // Where the problem is, when known, is a place in the text.
+            if let Some(at) = e.position(&text) {
+                prop_assert!(at.line >= 1 && at.line <= text.split('\n').count(), "{:?}", at);
+                prop_assert!(at.column >= 1);
+            }
+        }
     }
 
     #[test]
@@ -439,6 +445,43 @@ fn arb_policy() -> impl Strategy<Value = Value> {
         1..4,
     )
     .prop_map(|stmts| json!({"Version": "2012-10-17", "Statement": stmts}))
+}
+
+/// The byte offset of a position (the inverse of `position::position_at`).
+fn offset_of(text: &str, at: super::position::Position) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(at.line - 1)
+        .map(str::len)
+        .sum();
+    line_start
+        + text[line_start..]
+            .chars()
+            .take(at.column - 1)
+            .map(char::len_utf8)
+            .sum::<usize>()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(200), ..ProptestConfig::default() })]
+
+    /// Each statement's span, compact or pretty-printed, with LF or CRLF, is exactly that
+    /// statement's text.
+    #[test]
+    fn statement_spans_cover_exactly_each_statement(doc in arb_policy(), pretty in any::<bool>(), crlf in any::<bool>()) {
+        let mut text = if pretty { serde_json::to_string_pretty(&doc).unwrap() } else { doc.to_string() };
+        if crlf {
+            text = text.replace('\n', "\r\n");
+        }
+        let policy = parse_policy(&text).unwrap();
+        let layout = super::position::layout(&text).unwrap();
+        prop_assert_eq!(layout.statements.len(), policy.statements.len());
+        for (statement, span) in policy.statements.iter().zip(&layout.statements) {
+            let slice = &text[offset_of(&text, span.start)..offset_of(&text, span.end)];
+            let parsed: Value = serde_json::from_str(slice).unwrap();
+            prop_assert_eq!(&parsed, &doc["Statement"][statement.index]);
+        }
+    }
 }
 
 fn arb_facts() -> impl Strategy<Value = Facts> {
