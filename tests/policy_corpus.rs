@@ -202,6 +202,14 @@ struct RcpCase {
     message_contains: BTreeMap<String, String>,
 }
 
+/// A case's RCPs as `(name, text)`, root first, as `check-policy --kind rcp` reads them.
+fn rcp_documents(rcps: &[Value]) -> Vec<(String, String)> {
+    rcps.iter()
+        .enumerate()
+        .map(|(i, d)| (format!("rcp{i}"), d.to_string()))
+        .collect()
+}
+
 #[test]
 fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
     use s3audit::rules::pol::rcp::evaluate_rcps;
@@ -215,12 +223,7 @@ fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
             case.why.contains("Resource control policies"),
             "{name}: cite AWS"
         );
-        let docs: Vec<(String, String)> = case
-            .rcps
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (format!("rcp{i}"), d.to_string()))
-            .collect();
+        let docs = rcp_documents(&case.rcps);
         let outcomes = evaluate_rcps(&docs, Some("111122223333")).expect("valid RCPs");
         for (rule, want) in &case.expect {
             let got = outcomes
@@ -348,12 +351,7 @@ fn rcp_and_key_policy_explanations_are_snapshotted() {
     use s3audit::rules::pol::rcp::evaluate_rcps;
     let mut all = BTreeMap::new();
     for (name, case) in corpus::<RcpCase>("rcp") {
-        let docs: Vec<(String, String)> = case
-            .rcps
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (format!("rcp{i}"), d.to_string()))
-            .collect();
+        let docs = rcp_documents(&case.rcps);
         let outcomes = evaluate_rcps(&docs, Some("111122223333")).expect("valid RCPs");
         all.insert(format!("rcp/{name}"), explained(&outcomes));
     }

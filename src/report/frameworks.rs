@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, Color};
 use serde::Serialize;
 use serde_json::{Value, json};
 use unicode_width::UnicodeWidthStr;
@@ -481,15 +480,7 @@ fn fitted(
             Some(share.max(MIN_FLEX_WIDTH.min(natural[i])))
         })
         .collect();
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    if color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    // Wrapped here (at spaces, then after separators), not by comfy-table.
-    table.set_content_arrangement(ContentArrangement::Disabled);
+    let mut table = super::table::prewrapped_table(color);
     table.set_header(header.iter().copied());
     for row in rows {
         let cells: Vec<Cell> = row

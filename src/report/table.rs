@@ -182,22 +182,12 @@ impl TableRenderer {
     }
 
     fn table(&self, layout: &Layout, rows: &[(&Finding, Vec<String>)]) -> Table {
-        let mut table = Table::new();
+        let mut table = prewrapped_table(self.color);
         // With --explain a row can be a whole policy document: rules between rows tell
         // where one finding ends and the next begins.
-        table.load_style(if self.explain {
-            UTF8_FULL
-        } else {
-            UTF8_FULL_CONDENSED
-        });
-        if self.color {
-            // The caller decided (--color); comfy-table would otherwise ask stdout again.
-            table.enforce_styling();
-        } else {
-            table.force_no_tty();
+        if self.explain {
+            table.load_style(UTF8_FULL);
         }
-        // The text is wrapped already (see the type's doc): comfy-table only pads.
-        table.set_content_arrangement(ContentArrangement::Disabled);
         for (f, lines) in rows {
             table.add_row(Row::from(vec![
                 Cell::new(terminal(&f.rule)),
@@ -423,14 +413,7 @@ pub fn catalog_table(catalog: &[RuleMeta], width: Option<u16>, color: bool) -> S
             .saturating_sub(OVERHEAD + id_width.max("Rule".len()) + severity_width)
             .max(MIN_TEXT_WIDTH)
     });
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED);
-    if color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    table.set_content_arrangement(ContentArrangement::Disabled);
+    let mut table = prewrapped_table(color);
     table.set_header(["Rule", "Severity", "Title"]);
     for m in catalog {
         let severity = Cell::new(m.severity.as_str());
@@ -554,6 +537,21 @@ fn pieces(word: &str, room: usize) -> Vec<&str> {
         }
     }
     out
+}
+
+/// A comfy-table for text s3audit has wrapped itself (at spaces, then after separators):
+/// comfy-table only pads it. `color` is the caller's decision (--color); comfy-table would
+/// otherwise ask stdout again.
+pub(crate) fn prewrapped_table(color: bool) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table.set_content_arrangement(ContentArrangement::Disabled);
+    table
 }
 
 #[cfg(test)]
