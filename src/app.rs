@@ -100,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::CheckPolicy(args) => check_policy(args, ui),
+        Command::Diff(args) => diff_command(&args),
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3audit", &mut script);
@@ -1392,5 +1393,72 @@ impl Write for Guarded<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.check()?;
         self.out.flush()
+    }
+}
+
+/// `s3audit diff OLD NEW`: each side read as a report or a snapshot (a snapshot evaluated
+/// with the default rule settings, as `evaluate` without --config would), then compared.
+/// Exit 1 when the drift regressed, 0 otherwise; unreadable input is an error (exit 2).
+fn diff_command(args: &crate::cli::DiffArgs) -> anyhow::Result<u8> {
+    if let Some(out) = &args.output {
+        distinct_paths(
+            &[("--output", Some(out.as_path()))],
+            &[
+                ("OLD", Some(args.old.as_path())),
+                ("NEW", Some(args.new.as_path())),
+            ],
+        )?;
+    }
+    let (old_kind, old) = load_scan(&args.old)?;
+    let (new_kind, new) = load_scan(&args.new)?;
+    let drift = crate::report::diff::diff(
+        &old,
+        &new,
+        old_kind,
+        &args.old.display().to_string(),
+        new_kind,
+        &args.new.display().to_string(),
+    );
+    let mut text = match args.format {
+        CatalogFormat::Json => serde_json::to_string_pretty(&drift)?,
+        CatalogFormat::Table => crate::report::diff::render_table(&drift),
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    match &args.output {
+        Some(path) => {
+            let mut file = OutputFile::create(path)?;
+            file.write_all(text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            output::commit_all([file])?;
+        }
+        None => write_stdout(text.as_bytes()).context("cannot write the drift")?,
+    }
+    Ok(if drift.regressed {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// One side of `diff`: a snapshot (it has `snapshot_version`) evaluated into a report, or
+/// a JSON report (it has `schema_version`), with which of the two it was.
+fn load_scan(path: &Path) -> anyhow::Result<(&'static str, Report)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    if value.get("snapshot_version").is_some() {
+        let estate = load_snapshot(path)?;
+        let findings = rules::evaluate(&estate, &RuleConfig::default());
+        Ok(("snapshot", Report::new(&estate, findings)))
+    } else if value.get("schema_version").is_some() && value.get("findings").is_some() {
+        Ok(("report", load_report(path)?))
+    } else {
+        anyhow::bail!(
+            "{} is neither a JSON report (scan --format json) nor a snapshot (scan --save-snapshot)",
+            path.display()
+        )
     }
 }

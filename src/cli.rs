@@ -72,6 +72,19 @@ pub enum Command {
     /// Evaluate a bucket policy, or the resource control policies of an organization,
     /// before deploying them: the POL findings, offline
     CheckPolicy(CheckPolicyArgs),
+    /// Compare two scans (JSON reports or snapshots): new and resolved failures, object
+    /// counts, buckets and keys; exit 1 when something regressed
+    #[command(
+        after_help = "OLD and NEW are each a JSON report (scan or evaluate --format json) \
+or a snapshot (scan --save-snapshot), told apart by content; a snapshot is evaluated with the \
+default rule settings. A failure missing from NEW, or n/a there because NEW did not read the \
+objects, is listed as not covered, never as resolved.\n\n\
+Exit codes: 0 nothing regressed; 1 a new failing finding, more unencrypted objects in a \
+bucket, a key that left Enabled, or NEW incomplete where OLD was complete; 2 an input that \
+cannot be read or is neither a report nor a snapshot.\n\n\
+Examples:\n  s3audit diff last-week.json today.json\n  s3audit diff old-estate.json new-estate.json --format json --output drift.json"
+    )]
+    Diff(DiffArgs),
     /// Print a shell completion script to stdout
     #[command(after_help = "Install it where your shell looks, e.g.:\n  \
 s3audit completions bash > ~/.local/share/bash-completion/completions/s3audit\n  \
@@ -484,4 +497,23 @@ pub enum Format {
 pub enum CatalogFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier scan: a JSON report or a snapshot
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The later scan: a JSON report or a snapshot
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: CatalogFormat,
+
+    /// Write the drift here instead of stdout (replaced whole at the end)
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }

@@ -2,6 +2,7 @@
 //! pass or fail; they only show the findings the rules produced.
 
 mod csv;
+pub mod diff;
 pub mod escape;
 pub mod frameworks;
 mod html;
