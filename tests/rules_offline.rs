@@ -1454,3 +1454,128 @@ fn rules_explain_prints_a_rule_whole_with_its_requirements() {
         "{unmapped}"
     );
 }
+
+// `s3audit diff OLD NEW` on the README fixture and a regressed copy of it.
+
+/// `s3audit diff OLD NEW ARGS...`.
+fn diff_run(old: &std::path::Path, new: &std::path::Path, args: &[&str]) -> std::process::Output {
+    common::s3audit()
+        .arg("diff")
+        .arg(old)
+        .arg(new)
+        .args(args)
+        .output()
+        .expect("run s3audit")
+}
+
+#[test]
+fn diff_identical_snapshots_exit_0() {
+    let fixture = std::path::PathBuf::from(fixture());
+    let out = diff_run(&fixture, &fixture, &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drift: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(drift["regressed"], false);
+    assert_eq!(drift["findings"]["still_failing"], 10);
+    assert_eq!(drift["findings"]["new_failures"], serde_json::json!([]));
+}
+
+#[test]
+fn diff_regressed_snapshot_against_report_exit_1_and_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // OLD as a JSON report, NEW as a snapshot: the kinds may be mixed.
+    let old = dir.path().join("old-report.json");
+    let out = common::s3audit()
+        .args(["-q", "evaluate"])
+        .arg(fixture())
+        .args(["--format", "json", "--output"])
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the fixture has failures");
+
+    // demo-kms-good loses its default encryption and gains two unencrypted objects.
+    let mut estate: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    let good = estate["buckets"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|b| b["name"] == "demo-kms-good")
+        .unwrap();
+    good["encryption"] = serde_json::json!({"status": "absent"});
+    let current = &mut good["objects"]["current"];
+    current["none"] = serde_json::json!(2);
+    current["total"] = serde_json::json!(current["total"].as_u64().unwrap() + 2);
+    let new = dir.path().join("new-estate.json");
+    std::fs::write(&new, serde_json::to_string(&estate).unwrap()).unwrap();
+
+    let out = diff_run(&old, &new, &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drift: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(drift["regressed"], true);
+    assert_eq!(drift["old"]["kind"], "report");
+    assert_eq!(drift["new"]["kind"], "snapshot");
+    let new_failures = drift["findings"]["new_failures"].as_array().unwrap();
+    assert!(
+        new_failures
+            .iter()
+            .any(|f| f["bucket"] == "demo-kms-good" && f["rule"] == "ENC-001"),
+        "{new_failures:#?}"
+    );
+    let none = drift["object_counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["bucket"] == "demo-kms-good" && c["mode"] == "none" && c["scope"] == "current")
+        .expect("a change of unencrypted objects");
+    assert_eq!(
+        (none["old"].as_u64(), none["new"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert!(
+        drift["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("2 more unencrypted")),
+        "{drift:#}"
+    );
+
+    // The table says the same, and the reverse direction is not a regression.
+    let out = diff_run(&old, &new, &[]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("REGRESSED"), "{table}");
+    assert!(table.contains("New failures"), "{table}");
+    let out = diff_run(&new, &old, &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn diff_bad_input_exit_2_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let neither = dir.path().join("neither.json");
+    std::fs::write(&neither, r#"{"hello": 1}"#).unwrap();
+    let fixture = std::path::PathBuf::from(fixture());
+    for bad in [dir.path().join("missing.json"), neither] {
+        let out = diff_run(&fixture, &bad, &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -139,9 +139,8 @@ fn count_changes(
         .collect()
 }
 
-/// Compares OLD with NEW. `old_side`/`new_side` give the kind and source label of each
-/// (the caller knows whether it read a report or a snapshot); their completeness is
-/// taken from the reports.
+/// Compares OLD with NEW. The kind ("report" or "snapshot") and source label of each
+/// come from the caller, which read the files; completeness is taken from the reports.
 pub fn diff(
     old: &Report,
     new: &Report,
