@@ -205,11 +205,8 @@ pub fn diff(
                     findings.resolved.push(change);
                 }
             }
-            Some(s) => {
-                if change.old_status != Some(s) {
-                    findings.status_changes.push(change);
-                }
-            }
+            Some(s) if change.old_status != Some(s) => findings.status_changes.push(change),
+            Some(_) => {}
         }
     }
     // Fail to error and back: failing on both sides, yet worth seeing.
