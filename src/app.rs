@@ -10,12 +10,13 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::cli::{
-    CatalogFormat, CheckPolicyArgs, Cli, ColorChoice, Command, DefaultSseArg, EvaluateArgs, Format,
-    FrameworksArgs, FrameworksCommand, ManArgs, OutputArgs, PolicyKind, RuleArgs, RulesCommand,
-    ScanArgs,
+    CatalogFormat, CheckPolicyArgs, Cli, ColorChoice, Command, DefaultSseArg, EvaluateArgs,
+    EvidenceArgs, Format, FrameworksArgs, FrameworksCommand, ManArgs, OutputArgs, PolicyKind,
+    RuleArgs, RulesCommand, ScanArgs, VerifyArgs,
 };
 use crate::collect::{self, ConnectionSettings, ObjectScanSettings, ScanSettings};
 use crate::config::{ConfigFile, RuleConfig};
+use crate::evidence::{self, Bundle};
 use crate::model::{Estate, Finding, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
@@ -101,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::CheckPolicy(args) => check_policy(args, ui),
         Command::Diff(args) => diff_command(&args),
+        Command::Verify(args) => verify(&args, ui),
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "s3audit", &mut script);
@@ -222,6 +224,16 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
             ("--ca-bundle", connection.ca_bundle.as_deref()),
         ],
     )?;
+    let evidence = Evidence::open(
+        &args.evidence,
+        &args.rules,
+        &rule_config,
+        &[
+            args.output.output.as_deref(),
+            args.save_snapshot.as_deref(),
+            args.objects_csv.as_deref(),
+        ],
+    )?;
     let settings = ScanSettings {
         connection,
         buckets: args.buckets,
@@ -244,7 +256,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         snapshot: args.save_snapshot.as_deref(),
         inventory: args.objects_csv.as_deref(),
     };
-    let written = scan_and_write(&settings, &outputs, &rule_config, ui, &interrupt);
+    let written = scan_and_write(&settings, &outputs, evidence, &rule_config, ui, &interrupt);
     interrupt.settle(written)
 }
 
@@ -261,6 +273,7 @@ struct ScanOutputs<'a> {
 fn scan_and_write(
     settings: &ScanSettings,
     outputs: &ScanOutputs,
+    evidence: Option<Evidence>,
     rule_config: &RuleConfig,
     ui: Ui,
     interrupt: &Interrupt,
@@ -273,17 +286,26 @@ fn scan_and_write(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (inventory, writer) = match inventory_file {
-        Some(mut file) => {
-            let (tx, rx) = tokio::sync::mpsc::channel(4096);
-            let interrupt = interrupt.clone();
-            let writer = std::thread::spawn(move || {
-                // On an interrupt the file is dropped here, which removes its temporary file.
-                write_inventory(rx, &mut interrupt.guard(&mut file)).map(|_| file)
-            });
-            (Some(tx), Some(writer))
-        }
-        None => (None, None),
+    // The bundle's copy of the inventory, when objects are scanned.
+    let mut bundle_inventory = match (&evidence, &settings.objects) {
+        (Some(evidence), Some(_)) => Some(evidence.bundle.create_file(evidence::INVENTORY)?),
+        _ => None,
+    };
+    let (inventory, writer) = if inventory_file.is_some() || bundle_inventory.is_some() {
+        let mut file = inventory_file;
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        let interrupt = interrupt.clone();
+        let writer = std::thread::spawn(move || {
+            let mut both = Tee(
+                file.as_mut().map(|f| f as &mut dyn Write),
+                bundle_inventory.as_mut().map(|f| f as &mut dyn Write),
+            );
+            // On an interrupt the file is dropped here, which removes its temporary file.
+            write_inventory(rx, &mut interrupt.guard(&mut both)).map(|_| file)
+        });
+        (Some(tx), Some(writer))
+    } else {
+        (None, None)
     };
     let scanned = runtime.block_on(async {
         tokio::select! {
@@ -299,7 +321,8 @@ fn scan_and_write(
     let inventory_file = writer
         .map(|w| w.join().expect("inventory writer thread panicked"))
         .transpose()
-        .context("cannot write the objects CSV")?;
+        .context("cannot write the objects CSV")?
+        .flatten();
     let estate = scanned.ok_or(Interrupted)??;
     if let Some(file) = &mut snapshot_file {
         serde_json::to_writer_pretty(interrupt.guard(file), &estate)
@@ -314,6 +337,10 @@ fn scan_and_write(
         ui,
         interrupt,
     )?;
+    if let Some(evidence) = &evidence {
+        let snapshot = serde_json::to_vec_pretty(&estate).context("cannot write snapshot")?;
+        evidence.write(&report, &snapshot)?;
+    }
     let written: Vec<(String, String)> = sink
         .written()
         .into_iter()
@@ -323,12 +350,16 @@ fn scan_and_write(
                 .as_ref()
                 .and_then(|f| replaced(f, "objects CSV")),
         )
+        .chain(evidence.as_ref().map(Evidence::announced))
         .collect();
     interrupt.commit(
         [inventory_file, snapshot_file, Some(sink.file)]
             .into_iter()
             .flatten(),
     )?;
+    if let Some(evidence) = evidence {
+        evidence.bundle.commit()?;
+    }
     ui.announce(&written, &report);
     Ok(code)
 }
@@ -343,8 +374,199 @@ fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
         ],
     )?;
     let estate = load_snapshot(&args.snapshot)?;
+    let evidence = Evidence::open(
+        &args.evidence,
+        &args.rules,
+        &rule_config,
+        &[args.output.output.as_deref()],
+    )?
+    .map(|evidence| {
+        // The snapshot's own bytes: the evidence is what was judged, byte for byte.
+        std::fs::read(&args.snapshot)
+            .with_context(|| format!("cannot read snapshot {}", args.snapshot.display()))
+            .map(|bytes| (evidence, bytes))
+    })
+    .transpose()?;
     let findings = rules::evaluate(&estate, &rule_config);
-    write_report(Report::new(&estate, findings), Vec::new(), &args.output, ui)
+    write_report_with(
+        Report::new(&estate, findings),
+        Vec::new(),
+        &args.output,
+        ui,
+        evidence,
+    )
+}
+
+/// `--evidence DIR` opened: the bundle being written, the key that signs it, and the rule
+/// settings it records.
+struct Evidence {
+    bundle: Bundle,
+    key: Option<ssh_key::PrivateKey>,
+    config: Vec<u8>,
+}
+
+impl Evidence {
+    /// Checks everything about the bundle that can be wrong before the run: DIR new or
+    /// empty, no other output inside it, the signing key readable.
+    fn open(
+        args: &EvidenceArgs,
+        rules: &RuleArgs,
+        rule_config: &RuleConfig,
+        outputs: &[Option<&Path>],
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(dir) = args.evidence.as_deref() else {
+            return Ok(None);
+        };
+        if let Ok(bundle_dir) = std::fs::canonicalize(dir) {
+            for output in outputs.iter().flatten() {
+                let parent = match output.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                if std::fs::canonicalize(parent).is_ok_and(|p| p == bundle_dir) {
+                    anyhow::bail!(
+                        "{} is inside --evidence {}: the bundle directory holds the bundle only",
+                        output.display(),
+                        dir.display()
+                    );
+                }
+            }
+        }
+        let key = args
+            .sign_key
+            .as_deref()
+            .map(evidence::load_signing_key)
+            .transpose()?;
+        let config = evidence_config(rules, rule_config)?;
+        let bundle = Bundle::create(dir)?;
+        Ok(Some(Evidence {
+            bundle,
+            key,
+            config,
+        }))
+    }
+
+    /// Writes the report (as filtered for this run), the snapshot and the rule settings,
+    /// then the manifest and its signature. The inventory was streamed in already.
+    fn write(&self, report: &Report, snapshot: &[u8]) -> anyhow::Result<()> {
+        let bundle = &self.bundle;
+        bundle.write_with(evidence::REPORT_JSON, |out| {
+            JsonRenderer.render(report, out)
+        })?;
+        bundle.write_with(evidence::FINDINGS_CSV, |out| {
+            CsvRenderer.render(report, out)
+        })?;
+        bundle.write_with(evidence::REPORT_HTML, |out| {
+            HtmlRenderer.render(report, out)
+        })?;
+        bundle.write_with(evidence::SNAPSHOT, |out| out.write_all(snapshot))?;
+        bundle.write_with(evidence::CONFIG, |out| out.write_all(&self.config))?;
+        bundle.seal(self.key.as_ref())
+    }
+
+    fn announced(&self) -> (String, String) {
+        let what = if self.key.is_some() {
+            "signed evidence bundle"
+        } else {
+            "evidence bundle"
+        };
+        (self.bundle.path().display().to_string(), what.to_string())
+    }
+}
+
+/// The rule settings a bundle records, as a file `--config` reads: the config file's own
+/// bytes when it alone set them, else the effective settings (defaults, the file and
+/// `--allowed-kms-key` merged).
+fn evidence_config(args: &RuleArgs, config: &RuleConfig) -> anyhow::Result<Vec<u8>> {
+    if let Some(path) = &args.config
+        && args.allowed_kms_keys.is_empty()
+    {
+        return std::fs::read(path)
+            .with_context(|| format!("cannot read config file {}", path.display()));
+    }
+    #[derive(serde::Serialize)]
+    struct Settings<'a> {
+        allowed_kms_keys: &'a [String],
+        required_object_mode: crate::model::SseMode,
+    }
+    let body = toml::to_string(&Settings {
+        allowed_kms_keys: &config.allowed_kms_keys,
+        required_object_mode: config.required_object_mode,
+    })
+    .context("cannot write the rule settings")?;
+    Ok(format!(
+        "# The rule settings of this run (s3audit evaluate snapshot.json --config config.toml)\n{body}"
+    )
+    .into_bytes())
+}
+
+/// Writes into both (either may be absent): the objects inventory to `--objects-csv` and
+/// into the evidence bundle.
+struct Tee<'a>(Option<&'a mut dyn Write>, Option<&'a mut dyn Write>);
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        for out in [&mut self.0, &mut self.1].into_iter().flatten() {
+            out.write_all(buf)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        for out in [&mut self.0, &mut self.1].into_iter().flatten() {
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// `s3audit verify DIR [--pubkey FILE]`: each problem on stdout, a summary on stderr.
+fn verify(args: &VerifyArgs, ui: Ui) -> anyhow::Result<u8> {
+    let outcome = evidence::verify(&args.dir, args.pubkey.as_deref())?;
+    let mut text = String::new();
+    for problem in &outcome.problems {
+        text.push_str(&crate::report::escape::terminal(&problem.to_string()));
+        text.push('\n');
+    }
+    write_stdout(text.as_bytes()).context("cannot write the verification")?;
+    let dir = crate::report::escape::terminal(&args.dir.display().to_string()).to_string();
+    if outcome.problems.is_empty() {
+        if !ui.quiet {
+            let signature = if outcome.signature_verified {
+                format!(", and {} verifies", evidence::SIGNATURE)
+            } else if outcome.signature_unchecked {
+                format!("; {} was not checked (give --pubkey)", evidence::SIGNATURE)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "s3audit: verify: {dir}: all {} files match {}{signature}",
+                outcome.listed,
+                evidence::MANIFEST
+            );
+        }
+        return Ok(EXIT_OK);
+    }
+    let count =
+        |f: fn(&evidence::Problem) -> bool| outcome.problems.iter().filter(|p| f(p)).count();
+    let bad_signature = count(|p| matches!(p, evidence::Problem::BadSignature(_)));
+    eprintln!(
+        "s3audit: verify: {dir}: FAILED: {} changed, {} missing, {} extra{}",
+        count(|p| matches!(p, evidence::Problem::Changed(_))),
+        count(|p| matches!(p, evidence::Problem::Missing(_))),
+        count(|p| matches!(p, evidence::Problem::Extra(_))),
+        if bad_signature > 0 {
+            ", bad signature"
+        } else {
+            ""
+        }
+    );
+    Ok(EXIT_FINDINGS)
 }
 
 fn check_policy(args: CheckPolicyArgs, ui: Ui) -> anyhow::Result<u8> {
@@ -725,17 +947,39 @@ fn check_policy_options(args: &CheckPolicyArgs, bucket: &str) -> rules::CheckPol
 /// are `sources`): a signal while it is written leaves no temporary file and the previous
 /// report in place.
 fn write_report(
+    report: Report,
+    sources: Vec<PolicySource>,
+    args: &OutputArgs,
+    ui: Ui,
+) -> anyhow::Result<u8> {
+    write_report_with(report, sources, args, ui, None)
+}
+
+/// [`write_report`], and the evidence bundle of `evaluate --evidence` with the snapshot's
+/// bytes.
+fn write_report_with(
     mut report: Report,
     sources: Vec<PolicySource>,
     args: &OutputArgs,
     ui: Ui,
+    evidence: Option<(Evidence, Vec<u8>)>,
 ) -> anyhow::Result<u8> {
     let interrupt = Interrupt::watch("interrupted")?;
     let written = ReportSink::open(args, !sources.is_empty()).and_then(|mut sink| {
         sink.sources = sources;
         let code = render(&mut report, &mut sink, args.fail_on, ui, &interrupt)?;
-        let written: Vec<(String, String)> = sink.written().into_iter().collect();
+        if let Some((evidence, snapshot)) = &evidence {
+            evidence.write(&report, snapshot)?;
+        }
+        let written: Vec<(String, String)> = sink
+            .written()
+            .into_iter()
+            .chain(evidence.as_ref().map(|(e, _)| e.announced()))
+            .collect();
         interrupt.commit([sink.file])?;
+        if let Some((evidence, _)) = evidence {
+            evidence.bundle.commit()?;
+        }
         ui.announce(&written, &report);
         Ok(code)
     });

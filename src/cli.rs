@@ -85,6 +85,17 @@ cannot be read or is neither a report nor a snapshot.\n\n\
 Examples:\n  s3audit diff last-week.json today.json\n  s3audit diff old-estate.json new-estate.json --format json --output drift.json"
     )]
     Diff(DiffArgs),
+    /// Check an evidence bundle (`--evidence DIR`): every file against SHA256SUMS, and
+    /// with --pubkey the manifest's signature
+    #[command(
+        after_help = "Prints each changed, missing or extra file on stdout, a summary on \
+stderr. Exit codes: 0 every file matches (and with --pubkey the signature verifies); 1 a file \
+changed, is missing or is not listed, or the signature does not verify; 2 no such directory, \
+no SHA256SUMS, a malformed line, an unreadable key.\n\n\
+Without s3audit: cd DIR && sha256sum -c SHA256SUMS; and for a signed bundle\n  \
+ssh-keygen -Y verify -f allowed_signers -I auditor -n file -s SHA256SUMS.sig < SHA256SUMS"
+    )]
+    Verify(VerifyArgs),
     /// Print a shell completion script to stdout
     #[command(after_help = "Install it where your shell looks, e.g.:\n  \
 s3audit completions bash > ~/.local/share/bash-completion/completions/s3audit\n  \
@@ -98,6 +109,34 @@ s3audit man > ~/.local/share/man/man1/s3audit.1\n  \
 s3audit man scan > ~/.local/share/man/man1/s3audit-scan.1"
     )]
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle directory written by --evidence
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Also check SHA256SUMS.sig with this OpenSSH public key (the .pub of --sign-key)
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+}
+
+/// `--evidence DIR` and `--sign-key` of `scan` and `evaluate`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Evidence")]
+pub struct EvidenceArgs {
+    /// Also write an evidence bundle into DIR (new or empty): report.json, findings.csv,
+    /// report.html, snapshot.json, objects.csv (when objects were scanned), config.toml and
+    /// a SHA256SUMS manifest (`sha256sum -c`, `s3audit verify DIR`). Written whole or not at all
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+
+    /// Sign the bundle's SHA256SUMS with this unencrypted Ed25519 OpenSSH private key, as
+    /// `ssh-keygen -Y sign -n file` does (SHA256SUMS.sig; checked by `ssh-keygen -Y verify`
+    /// or `s3audit verify --pubkey`)
+    #[arg(long, value_name = "PATH", requires = "evidence")]
+    pub sign_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +223,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -300,6 +342,9 @@ pub struct EvaluateArgs {
 
     #[command(flatten)]
     pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 #[derive(Debug, Args)]

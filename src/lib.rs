@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod evidence;
 pub mod model;
 pub mod output;
 pub mod report;

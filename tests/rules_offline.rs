@@ -1579,3 +1579,323 @@ fn diff_bad_input_exit_2_one_line() {
         assert!(out.stdout.is_empty());
     }
 }
+
+// ---- The evidence bundle (`--evidence DIR`, `s3audit verify`) ----
+
+/// `s3audit ARGS...` in `cwd`.
+fn s3audit_in(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
+    common::s3audit()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run s3audit")
+}
+
+/// `evaluate FIXTURE --evidence NAME` in `cwd` (plus `extra`), asserting it wrote.
+fn bundle_of_fixture(cwd: &std::path::Path, name: &str, extra: &[&str]) {
+    let fixture = fixture();
+    let mut args = vec![
+        "evaluate",
+        fixture.as_str(),
+        "--format",
+        "json",
+        "--evidence",
+        name,
+    ];
+    args.extend_from_slice(extra);
+    let out = s3audit_in(cwd, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the fixture has failures: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// `s3audit verify DIR ARGS...`: (exit code, stdout lines).
+fn verify_bundle(cwd: &std::path::Path, dir: &str, args: &[&str]) -> (Option<i32>, Vec<String>) {
+    let mut all = vec!["verify", dir];
+    all.extend_from_slice(args);
+    let out = s3audit_in(cwd, &all);
+    let lines = stdout(&out).lines().map(str::to_string).collect();
+    (out.status.code(), lines)
+}
+
+fn findings_of(report_json: &[u8]) -> serde_json::Value {
+    let report: serde_json::Value = serde_json::from_slice(report_json).unwrap();
+    report["findings"].clone()
+}
+
+#[test]
+fn evidence_bundle_checks_with_sha256sum_and_verify_names_every_tampered_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    bundle_of_fixture(cwd, "ev", &[]);
+    let ev = cwd.join("ev");
+    let mut names: Vec<String> = std::fs::read_dir(&ev)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "SHA256SUMS",
+            "config.toml",
+            "findings.csv",
+            "report.html",
+            "report.json",
+            "snapshot.json"
+        ]
+    );
+    // Nothing left beside it.
+    let beside: Vec<_> = std::fs::read_dir(cwd).unwrap().collect();
+    assert_eq!(beside.len(), 1, "only the bundle: {beside:?}");
+
+    // GNU format: sorted, two spaces, every file but the manifest.
+    let manifest = std::fs::read_to_string(ev.join("SHA256SUMS")).unwrap();
+    let listed: Vec<&str> = manifest.lines().map(|l| &l[66..]).collect();
+    assert_eq!(
+        listed,
+        names[1..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(manifest.lines().all(|l| l.as_bytes()[64..66] == *b"  "));
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "--strict", "SHA256SUMS"])
+        .current_dir(&ev)
+        .output()
+        .expect("run sha256sum (coreutils)");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(stdout(&check).matches(": OK").count(), 5);
+
+    assert_eq!(verify_bundle(cwd, "ev", &[]), (Some(0), vec![]));
+
+    // The snapshot and settings reproduce every verdict of the report.
+    let again = s3audit_in(
+        cwd,
+        &[
+            "evaluate",
+            "ev/snapshot.json",
+            "--config",
+            "ev/config.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        findings_of(&again.stdout),
+        findings_of(&std::fs::read(ev.join("report.json")).unwrap())
+    );
+    assert_eq!(
+        std::fs::read(ev.join("snapshot.json")).unwrap(),
+        std::fs::read(fixture()).unwrap(),
+        "evaluate's bundle holds the snapshot's own bytes"
+    );
+
+    // One byte flipped in any file: verify names that file, and only it; sha256sum agrees.
+    for (i, name) in names[1..].iter().enumerate() {
+        let copy = format!("flip{i}");
+        copy_dir(&ev, &cwd.join(&copy));
+        let path = cwd.join(&copy).join(name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x01;
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(
+            verify_bundle(cwd, &copy, &[]),
+            (Some(1), vec![format!("changed: {name}")]),
+            "{name}"
+        );
+        let check = std::process::Command::new("sha256sum")
+            .args(["-c", "--quiet", "SHA256SUMS"])
+            .current_dir(cwd.join(&copy))
+            .output()
+            .unwrap();
+        assert!(!check.status.success(), "{name}");
+    }
+
+    // An added file (also in a subdirectory) and a deleted one are named.
+    copy_dir(&ev, &cwd.join("more"));
+    std::fs::write(cwd.join("more/notes.txt"), "x").unwrap();
+    std::fs::create_dir(cwd.join("more/sub")).unwrap();
+    std::fs::write(cwd.join("more/sub/a.json"), "{}").unwrap();
+    std::fs::remove_file(cwd.join("more/findings.csv")).unwrap();
+    let (code, mut lines) = verify_bundle(cwd, "more", &[]);
+    lines.sort();
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        lines,
+        [
+            "extra: notes.txt",
+            "extra: sub/a.json",
+            "missing: findings.csv"
+        ]
+    );
+}
+
+#[test]
+fn evidence_bundle_usage_errors_exit_2_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    // A non-empty DIR is refused before anything is written.
+    std::fs::create_dir(cwd.join("full")).unwrap();
+    std::fs::write(cwd.join("full/old.txt"), "keep").unwrap();
+    let fixture = fixture();
+    let out = s3audit_in(cwd, &["evaluate", &fixture, "--evidence", "full"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("full: the directory is not empty"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_dir(cwd.join("full")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(cwd).unwrap().count(),
+        1,
+        "no temporary dir left"
+    );
+    // An empty DIR is fine: the bundle replaces it.
+    std::fs::create_dir(cwd.join("empty")).unwrap();
+    bundle_of_fixture(cwd, "empty", &[]);
+    assert_eq!(verify_bundle(cwd, "empty", &[]).0, Some(0));
+    // --sign-key needs --evidence.
+    let out = s3audit_in(cwd, &["evaluate", &fixture, "--sign-key", "k"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // verify: no directory, no manifest, a malformed line (named).
+    let out = s3audit_in(cwd, &["verify", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_file(cwd.join("empty/SHA256SUMS")).unwrap();
+    let out = s3audit_in(cwd, &["verify", "empty"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SHA256SUMS"));
+    std::fs::write(
+        cwd.join("empty/SHA256SUMS"),
+        format!("{}  report.json\nnot a checksum line\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let out = s3audit_in(cwd, &["verify", "empty"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 2") && err.contains("not a checksum line"),
+        "{err}"
+    );
+}
+
+/// `ssh-keygen` (openssh-client), or a skip outside CI.
+fn ssh_keygen() -> bool {
+    let found = std::process::Command::new("ssh-keygen")
+        .arg("-?")
+        .output()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ssh-keygen is not installed, and CI must check the signature with it: apt-get install openssh-client (scripts/test does)"
+        );
+        eprintln!(
+            "!! SKIPPED the evidence signature test: ssh-keygen not found (apt-get install openssh-client)"
+        );
+    }
+    found
+}
+
+#[test]
+fn evidence_signature_verifies_with_ssh_keygen_and_fails_after_an_edit() {
+    if !ssh_keygen() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let keygen = |name: &str| {
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "auditor", "-f", name])
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    keygen("k");
+    keygen("other");
+    let public = std::fs::read_to_string(cwd.join("k.pub")).unwrap();
+    std::fs::write(cwd.join("allowed_signers"), format!("auditor {public}")).unwrap();
+    bundle_of_fixture(cwd, "ev", &["--sign-key", "k"]);
+    let ssh_verify = |dir: &str| {
+        let manifest = std::fs::File::open(cwd.join(dir).join("SHA256SUMS")).unwrap();
+        std::process::Command::new("ssh-keygen")
+            .args([
+                "-Y",
+                "verify",
+                "-f",
+                "allowed_signers",
+                "-I",
+                "auditor",
+                "-n",
+                "file",
+                "-s",
+            ])
+            .arg(format!("{dir}/SHA256SUMS.sig"))
+            .stdin(manifest)
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    let out = ssh_verify("ev");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        verify_bundle(cwd, "ev", &["--pubkey", "k.pub"]),
+        (Some(0), vec![])
+    );
+    // Another key's public half: the signature is not the auditor's.
+    let (code, lines) = verify_bundle(cwd, "ev", &["--pubkey", "other.pub"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        lines[0].starts_with("bad signature: SHA256SUMS.sig"),
+        "{lines:?}"
+    );
+
+    // One hex digit of the manifest changed (its line still well-formed): ssh-keygen and
+    // verify --pubkey both refuse, and verify names the file whose sum no longer matches.
+    copy_dir(&cwd.join("ev"), &cwd.join("edited"));
+    let path = cwd.join("edited/SHA256SUMS");
+    let mut manifest = std::fs::read(&path).unwrap();
+    manifest[0] = if manifest[0] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&path, manifest).unwrap();
+    assert!(!ssh_verify("edited").status.success());
+    let (code, lines) = verify_bundle(cwd, "edited", &["--pubkey", "k.pub"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], "changed: config.toml");
+    assert!(
+        lines[1].starts_with("bad signature: SHA256SUMS.sig"),
+        "{lines:?}"
+    );
+    // A removed signature, with --pubkey: named.
+    std::fs::remove_file(cwd.join("ev/SHA256SUMS.sig")).unwrap();
+    let (code, lines) = verify_bundle(cwd, "ev", &["--pubkey", "k.pub"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        lines[0].starts_with("bad signature: SHA256SUMS.sig"),
+        "{lines:?}"
+    );
+}
