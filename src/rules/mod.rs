@@ -16,6 +16,9 @@ pub use pol::{
 mod objects;
 pub mod pol;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -30,16 +33,55 @@ pub struct RuleContext<'a> {
     /// The bucket policy, parsed once for every POL rule (`None` inside: no policy text).
     policy:
         std::sync::OnceLock<Option<Result<s3audit_policy::Policy, s3audit_policy::PolicyError>>>,
+    shared: &'a Shared,
+}
+
+/// What every bucket's rules may ask of the same key: KMS-004 and KMS-005 judge the key
+/// policy of each key a bucket uses, and a key shared by a thousand buckets would otherwise
+/// be parsed and judged twice per bucket. One per evaluation, filled on first use (by key
+/// ARN) from whichever bucket asks first.
+#[derive(Default)]
+pub struct Shared {
+    key_policies: std::sync::Mutex<HashMap<String, Arc<kms::key_policy::Judged>>>,
 }
 
 impl<'a> RuleContext<'a> {
-    pub fn new(estate: &'a Estate, bucket: &'a BucketSnapshot, config: &'a RuleConfig) -> Self {
+    pub fn new(
+        estate: &'a Estate,
+        bucket: &'a BucketSnapshot,
+        config: &'a RuleConfig,
+        shared: &'a Shared,
+    ) -> Self {
         RuleContext {
             estate,
             bucket,
             config,
             policy: std::sync::OnceLock::new(),
+            shared,
         }
+    }
+
+    /// KMS-004/005 on a key's policy `text`, judged once per key and evaluation.
+    pub fn key_policy(&self, key_arn: &str, text: &str) -> Arc<kms::key_policy::Judged> {
+        let cached = |shared: &Shared| {
+            let map = shared
+                .key_policies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            map.get(key_arn).cloned()
+        };
+        if let Some(judged) = cached(self.shared) {
+            return judged;
+        }
+        // Judged outside the lock: two buckets racing on one key may both judge it (the
+        // same answer), but no bucket waits on another key's judgement.
+        let judged = Arc::new(kms::key_policy::judge(text, key_arn));
+        let mut map = self
+            .shared
+            .key_policies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.entry(key_arn.to_string()).or_insert(judged).clone()
     }
 
     pub fn key(&self, record_id: &str) -> Option<&KeyRecord> {
@@ -135,11 +177,12 @@ pub fn registry() -> impl Iterator<Item = &'static Rule> {
 /// Runs every rule on every bucket. Buckets are evaluated in parallel; the output order
 /// is deterministic (bucket order, then catalog order).
 pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
+    let shared = Shared::default();
     estate
         .buckets
         .par_iter()
         .flat_map_iter(|bucket| {
-            let ctx = RuleContext::new(estate, bucket, config);
+            let ctx = RuleContext::new(estate, bucket, config, &shared);
             registry().map(move |rule| finding(rule.id, bucket, (rule.check)(&ctx)))
         })
         .collect()

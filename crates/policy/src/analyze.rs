@@ -508,6 +508,19 @@ fn escapes_all(denies: &[&Statement], stmts: &[usize], req: &Request) -> bool {
         .all(|&i| applies_with(denies[i], req, value) == Tv::False)
 }
 
+/// The policy's Deny statements, in document order (none without a policy): the only ones
+/// that can deny a request.
+fn deny_statements(policy: Option<&Policy>) -> Vec<&Statement> {
+    policy
+        .map(|p| {
+            p.statements
+                .iter()
+                .filter(|s| s.effect == Effect::Deny)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether some Deny statement of the policy matches the request (`True`: denied for
 /// certain; `Unknown`: the analyser cannot tell).
 pub fn denied(policy: Option<&Policy>, req: &Request) -> Tv {
@@ -669,14 +682,7 @@ impl Analysis {
 /// the witness searches of a resource kind and variant share their candidates and
 /// evaluate each statement on each candidate at most once.
 pub fn analyze(policy: Option<&Policy>, target: &Target, class: &RequestClass) -> Analysis {
-    let denies: Vec<&Statement> = policy
-        .map(|p| {
-            p.statements
-                .iter()
-                .filter(|s| s.effect == Effect::Deny)
-                .collect()
-        })
-        .unwrap_or_default();
+    let denies = deny_statements(policy);
     let applicable: Vec<Vec<usize>> = class
         .actions
         .iter()
@@ -1977,14 +1983,7 @@ pub(super) fn exhaustive_witness(
     class: &RequestClass,
     gap: &Gap,
 ) -> Option<bool> {
-    let denies: Vec<&Statement> = policy
-        .map(|p| {
-            p.statements
-                .iter()
-                .filter(|s| s.effect == Effect::Deny)
-                .collect()
-        })
-        .unwrap_or_default();
+    let denies = deny_statements(policy);
     let action_lc = gap.action.to_lowercase();
     let applicable: Vec<usize> = (0..denies.len())
         .filter(|&i| denies[i].actions.applies_to_lc(&action_lc))

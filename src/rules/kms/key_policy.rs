@@ -11,6 +11,18 @@ use s3audit_policy::principals::{Access, DESTROY_ACTIONS, Grantee, USE_ACTIONS, 
 
 use crate::rules::Verdict;
 
+/// KMS-004 and KMS-005 on a key policy's text, or why it could not be judged (not a valid
+/// policy).
+pub type Judged = Result<Vec<(&'static str, Verdict)>, String>;
+
+/// Parses and judges a key policy: what [`crate::rules::RuleContext::key_policy`] keeps
+/// per key.
+pub fn judge(text: &str, key_arn: &str) -> Judged {
+    let policy = s3audit_policy::parse_policy(text)
+        .map_err(|e| format!("the key policy is not a valid policy: {e}"))?;
+    Ok(key_policy_verdicts(&policy, key_arn))
+}
+
 pub const KMS_004: &str = "KMS-004";
 pub const KMS_005: &str = "KMS-005";
 

@@ -35,8 +35,6 @@ pub(super) const RULES: &[Rule] = &[
 /// worst answer wins (fail, then error, then pass).
 fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
     use crate::model::Status;
-    use key_policy::key_policy_verdicts;
-    use s3audit_policy::parse_policy;
 
     let uses = match keys_in_use(ctx) {
         Ok(u) => u,
@@ -82,16 +80,13 @@ fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
                 continue;
             }
         };
-        let outcome = match parse_policy(text) {
-            Ok(policy) => key_policy_verdicts(&policy, &key.arn)
-                .into_iter()
+        let outcome = match &*ctx.key_policy(&key.arn, text) {
+            Ok(verdicts) => verdicts
+                .iter()
                 .find(|(id, _)| *id == rule)
-                .map(|(_, v)| v),
+                .map(|(_, v)| v.clone()),
             Err(e) => {
-                unknown.push(format!(
-                    "{}: the key policy is not a valid policy: {e}",
-                    key.arn
-                ));
+                unknown.push(format!("{}: {e}", key.arn));
                 continue;
             }
         };

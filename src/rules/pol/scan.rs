@@ -208,7 +208,8 @@ mod tests {
 
     fn statuses(estate: &Estate) -> Vec<(String, FindingStatus, String)> {
         let config = RuleConfig::default();
-        let ctx = RuleContext::new(estate, &estate.buckets[0], &config);
+        let shared = crate::rules::Shared::default();
+        let ctx = RuleContext::new(estate, &estate.buckets[0], &config, &shared);
         RULES
             .iter()
             .map(|r| {
