@@ -31,6 +31,9 @@ pub enum CoverageStatus {
     Error,
     /// Every finding of the mapped rules passes (not-applicable ones aside).
     Pass,
+    /// Every finding seen passes, but the scan did not cover everything (the report's
+    /// gaps): what was not read could fail, so this is not a pass.
+    Incomplete,
     /// The report holds no pass, fail or error finding of any mapped rule.
     NotAssessed,
     /// No report given: the requirement has rules.
@@ -45,6 +48,7 @@ impl CoverageStatus {
             CoverageStatus::Fail => "FAIL",
             CoverageStatus::Error => "ERROR",
             CoverageStatus::Pass => "pass",
+            CoverageStatus::Incomplete => "pass so far (scan incomplete)",
             CoverageStatus::NotAssessed => "not assessed",
             CoverageStatus::Mapped => "mapped",
             CoverageStatus::OutOfScope => "out of scope",
@@ -145,6 +149,7 @@ pub fn coverage(catalogue: &Catalogue, report: Option<&Report>) -> Coverage {
         }
         by_rule
     });
+    let complete = report.is_none_or(|r| r.scan.complete);
     let requirements = catalogue
         .requirements
         .iter()
@@ -179,6 +184,8 @@ pub fn coverage(catalogue: &Catalogue, report: Option<&Report>) -> Coverage {
                     CoverageStatus::Fail
                 } else if total.error > 0 {
                     CoverageStatus::Error
+                } else if total.pass > 0 && !complete {
+                    CoverageStatus::Incomplete
                 } else if total.pass > 0 {
                     CoverageStatus::Pass
                 } else {
@@ -309,7 +316,14 @@ pub fn coverage_table(coverage: &Coverage, width: Option<u16>, color: bool) -> S
         for r in &coverage.requirements {
             *by_status.entry(r.status.text()).or_default() += 1;
         }
-        let order = ["FAIL", "ERROR", "pass", "not assessed", "out of scope"];
+        let order = [
+            "FAIL",
+            "ERROR",
+            CoverageStatus::Incomplete.text(),
+            "pass",
+            "not assessed",
+            "out of scope",
+        ];
         let parts: Vec<String> = order
             .iter()
             .filter_map(|s| by_status.get(s).map(|n| format!("{n} {s}")))
@@ -562,6 +576,27 @@ mod tests {
         assert_eq!(status_of(&c, "4.2.1.1"), CoverageStatus::OutOfScope);
         let without = coverage(pci, None);
         assert_eq!(status_of(&without, "4.2.1"), CoverageStatus::Mapped);
+    }
+
+    /// A scan that did not cover everything (e.g. a listing cut short) cannot make a
+    /// requirement pass: what was not read could fail.
+    #[test]
+    fn an_incomplete_scan_passes_no_requirement() {
+        let pci = frameworks::lookup("pci-dss-4.0.1").unwrap();
+        let mut report = Report::for_document(
+            None,
+            vec![
+                finding("ENC-001", Status::Pass),
+                finding("POL-002", Status::Fail),
+            ],
+        );
+        report.scan.complete = false;
+        report.scan.gaps = vec!["bucket b: ListObjectsV2 repeated a continuation token".into()];
+        let c = coverage(pci, Some(&report));
+        assert_eq!(status_of(&c, "3.5.1"), CoverageStatus::Incomplete);
+        assert_eq!(status_of(&c, "4.2.1"), CoverageStatus::Fail);
+        let table = coverage_table(&c, Some(100), false);
+        assert!(table.contains("scan incomplete"), "{table}");
     }
 
     #[test]
