@@ -189,7 +189,7 @@ fn main() {
                 .take(4)
                 .map(|(_, o)| {
                     let shown = o.status.as_str().to_string();
-                    match o.evidence.get("counterexample") {
+                    match o.evidence.to_json().get("counterexample") {
                         Some(serde_json::Value::Null) => format!("{shown}*"),
                         _ => shown,
                     }
@@ -208,7 +208,7 @@ fn main() {
             .iter()
             .zip(RULE_IDS)
             .map(|(status, rule)| {
-                let conservative = *status == "fail" && shape.conservative.contains(&rule);
+                let conservative = *status == "fail" && shape.conservative.contains(&rule.as_str());
                 format!("{status}{}", if conservative { "*" } else { "" })
             })
             .collect();

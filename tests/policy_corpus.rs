@@ -116,7 +116,7 @@ fn corpus_verdicts_match_aws_evaluation_logic() {
         for (rule, want) in &case.expect {
             let got = outcomes
                 .iter()
-                .find(|(id, _)| id == rule)
+                .find(|(id, _)| id.as_str() == rule)
                 .map(|(_, v)| v)
                 .unwrap_or_else(|| panic!("{name}: no rule {rule}"));
             if got.status.as_str() != want {
@@ -139,7 +139,7 @@ fn corpus_verdicts_match_aws_evaluation_logic() {
             if got.status != Status::Fail {
                 continue;
             }
-            let witness = &got.evidence["counterexample"];
+            let witness = &got.evidence.to_json()["counterexample"];
             if case.conservative.contains(rule) {
                 if !witness.is_null() {
                     problems.push(format!(
@@ -160,7 +160,7 @@ fn corpus_verdicts_match_aws_evaluation_logic() {
                     let current = policy_text.as_deref().map(|t| parse_policy(t).unwrap());
                     let merged = merged_policy(current.as_ref(), got);
                     let fixed = parse_policy(&merged).expect("the merged policy parses");
-                    let again = evaluate(rule, Some(&fixed), &facts);
+                    let again = evaluate(rule.parse().unwrap(), Some(&fixed), &facts);
                     if again.status != Status::Pass {
                         problems.push(format!(
                             "{name}: {rule} still {} after its remediation: {}",
@@ -228,7 +228,7 @@ fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
         for (rule, want) in &case.expect {
             let got = outcomes
                 .iter()
-                .find(|(id, _)| id == rule)
+                .find(|(id, _)| id.as_str() == rule)
                 .map(|(_, v)| v)
                 .unwrap_or_else(|| panic!("{name}: no {rule}"));
             if got.status.as_str() != want {
@@ -268,7 +268,7 @@ fn rcp_corpus_verdicts_match_aws_evaluation_logic() {
             let again = evaluate_rcps(&fixed, Some("111122223333")).unwrap();
             let again = again
                 .iter()
-                .find(|(id, _)| id == rule)
+                .find(|(id, _)| id.as_str() == rule)
                 .map(|(_, v)| v)
                 .unwrap();
             if again.status != Status::Pass {
@@ -311,7 +311,7 @@ fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
         for (rule, want) in &case.expect {
             let got = outcomes
                 .iter()
-                .find(|(id, _)| id == rule)
+                .find(|(id, _)| id.as_str() == rule)
                 .map(|(_, v)| v)
                 .unwrap();
             if got.status.as_str() != want {
@@ -327,7 +327,9 @@ fn key_policy_corpus_verdicts_match_aws_evaluation_logic() {
 }
 
 /// What a user is told per rule: status, message and remediation.
-fn explained(outcomes: &[(&'static str, s3audit::rules::Verdict)]) -> BTreeMap<String, Value> {
+fn explained(
+    outcomes: &[(s3audit::model::RuleId, s3audit::rules::Verdict)],
+) -> BTreeMap<String, Value> {
     outcomes
         .iter()
         .map(|(rule, o)| {
@@ -415,8 +417,8 @@ fn adversarial_shapes_keep_their_verdicts() {
             if got.status != Status::Fail {
                 continue;
             }
-            let witness = !got.evidence["counterexample"].is_null();
-            if witness == shape.conservative.contains(&rule) {
+            let witness = !got.evidence.to_json()["counterexample"].is_null();
+            if witness == shape.conservative.contains(&rule.as_str()) {
                 problems.push(format!(
                     "{}: {rule} {} a counterexample: {}",
                     shape.name,

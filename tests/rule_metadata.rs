@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use s3audit::model::RuleId;
 use s3audit::rules::{frameworks, metadata, registry};
 
 #[test]
@@ -20,12 +21,18 @@ fn every_metadata_file_parses_and_is_named_for_its_id() {
 
 #[test]
 fn metadata_and_rules_are_the_same_set() {
-    let with_code: BTreeSet<&str> = registry().map(|r| r.id).collect();
+    let with_code: BTreeSet<&str> = registry().map(|r| r.id.as_str()).collect();
     let with_meta: BTreeSet<&str> = metadata::catalog().iter().map(|m| m.id.as_str()).collect();
     assert_eq!(
         with_code, with_meta,
         "rules without metadata or metadata without a rule"
     );
+    // The closed set of ids is exactly the registered rules, in registry (report) order.
+    let ids: Vec<RuleId> = registry().map(|r| r.id).collect();
+    assert_eq!(ids, RuleId::ALL, "RuleId::ALL and the registry disagree");
+    for id in RuleId::ALL {
+        assert_eq!(metadata::get(*id).id, id.as_str());
+    }
     assert_eq!(
         registry().count(),
         with_code.len(),

@@ -99,7 +99,7 @@ fn estate(bucket: BucketSnapshot, key: Observed<KeyInfo>) -> Estate {
 fn statuses(e: &Estate, config: &RuleConfig) -> BTreeMap<String, Status> {
     evaluate(e, config)
         .into_iter()
-        .map(|f| (f.rule, f.status))
+        .map(|f| (f.rule.to_string(), f.status))
         .collect()
 }
 
@@ -1084,7 +1084,7 @@ fn html_report_is_inert_self_contained_and_works_in_a_browser() {
             &(|f: &Finding| f.status.as_str().to_string()) as &dyn Fn(&Finding) -> String,
         ),
         ("severity", &|f: &Finding| f.severity.as_str().to_string()),
-        ("rule", &|f: &Finding| f.rule.clone()),
+        ("rule", &|f: &Finding| f.rule.to_string()),
         ("bucket", &shown_bucket),
     ] {
         let mut want: BTreeMap<String, usize> = BTreeMap::new();

@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use super::{Evidence, RuleId};
+
 /// The verdict of one rule on one resource. Also the value of `--status` (the table's
 /// `n/a`, or the JSON's `not_applicable`).
 #[derive(
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -52,6 +55,7 @@ impl Status {
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -74,16 +78,30 @@ impl Severity {
     }
 }
 
-/// One row of the report: the shape is the JSON/CSV contract (DESIGN.md, schema_version 1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One row of the report: the verdict of one rule on one resource. The shape is the
+/// JSON/CSV contract (schema_version 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Finding {
-    pub rule: String,
+    pub rule: RuleId,
     pub status: Status,
+    /// The catalogue's severity for the rule, raised for some failures (a key pending
+    /// deletion is critical).
     pub severity: Severity,
+    /// The ARN of what was judged: a bucket, or the policies `check-policy` judged.
     pub resource: String,
+    /// The bucket judged, if any.
     pub bucket: Option<String>,
+    /// The verdict in words: on a fail, what is wrong; on an error, what could not be read.
+    #[schemars(length(min = 1))]
     pub message: String,
+    /// What the verdict rests on; its shape depends on the rule.
+    #[schemars(with = "Evidence")]
     pub evidence: serde_json::Value,
+    /// How to fix a fail: the catalogue's words, or a fix specific to this resource.
     pub remediation: String,
+    /// The framework requirements the rule evidences, as labels from the catalogues in
+    /// rules/frameworks/ (e.g. "PCI DSS v4.0.1 4.2.1"); `s3audit frameworks` lists the
+    /// catalogues.
     pub frameworks: Vec<String>,
 }

@@ -5,15 +5,18 @@
 
 mod bucket;
 mod estate;
+pub mod evidence;
 mod finding;
 mod key;
 mod objects;
 mod observed;
+mod rule_id;
 
 pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };
 pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
+pub use evidence::Evidence;
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
 pub use objects::{
@@ -21,3 +24,4 @@ pub use objects::{
     ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject,
 };
 pub use observed::Observed;
+pub use rule_id::{RuleId, UnknownRule};

@@ -3,7 +3,19 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// How one object is encrypted at rest, as its HEAD reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SseMode {
     None,
@@ -75,7 +87,9 @@ impl SseMode {
 /// `total == none + sse_s3 + sse_kms + dsse_kms + sse_c + sse_fsx + unknown + unreadable`.
 /// `sse_fsx` and `unknown` were added to schema_version 1 later; snapshots written before
 /// them read as 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ModeCounts {
     pub total: u64,
     pub none: u64,
@@ -172,7 +186,9 @@ pub struct ObjectSummary {
     pub sampled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct UnreadableObject {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

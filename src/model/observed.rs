@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Rules must be able to tell "not configured" (a real answer) from "could not read" (no
 /// answer): the first can pass or fail, the second is always an `error` finding. Keeping
 /// the distinction in the model is what makes "unknown is never pass" enforceable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", content = "value", rename_all = "snake_case")]
 pub enum Observed<T> {
     /// The service answered with the fact.

@@ -35,7 +35,7 @@ impl Render for CsvRenderer {
             let frameworks = f.frameworks.join("; ");
             let evidence = serde_json::to_string(&f.evidence)?;
             let cells = [
-                spreadsheet_cell(&f.rule),
+                spreadsheet_cell(f.rule.as_str()),
                 spreadsheet_cell(f.status.as_str()),
                 spreadsheet_cell(f.severity.as_str()),
                 spreadsheet_cell(f.bucket.as_deref().unwrap_or("")),
@@ -59,7 +59,7 @@ mod tests {
 
     fn finding(bucket: &str, message: &str, remediation: &str) -> Finding {
         Finding {
-            rule: "ENC-001".into(),
+            rule: crate::model::RuleId::Enc001,
             status: Status::Fail,
             severity: Severity::High,
             resource: format!("arn:aws:s3:::{bucket}"),

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::Report;
-use crate::model::{ModeCounts, Severity, SseMode, Status};
+use crate::model::{ModeCounts, RuleId, Severity, SseMode, Status};
 use crate::report::escape::terminal;
 
 /// One side of the comparison, as the output describes it.
@@ -32,7 +32,7 @@ pub struct Side {
 /// One (rule, resource) whose status moved between the scans.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FindingChange {
-    pub rule: String,
+    pub rule: RuleId,
     pub resource: String,
     pub bucket: Option<String>,
     pub severity: Severity,
@@ -159,7 +159,7 @@ pub fn diff(
     let old_side = side(old, old_kind, old_source);
     let new_side = side(new, new_kind, new_source);
 
-    let key = |f: &crate::model::Finding| (f.rule.clone(), f.resource.clone());
+    let key = |f: &crate::model::Finding| (f.rule, f.resource.clone());
     let old_f: BTreeMap<_, _> = old.findings.iter().map(|f| (key(f), f)).collect();
     let new_f: BTreeMap<_, _> = new.findings.iter().map(|f| (key(f), f)).collect();
     let new_objects: BTreeMap<&str, bool> = new
@@ -179,7 +179,7 @@ pub fn diff(
         let (o, n) = (old_f.get(k), new_f.get(k));
         let either = n.or(o).expect("key from one of the maps");
         let change = FindingChange {
-            rule: k.0.clone(),
+            rule: k.0,
             resource: k.1.clone(),
             bucket: either.bucket.clone(),
             severity: either.severity,
@@ -217,7 +217,7 @@ pub fn diff(
             && o.status != n.status
         {
             findings.status_changes.push(FindingChange {
-                rule: k.0.clone(),
+                rule: k.0,
                 resource: k.1.clone(),
                 bucket: n.bucket.clone(),
                 severity: n.severity,
@@ -405,7 +405,7 @@ pub fn render_table(d: &Drift) -> String {
         t.set_header(vec!["rule", "resource", "severity", "old", "new"]);
         for c in list {
             t.add_row(vec![
-                terminal(&c.rule).into_owned(),
+                terminal(c.rule.as_str()).into_owned(),
                 terminal(&c.resource).into_owned(),
                 c.severity.as_str().to_string(),
                 status(c.old_status).to_string(),
@@ -472,7 +472,7 @@ mod tests {
 
     fn finding(bucket: &str, rule: &str, status: Status) -> Finding {
         Finding {
-            rule: rule.into(),
+            rule: rule.parse().unwrap(),
             status,
             severity: Severity::High,
             resource: format!("arn:aws:s3:::{bucket}"),

@@ -539,7 +539,7 @@ mod tests {
 
     fn finding(rule: &str, status: Status) -> Finding {
         Finding {
-            rule: rule.into(),
+            rule: rule.parse().unwrap(),
             status,
             severity: Severity::High,
             resource: "arn:aws:s3:::b".into(),

@@ -524,7 +524,7 @@ impl View {
                 let (evidence, counterexample) = split_evidence(&f.evidence);
                 FindingView {
                     id,
-                    rule: visible(&f.rule),
+                    rule: visible(f.rule.as_str()),
                     rule_title: meta.map(|m| m.title.clone()).unwrap_or_default(),
                     status: f.status.as_str(),
                     status_label: status_label(f.status),
@@ -897,7 +897,7 @@ mod tests {
 
     fn finding(rule: &str, status: Status, severity: Severity, bucket: &str) -> Finding {
         Finding {
-            rule: rule.into(),
+            rule: rule.parse().unwrap(),
             status,
             severity,
             resource: format!("arn:aws:s3:::{bucket}"),

@@ -9,6 +9,9 @@ mod html;
 pub mod inventory;
 mod json;
 pub mod sarif;
+pub mod schema;
+#[cfg(test)]
+mod snapshot_tests;
 mod table;
 
 use std::collections::BTreeMap;
@@ -27,9 +30,13 @@ pub use self::table::{TableRenderer, catalog_table, output_width};
 /// Version of the JSON report contract (`reports/schema.json`).
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The JSON report, exactly as DESIGN.md's output contract lays it out.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The JSON report of `s3audit scan` / `s3audit evaluate` (schema_version 1). Fields are
+/// only ever added within a schema version. Every listed object is counted in exactly one
+/// cell: total = none + sse_s3 + sse_kms + dsse_kms + sse_c + sse_fsx + unknown + unreadable.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(title = "s3audit report")]
 pub struct Report {
+    #[schemars(extend("const" = 1))]
     pub schema_version: u32,
     pub tool: ToolInfo,
     pub scan: ScanSection,
@@ -37,13 +44,18 @@ pub struct Report {
     /// document says it is not the whole evaluation. Added within schema_version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterSection>,
+    /// Every bucket evaluated, in scan order.
     pub buckets: Vec<BucketSection>,
+    /// Every KMS key a bucket or object references.
     pub keys: Vec<KeySection>,
+    /// One finding per rule and bucket, passes included (unless filtered).
     pub findings: Vec<Finding>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The tool that evaluated.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolInfo {
+    #[schemars(extend("const" = "s3audit"))]
     pub name: String,
     pub version: String,
 }
@@ -59,14 +71,20 @@ impl ToolInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What was scanned, when, by whom, and whether every fact was read.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanSection {
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: String,
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: String,
+    /// The AWS account of the credentials (STS GetCallerIdentity).
     pub account: Option<String>,
+    /// The caller's ARN.
     pub principal: Option<String>,
+    /// The endpoint override, if any (null: AWS's own endpoints).
     pub endpoint: Option<String>,
-    /// Every fact the scan tried to read was answered.
+    /// Every fact the scan tried to read was answered and understood.
     pub complete: bool,
     /// Why the scan is incomplete, one line per gap (empty when complete): facts not read
     /// with the reason, listings cut short, objects unread or with unknown encryption,
@@ -76,7 +94,8 @@ pub struct ScanSection {
     pub gaps: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One bucket's object counts.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BucketSection {
     pub name: String,
     /// `None` when the region could not be read.
@@ -85,19 +104,27 @@ pub struct BucketSection {
     pub objects: Option<ModeCounts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noncurrent: Option<ModeCounts>,
-    /// SSE-KMS and DSSE-KMS objects (current and noncurrent) per KMS key ARN.
+    /// SSE-KMS and DSSE-KMS objects (current and noncurrent) per KMS key ARN; present
+    /// when objects were scanned.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("additionalProperties" = {"type": "integer", "minimum": 1}))]
     pub kms_keys: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A KMS key the estate references.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeySection {
     /// The key ARN, or the reference as configured when it could not be resolved.
     pub arn: String,
     /// The KMS key state, `NotFound` when the key does not exist, `Unknown` when it
     /// could not be described.
+    #[schemars(extend("enum" = ["Enabled", "Disabled", "PendingDeletion", "PendingImport",
+        "PendingReplicaDeletion", "Unavailable", "Creating", "Updating", "Unknown", "NotFound"]))]
     pub state: String,
+    /// Who manages the key; null when it could not be described.
+    #[schemars(extend("enum" = ["AWS", "CUSTOMER", null]))]
     pub manager: Option<String>,
+    /// Whether automatic rotation is on; null when unknown or not applicable.
     pub rotation: Option<bool>,
     pub region: String,
 }
@@ -254,7 +281,7 @@ impl Report {
 
 /// Which findings a report keeps (`--status`, `--severity`, `--rule`, `--framework`). Each part that is
 /// set must hold; an empty filter keeps everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FindingFilter {
     /// Only these statuses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -281,11 +308,12 @@ impl FindingFilter {
     pub fn keeps(&self, f: &Finding) -> bool {
         (self.status.is_empty() || self.status.contains(&f.status))
             && self.min_severity.is_none_or(|min| f.severity >= min)
-            && (self.rules.is_empty() || self.rules.iter().any(|p| rule_matches(p, &f.rule)))
+            && (self.rules.is_empty()
+                || self.rules.iter().any(|p| rule_matches(p, f.rule.as_str())))
             && self.framework.as_deref().is_none_or(|catalogue| {
                 // By the rule's catalog metadata, not the finding's labels: the labels are
                 // for people, the references are what the catalogues are checked against.
-                crate::rules::metadata::lookup(&f.rule)
+                crate::rules::metadata::lookup(f.rule.as_str())
                     .is_some_and(|m| crate::rules::frameworks::rule_maps_to(m, catalogue))
             })
     }
@@ -325,11 +353,14 @@ pub fn rule_matches(pattern: &str, rule: &str) -> bool {
         .is_match(&rule.to_ascii_uppercase())
 }
 
-/// The filter a report was cut down by, and how many findings it had before.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Present when --status, --severity, --rule or --framework kept only some findings:
+/// `findings` holds only those, and this says which. Absent when every finding is
+/// reported. Added within schema_version 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FilterSection {
     #[serde(flatten)]
     pub filter: FindingFilter,
+    /// How many findings the evaluation produced before the filter.
     pub findings_before: usize,
 }
 

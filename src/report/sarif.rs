@@ -243,13 +243,13 @@ fn finding_result(f: &Finding, documents: &[&PolicySource]) -> SarifResult {
         .filter(|c| !c.is_null())
         .cloned();
     SarifResult {
-        rule_id: f.rule.clone(),
+        rule_id: f.rule.to_string(),
         rule_index: None,
         level,
         message: Message::new(f.message.clone()),
         locations,
         related_locations: related,
-        partial_fingerprints: fingerprint(&f.rule, uri, &label),
+        partial_fingerprints: fingerprint(f.rule.as_str(), uri, &label),
         properties: ResultProperties {
             status: f.status.as_str(),
             severity: f.severity.as_str(),
@@ -716,13 +716,32 @@ mod tests {
         serde_json::from_slice(&out).unwrap()
     }
 
-    fn finding(rule: &str, verdict: Verdict) -> Finding {
-        finding_on(
-            rule,
+    /// A verdict, and the evidence JSON its finding carries instead of the verdict's own
+    /// (SARIF reads the finding's JSON, whatever rule built it).
+    struct Case(Verdict, Option<serde_json::Value>);
+
+    impl From<Verdict> for Case {
+        fn from(verdict: Verdict) -> Self {
+            Case(verdict, None)
+        }
+    }
+
+    fn evidence(verdict: Verdict, json: serde_json::Value) -> Case {
+        Case(verdict, Some(json))
+    }
+
+    fn finding(rule: &str, case: impl Into<Case>) -> Finding {
+        let Case(verdict, json) = case.into();
+        let mut f = finding_on(
+            rule.parse().unwrap(),
             "arn:aws:s3:::b".to_string(),
             Some("b".into()),
             verdict,
-        )
+        );
+        if let Some(json) = json {
+            f.evidence = json;
+        }
+        f
     }
 
     #[test]
@@ -731,18 +750,30 @@ mod tests {
         let findings = vec![
             finding(
                 "POL-005",
-                Verdict::fail("locked").with_evidence(serde_json::json!({"locked_by": ["\"A\"", "Statement[1]"]})),
+                evidence(
+                    Verdict::fail("locked"),
+                    serde_json::json!({"locked_by": ["\"A\"", "Statement[1]"]}),
+                ),
             ),
             finding(
                 "POL-001",
-                Verdict::fail("gets through").with_evidence(serde_json::json!({
-                    "why": ["Deny Statement[1]: its action does not apply"], "denied_by": ["\"A\""]})),
+                evidence(
+                    Verdict::fail("gets through"),
+                    serde_json::json!({
+                    "why": ["Deny Statement[1]: its action does not apply"], "denied_by": ["\"A\""]}),
+                ),
             ),
             finding(
                 "POL-002",
-                Verdict::fail("gets through").with_evidence(serde_json::json!({"why": [], "denied_by": ["\"A\""]})),
+                evidence(
+                    Verdict::fail("gets through"),
+                    serde_json::json!({"why": [], "denied_by": ["\"A\""]}),
+                ),
             ),
-            finding("POL-003", Verdict::fail("no Deny").with_evidence(serde_json::json!({"why": []}))),
+            finding(
+                "POL-003",
+                evidence(Verdict::fail("no Deny"), serde_json::json!({"why": []})),
+            ),
             finding("POL-004", Verdict::pass("fine")),
             finding("KMS-004", Verdict::error("undecided")),
         ];

@@ -1,29 +1,28 @@
 //! ENC-*: a bucket's default encryption configuration.
 
-use serde_json::json;
-
 use super::{Rule, RuleContext, Verdict};
-use crate::model::{EncryptionRule, Observed, SseAlgorithm};
+use crate::model::evidence::{BlockedTypes, DefaultEncryption, DefaultKey, NoDefaultEncryption};
+use crate::model::{EncryptionRule, Observed, RuleId, SseAlgorithm};
 
 pub(super) const RULES: &[Rule] = &[
     Rule {
-        id: "ENC-001",
+        id: RuleId::Enc001,
         check: default_encryption_configured,
     },
     Rule {
-        id: "ENC-002",
+        id: RuleId::Enc002,
         check: default_is_kms,
     },
     Rule {
-        id: "ENC-003",
+        id: RuleId::Enc003,
         check: default_key_customer_managed,
     },
     Rule {
-        id: "ENC-004",
+        id: RuleId::Enc004,
         check: bucket_key_enabled,
     },
     Rule {
-        id: "ENC-005",
+        id: RuleId::Enc005,
         check: sse_c_blocked,
     },
 ];
@@ -59,19 +58,19 @@ fn known_default_rule<'a>(ctx: &RuleContext<'a>) -> Result<Option<&'a Encryption
     }
 }
 
-fn rule_evidence(rule: &EncryptionRule) -> serde_json::Value {
-    json!({
-        "algorithm": rule.algorithm.as_str(),
-        "kms_key_id": rule.kms_key_id,
-        "bucket_key_enabled": rule.bucket_key_enabled,
-    })
+fn rule_evidence(rule: &EncryptionRule) -> DefaultEncryption {
+    DefaultEncryption {
+        algorithm: rule.algorithm.as_str().to_string(),
+        kms_key_id: rule.kms_key_id.clone(),
+        bucket_key_enabled: rule.bucket_key_enabled,
+    }
 }
 
 fn default_encryption_configured(ctx: &RuleContext) -> Verdict {
     match known_default_rule(ctx) {
         Err(v) => v,
         Ok(None) => Verdict::fail("no default encryption configuration: uploads without an SSE header are stored as the server defaults them")
-            .with_evidence(json!({"configuration": null})),
+            .with_evidence(NoDefaultEncryption { configuration: () }),
         Ok(Some(rule)) => Verdict::pass(format!("default encryption is {}", rule.algorithm.as_str()))
             .with_evidence(rule_evidence(rule)),
     }
@@ -81,7 +80,7 @@ fn default_is_kms(ctx: &RuleContext) -> Verdict {
     match known_default_rule(ctx) {
         Err(v) => v,
         Ok(None) => Verdict::fail("no default encryption configuration, so not SSE-KMS")
-            .with_evidence(json!({"configuration": null})),
+            .with_evidence(NoDefaultEncryption { configuration: () }),
         Ok(Some(rule)) if rule.algorithm.is_kms() => Verdict::pass(format!(
             "default encryption is {}",
             rule.algorithm.as_str()
@@ -144,21 +143,23 @@ fn default_key_customer_managed(ctx: &RuleContext) -> Verdict {
                 "default key {} is customer managed but not in the allowed key list",
                 key.arn
             ))
-            .with_evidence(json!({
-                "algorithm": rule.algorithm.as_str(),
-                "kms_key_id": reference,
-                "key_arn": key.arn,
-                "allowed_kms_keys": ctx.config.allowed_kms_keys,
-            }))
+            .with_evidence(DefaultKey {
+                algorithm: rule.algorithm.as_str().to_string(),
+                kms_key_id: reference.clone(),
+                key_arn: key.arn.clone(),
+                manager: None,
+                allowed_kms_keys: Some(ctx.config.allowed_kms_keys.clone()),
+            })
         }
         Observed::Present(key) => {
             Verdict::pass(format!("default key {} is customer managed", key.arn)).with_evidence(
-                json!({
-                    "algorithm": rule.algorithm.as_str(),
-                    "kms_key_id": reference,
-                    "key_arn": key.arn,
-                    "manager": key.manager,
-                }),
+                DefaultKey {
+                    algorithm: rule.algorithm.as_str().to_string(),
+                    kms_key_id: reference.clone(),
+                    key_arn: key.arn.clone(),
+                    manager: Some(key.manager),
+                    allowed_kms_keys: None,
+                },
             )
         }
     }
@@ -190,12 +191,16 @@ fn sse_c_blocked(ctx: &RuleContext) -> Verdict {
             return Verdict::fail(
                 "no default encryption configuration, so SSE-C uploads are not blocked",
             )
-            .with_evidence(json!({"blocked_encryption_types": null}));
+            .with_evidence(BlockedTypes {
+                blocked_encryption_types: None,
+            });
         }
         Ok(Some(rule)) => rule,
     };
     let blocked = rule.blocked_encryption_types.as_deref().unwrap_or(&[]);
-    let evidence = json!({"blocked_encryption_types": rule.blocked_encryption_types});
+    let evidence = BlockedTypes {
+        blocked_encryption_types: rule.blocked_encryption_types.clone(),
+    };
     if blocked.iter().any(|t| t.eq_ignore_ascii_case("SSE-C")) {
         Verdict::pass("SSE-C uploads are blocked by BlockedEncryptionTypes").with_evidence(evidence)
     } else if rule.blocked_encryption_types.is_none() {

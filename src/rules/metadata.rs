@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Severity;
+use crate::model::{RuleId, Severity};
 
 include!(concat!(env!("OUT_DIR"), "/rule_files.rs"));
 
@@ -54,4 +54,10 @@ pub fn files() -> &'static [(&'static str, &'static str)] {
 
 pub fn lookup(id: &str) -> Option<&'static RuleMeta> {
     catalog().iter().find(|m| m.id == id)
+}
+
+/// The metadata of a rule of this build. Every [`RuleId`] has exactly one file
+/// (`tests/rule_metadata.rs`), so a miss is a build defect.
+pub fn get(id: RuleId) -> &'static RuleMeta {
+    lookup(id.as_str()).unwrap_or_else(|| panic!("rule {id} has no metadata in rules/"))
 }

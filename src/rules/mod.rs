@@ -20,10 +20,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde_json::Value;
 
 use crate::config::RuleConfig;
-use crate::model::{BucketSnapshot, Estate, Finding, KeyRecord, Severity, Status};
+use crate::model::{
+    BucketSnapshot, Estate, Evidence, Finding, KeyRecord, RuleId, Severity, Status,
+};
 
 /// What a rule sees: the bucket under evaluation and the estate around it.
 pub struct RuleContext<'a> {
@@ -108,7 +109,9 @@ impl<'a> RuleContext<'a> {
 pub struct Verdict {
     pub status: Status,
     pub message: String,
-    pub evidence: Value,
+    /// Boxed: most verdicts are passed around as `Err` values before they become a
+    /// finding, and the largest evidence shape is hundreds of bytes.
+    pub evidence: Box<Evidence>,
     /// Overrides the catalog severity (e.g. a key pending deletion is critical).
     pub severity: Option<Severity>,
     /// Overrides the catalog remediation with one specific to this resource.
@@ -123,7 +126,7 @@ impl Verdict {
         Verdict {
             status,
             message: message.into(),
-            evidence: Value::Object(Default::default()),
+            evidence: Box::default(),
             severity: None,
             remediation: None,
             fix: Vec::new(),
@@ -141,8 +144,8 @@ impl Verdict {
     pub fn not_applicable(message: impl Into<String>) -> Self {
         Self::new(Status::NotApplicable, message)
     }
-    pub fn with_evidence(mut self, evidence: Value) -> Self {
-        self.evidence = evidence;
+    pub fn with_evidence(mut self, evidence: impl Into<Evidence>) -> Self {
+        self.evidence = Box::new(evidence.into());
         self
     }
     pub fn with_severity(mut self, severity: Severity) -> Self {
@@ -161,7 +164,7 @@ impl Verdict {
 
 /// A bucket-scoped rule: its catalog id and the function that decides it.
 pub struct Rule {
-    pub id: &'static str,
+    pub id: RuleId,
     pub check: fn(&RuleContext) -> Verdict,
 }
 
@@ -189,28 +192,27 @@ pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
 }
 
 /// Attaches the catalog's metadata to a verdict.
-pub fn finding(rule_id: &str, bucket: &BucketSnapshot, verdict: Verdict) -> Finding {
+pub fn finding(rule_id: RuleId, bucket: &BucketSnapshot, verdict: Verdict) -> Finding {
     finding_on(rule_id, bucket.arn(), Some(bucket.name.clone()), verdict)
 }
 
 /// A finding on any resource: a bucket, or a set of policies judged on their own (the
 /// RCPs of `check-policy --kind rcp`).
 pub fn finding_on(
-    rule_id: &str,
+    rule_id: RuleId,
     resource: String,
     bucket: Option<String>,
     verdict: Verdict,
 ) -> Finding {
-    let meta = metadata::lookup(rule_id)
-        .unwrap_or_else(|| panic!("rule {rule_id} has no metadata (tests/rule_metadata.rs)"));
+    let meta = metadata::get(rule_id);
     Finding {
-        rule: rule_id.to_string(),
+        rule: rule_id,
         status: verdict.status,
         severity: verdict.severity.unwrap_or(meta.severity),
         resource,
         bucket,
         message: verdict.message,
-        evidence: verdict.evidence,
+        evidence: verdict.evidence.to_json(),
         remediation: verdict
             .remediation
             .unwrap_or_else(|| meta.remediation.trim().to_string()),

@@ -1,34 +1,36 @@
 //! OBJ-*: the objects themselves. Bucket settings only govern new uploads; these rules
 //! judge what is actually stored, current and noncurrent versions alike.
 
-use serde_json::json;
-
 use super::{Rule, RuleContext, Verdict, plural};
-use crate::model::{KeyState, ModeCounts, ObjectSummary, Observed, SseMode};
+use crate::model::evidence::{
+    ObjectCounts, ObjectKey, ObjectKeyHealth, ObjectKeyProblem, ObjectKeys, ObjectsRead,
+    RequiredMode,
+};
+use crate::model::{KeyState, ModeCounts, ObjectSummary, Observed, RuleId, SseMode};
 
 pub(super) const RULES: &[Rule] = &[
     Rule {
-        id: "OBJ-001",
+        id: RuleId::Obj001,
         check: no_unencrypted_objects,
     },
     Rule {
-        id: "OBJ-002",
+        id: RuleId::Obj002,
         check: no_objects_below_required_mode,
     },
     Rule {
-        id: "OBJ-003",
+        id: RuleId::Obj003,
         check: object_keys_expected,
     },
     Rule {
-        id: "OBJ-004",
+        id: RuleId::Obj004,
         check: no_objects_under_unusable_keys,
     },
     Rule {
-        id: "OBJ-005",
+        id: RuleId::Obj005,
         check: no_sse_c_objects,
     },
     Rule {
-        id: "OBJ-006",
+        id: RuleId::Obj006,
         check: every_object_read,
     },
 ];
@@ -104,7 +106,7 @@ fn none_may_be(
     s: &ObjectSummary,
     modes: &[SseMode],
     what: &str,
-    evidence_extra: serde_json::Value,
+    criteria: Option<RequiredMode>,
 ) -> Verdict {
     let counts = all_counts(s);
     let bad: u64 = modes.iter().map(|m| counts.get(*m)).sum();
@@ -114,15 +116,15 @@ fn none_may_be(
         .flatten()
         .take(10)
         .collect();
-    let evidence = json!({
-        "count": bad,
-        "examples": examples,
-        "unknown_values": s.unknown_values,
-        "counts": counts,
-        "noncurrent_scanned": s.noncurrent.is_some(),
-        "sampled": s.sampled,
-        "criteria": evidence_extra,
-    });
+    let evidence = ObjectCounts {
+        count: bad,
+        examples: examples.iter().map(|e| e.to_string()).collect(),
+        unknown_values: s.unknown_values.clone(),
+        counts,
+        noncurrent_scanned: s.noncurrent.is_some(),
+        sampled: s.sampled,
+        criteria,
+    };
     if bad > 0 {
         let e: Vec<&str> = examples.iter().map(|s| s.as_str()).take(3).collect();
         return Verdict::fail(format!("{bad} {what} {} (e.g. {})", scope(s), e.join(", ")))
@@ -140,7 +142,7 @@ fn none_may_be(
 fn no_unencrypted_objects(ctx: &RuleContext) -> Verdict {
     match summary(ctx) {
         Err(v) => v,
-        Ok(s) => none_may_be(s, &[SseMode::None], "unencrypted objects", json!(null)),
+        Ok(s) => none_may_be(s, &[SseMode::None], "unencrypted objects", None),
     }
 }
 
@@ -160,15 +162,22 @@ fn no_objects_below_required_mode(ctx: &RuleContext) -> Verdict {
         s,
         &below,
         &format!("objects below {}", required.as_str()),
-        json!({"required_mode": required}),
+        Some(RequiredMode {
+            required_mode: required,
+        }),
     )
 }
 
 fn no_sse_c_objects(ctx: &RuleContext) -> Verdict {
     match summary(ctx) {
         Err(v) => v,
-        Ok(s) => none_may_be(s, &[SseMode::SseC], "SSE-C objects", json!(null)),
+        Ok(s) => none_may_be(s, &[SseMode::SseC], "SSE-C objects", None),
     }
+}
+
+/// Up to 3 of the object keys the scan saw under KMS key `id`.
+fn examples_under(s: &ObjectSummary, id: &str) -> Option<Vec<String>> {
+    s.key_samples.get(id).map(|v| v[..v.len().min(3)].to_vec())
 }
 
 /// The verdict of a per-key rule when no object is under a KMS key: unknown if some
@@ -201,13 +210,21 @@ fn object_keys_expected(ctx: &RuleContext) -> Verdict {
                 .key(id)
                 .and_then(|r| r.info.present())
                 .is_some_and(|k| ctx.config.key_allowed(k));
-        keys.push(json!({"key": id, "objects": n, "expected": allowed,
-            "examples": s.key_samples.get(id).map(|v| &v[..v.len().min(3)])}));
+        keys.push(ObjectKey {
+            key: id.clone(),
+            objects: *n,
+            expected: allowed,
+            examples: examples_under(s, id),
+        });
         if !allowed {
             unexpected.push((id, n));
         }
     }
-    let evidence = json!({"default_key": default, "allowed_kms_keys": ctx.config.allowed_kms_keys, "keys": keys});
+    let evidence = ObjectKeys {
+        default_key: default.map(str::to_string),
+        allowed_kms_keys: ctx.config.allowed_kms_keys.clone(),
+        keys,
+    };
     if !unexpected.is_empty() {
         let total: u64 = unexpected.iter().map(|(_, n)| **n).sum();
         let named: Vec<String> = unexpected
@@ -264,14 +281,18 @@ fn no_objects_under_unusable_keys(ctx: &RuleContext) -> Verdict {
             }
         };
         let problem = state.flatten();
-        keys.push(json!({"key": id, "objects": n, "problem": problem,
-            "examples": s.key_samples.get(id).map(|v| &v[..v.len().min(3)])}));
+        keys.push(ObjectKeyProblem {
+            key: id.clone(),
+            objects: *n,
+            problem: problem.clone(),
+            examples: examples_under(s, id),
+        });
         if let Some(p) = problem {
             total_at_risk += n;
             at_risk.push(format!("{n} under {id} ({p})"));
         }
     }
-    let evidence = json!({"keys": keys});
+    let evidence = ObjectKeyHealth { keys };
     if !at_risk.is_empty() {
         return Verdict::fail(format!(
             "{total_at_risk} objects are unreadable or about to be: {}",
@@ -300,12 +321,12 @@ fn every_object_read(ctx: &RuleContext) -> Verdict {
         Ok(s) => s,
     };
     let counts = all_counts(s);
-    let evidence = json!({
-        "listed": counts.total,
-        "unreadable": counts.unreadable,
-        "examples": s.unreadable.iter().take(10).collect::<Vec<_>>(),
-        "listing_error": s.listing_error,
-    });
+    let evidence = ObjectsRead {
+        listed: counts.total,
+        unreadable: counts.unreadable,
+        examples: s.unreadable.iter().take(10).cloned().collect(),
+        listing_error: s.listing_error.clone(),
+    };
     if counts.unreadable > 0 {
         let e: Vec<String> = s
             .unreadable

@@ -4,16 +4,16 @@
 //! names passes, naming them); a key someone outside its account may delete, disable or
 //! re-policy fails KMS-005.
 
-use serde_json::json;
-
 use s3audit_policy::Policy;
 use s3audit_policy::principals::{Access, DESTROY_ACTIONS, Grantee, USE_ACTIONS, who_may};
 
+use crate::model::RuleId;
+use crate::model::evidence::{self, KeyPolicy};
 use crate::rules::Verdict;
 
 /// KMS-004 and KMS-005 on a key policy's text, or why it could not be judged (not a valid
 /// policy).
-pub type Judged = Result<Vec<(&'static str, Verdict)>, String>;
+pub type Judged = Result<Vec<(RuleId, Verdict)>, String>;
 
 /// Parses and judges a key policy: what [`crate::rules::RuleContext::key_policy`] keeps
 /// per key.
@@ -23,26 +23,31 @@ pub fn judge(text: &str, key_arn: &str) -> Judged {
     Ok(key_policy_verdicts(&policy, key_arn))
 }
 
-pub const KMS_004: &str = "KMS-004";
-pub const KMS_005: &str = "KMS-005";
+pub const KMS_004: RuleId = RuleId::Kms004;
+pub const KMS_005: RuleId = RuleId::Kms005;
 
 /// The verdicts of KMS-004 (no use of the key by anonymous callers or any account) and
 /// KMS-005 (no one outside the key's account can make its data unreadable) on one key
 /// policy.
-pub fn key_policy_verdicts(policy: &Policy, key_arn: &str) -> Vec<(&'static str, Verdict)> {
-    let listing = |accesses: &[Access]| -> Vec<serde_json::Value> {
+pub fn key_policy_verdicts(policy: &Policy, key_arn: &str) -> Vec<(RuleId, Verdict)> {
+    let listing = |accesses: &[Access]| -> Vec<evidence::Access> {
         accesses
             .iter()
-            .map(|a| {
-                json!({
-                    "who": a.grantee.describe(),
-                    "external": a.grantee.external(),
-                    "actions": a.actions,
-                    "certain": a.certain,
-                    "example": a.example,
-                })
+            .map(|a| evidence::Access {
+                who: a.grantee.describe(),
+                external: a.grantee.external(),
+                actions: a.actions.clone(),
+                certain: a.certain,
+                example: a.example.clone(),
             })
             .collect()
+    };
+    let key_evidence = |may_use, may_destroy| KeyPolicy {
+        key: key_arn.to_string(),
+        default: None,
+        objects: None,
+        may_use,
+        may_destroy,
     };
     let names = |accesses: &[&Access]| -> String {
         accesses
@@ -65,7 +70,7 @@ pub fn key_policy_verdicts(policy: &Policy, key_arn: &str) -> Vec<(&'static str,
         .filter(|a| matches!(a.grantee, Grantee::Anonymous | Grantee::AnyAccount))
         .collect();
     let shared: Vec<&Access> = users.iter().filter(|a| a.grantee.external()).collect();
-    let evidence = json!({"key": key_arn, "may_use": listing(&users)});
+    let evidence = key_evidence(Some(listing(&users)), None);
     let use_outcome = if !open.is_empty() {
         Verdict::fail(format!(
             "the key policy lets principals outside the key's account decrypt with it: {} (e.g. {})",
@@ -90,7 +95,7 @@ pub fn key_policy_verdicts(policy: &Policy, key_arn: &str) -> Vec<(&'static str,
         .iter()
         .filter(|a| !a.grantee.external())
         .collect();
-    let evidence = json!({"key": key_arn, "may_destroy": listing(&destroyers)});
+    let evidence = key_evidence(None, Some(listing(&destroyers)));
     let destroy_outcome = if !outside.is_empty() {
         Verdict::fail(format!(
             "principals outside the key's account can make the data unreadable: {} (e.g. {})",

@@ -1,39 +1,40 @@
 //! KMS-*: the health of every KMS key a bucket depends on.
 
-use serde_json::{Value, json};
-
 pub mod key_policy;
 
 use super::encryption::default_rule;
 use super::{Rule, RuleContext, Verdict, arn_region};
-use crate::model::{KeyInfo, KeyState, Observed, Severity};
+use crate::model::evidence::{
+    self, KeyPolicies, KeyRegion, KeyRotation, KeyUsable, KeysRotate, KeysUsable,
+};
+use crate::model::{Evidence, KeyInfo, KeyState, Observed, RuleId, Severity};
 
 pub(super) const RULES: &[Rule] = &[
     Rule {
-        id: "KMS-001",
+        id: RuleId::Kms001,
         check: keys_usable,
     },
     Rule {
-        id: "KMS-002",
+        id: RuleId::Kms002,
         check: keys_rotate,
     },
     Rule {
-        id: "KMS-003",
+        id: RuleId::Kms003,
         check: default_key_in_region,
     },
     Rule {
-        id: "KMS-004",
+        id: RuleId::Kms004,
         check: no_outside_use,
     },
     Rule {
-        id: "KMS-005",
+        id: RuleId::Kms005,
         check: no_outside_destruction,
     },
 ];
 
 /// KMS-004 and KMS-005: one key-policy question asked of every key the bucket uses; the
 /// worst answer wins (fail, then error, then pass).
-fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
+fn key_policy_rule(ctx: &RuleContext, rule: RuleId) -> Verdict {
     use crate::model::Status;
 
     let uses = match keys_in_use(ctx) {
@@ -91,14 +92,18 @@ fn key_policy_rule(ctx: &RuleContext, rule: &str) -> Verdict {
             }
         };
         let Some(outcome) = outcome else { continue };
-        evidence.push(use_evidence(u, outcome.evidence.clone()));
+        if let Evidence::KeyPolicy(mut judged) = *outcome.evidence.clone() {
+            judged.default = Some(u.default);
+            judged.objects = Some(u.objects);
+            evidence.push(judged);
+        }
         match outcome.status {
             Status::Fail => fails.push(format!("{}: {}", key.arn, outcome.message)),
             Status::Pass => passes.push(format!("{}: {}", key.arn, outcome.message)),
             _ => unknown.push(format!("{}: {}", key.arn, outcome.message)),
         }
     }
-    let evidence = json!({ "keys": evidence });
+    let evidence = KeyPolicies { keys: evidence };
     if !fails.is_empty() {
         return Verdict::fail(fails.join("; ")).with_evidence(evidence);
     }
@@ -170,12 +175,27 @@ fn keys_in_use<'a>(ctx: &RuleContext<'a>) -> Result<Vec<KeyUse<'a>>, Verdict> {
     Ok(uses)
 }
 
-fn use_evidence(u: &KeyUse, extra: Value) -> Value {
-    let mut v = json!({"key": u.record_id, "default": u.default, "objects": u.objects});
-    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
-        m.extend(e);
+fn use_evidence(u: &KeyUse) -> evidence::KeyUse {
+    evidence::KeyUse {
+        key: u.record_id.to_string(),
+        default: u.default,
+        objects: u.objects,
     }
-    v
+}
+
+/// KMS-001's entry for one key: its state, when it will be deleted, or why it is unknown.
+fn usable(
+    u: &KeyUse,
+    state: Option<&str>,
+    deletion_date: Option<Option<String>>,
+    reason: Option<&str>,
+) -> KeyUsable {
+    KeyUsable {
+        key_use: use_evidence(u),
+        state: state.map(str::to_string),
+        deletion_date,
+        reason: reason.map(str::to_string),
+    }
 }
 
 fn keys_usable(ctx: &RuleContext) -> Verdict {
@@ -193,14 +213,16 @@ fn keys_usable(ctx: &RuleContext) -> Verdict {
     for u in &uses {
         let Some(record) = ctx.key(u.record_id) else {
             unknown.push(format!("{} (not resolved by the scan)", u.record_id));
-            evidence.push(use_evidence(u, json!({"state": null})));
+            evidence.push(usable(u, None, None, None));
             continue;
         };
         match &record.info {
             Observed::Present(key) => {
-                evidence.push(use_evidence(
+                evidence.push(usable(
                     u,
-                    json!({"state": key.state, "deletion_date": key.deletion_date.map(|d| d.to_string())}),
+                    Some(&format!("{:?}", key.state)),
+                    Some(key.deletion_date.map(|d| d.to_string())),
+                    None,
                 ));
                 match key.state {
                     KeyState::Enabled => {}
@@ -216,19 +238,19 @@ fn keys_usable(ctx: &RuleContext) -> Verdict {
                 }
             }
             Observed::Absent if u.implicit_aws_managed => {
-                evidence.push(use_evidence(u, json!({"state": "not yet created"})));
+                evidence.push(usable(u, Some("not yet created"), None, None));
             }
             Observed::Absent => {
-                evidence.push(use_evidence(u, json!({"state": "missing"})));
+                evidence.push(usable(u, Some("missing"), None, None));
                 bad.push(format!("{} does not exist", record.id));
             }
             Observed::Denied { reason } | Observed::Failed { reason } => {
-                evidence.push(use_evidence(u, json!({"state": null, "reason": reason})));
+                evidence.push(usable(u, None, None, Some(reason)));
                 unknown.push(format!("{}: {reason}", record.id));
             }
         }
     }
-    let evidence = json!({ "keys": evidence });
+    let evidence = KeysUsable { keys: evidence };
     if !bad.is_empty() {
         let v = Verdict::fail(format!(
             "data depends on unusable KMS keys: {}",
@@ -277,7 +299,10 @@ fn keys_rotate(ctx: &RuleContext) -> Verdict {
         if !rotatable(key) {
             continue;
         }
-        judged.push(use_evidence(u, json!({"rotation": key.rotation})));
+        judged.push(KeyRotation {
+            key_use: use_evidence(u),
+            rotation: key.rotation.clone(),
+        });
         match &key.rotation {
             Observed::Present(true) => {}
             Observed::Present(false) | Observed::Absent => not_rotating.push(key.arn.clone()),
@@ -291,7 +316,8 @@ fn keys_rotate(ctx: &RuleContext) -> Verdict {
             "the bucket uses no enabled customer-managed symmetric KMS key",
         );
     }
-    let evidence = json!({ "keys": judged });
+    let judged_count = judged.len();
+    let evidence = KeysRotate { keys: judged };
     if !not_rotating.is_empty() {
         return Verdict::fail(format!(
             "automatic rotation is off for {}",
@@ -306,7 +332,7 @@ fn keys_rotate(ctx: &RuleContext) -> Verdict {
         ))
         .with_evidence(evidence);
     }
-    let msg = match judged.len() {
+    let msg = match judged_count {
         1 => "the customer-managed key in use rotates automatically".to_string(),
         n => format!("all {n} customer-managed keys in use rotate automatically"),
     };
@@ -344,11 +370,11 @@ fn default_key_in_region(ctx: &RuleContext) -> Verdict {
     let key_region = arn_region(reference)
         .or_else(|| resolved_arn.and_then(arn_region))
         .unwrap_or(bucket_region);
-    let evidence = json!({
-        "kms_key_id": reference,
-        "key_region": key_region,
-        "bucket_region": bucket_region,
-    });
+    let evidence = KeyRegion {
+        kms_key_id: reference.to_string(),
+        key_region: key_region.to_string(),
+        bucket_region: bucket_region.to_string(),
+    };
     if key_region == bucket_region {
         Verdict::pass(format!(
             "default key is in the bucket's region {bucket_region}"

@@ -51,7 +51,7 @@ pub fn check_policy(
     };
     Ok(RULE_IDS
         .iter()
-        .map(|rule| finding(rule, &bucket, evaluate(rule, Some(&policy), &facts)))
+        .map(|&rule| finding(rule, &bucket, evaluate(rule, Some(&policy), &facts)))
         .collect())
 }
 

@@ -3,11 +3,10 @@
 //! through (or, when the analyser proves no single statement denies it, says so), with the
 //! statements that close the gap merged into the current policy.
 
-use serde_json::{Value, json};
-
 use s3audit_policy::analyze::ResourceKind;
 use s3audit_policy::{Analysis, Json, Policy, RequestClass, Target, remediation};
 
+use crate::model::evidence::{Counterexample, PolicyAnalysis, PolicyPresence};
 use crate::rules::Verdict;
 
 /// The question a rule asks, in words, and what a pass says.
@@ -28,13 +27,24 @@ pub(super) fn verdict(
     analysis: &Analysis,
     statements: &[Json],
 ) -> Verdict {
-    let mut evidence = json!({
-        "question": format!("is {} denied by an explicit Deny?", question.denied),
-        "policy": if policy.is_some() { "present" } else { "absent" },
-        "checked": analysis.checked,
-        "not_denied": analysis.gaps.len(),
-        "denied_by": analysis.covered_by,
-    });
+    let mut evidence = PolicyAnalysis {
+        question: format!("is {} denied by an explicit Deny?", question.denied),
+        policy: if policy.is_some() {
+            PolicyPresence::Present
+        } else {
+            PolicyPresence::Absent
+        },
+        checked: analysis.checked,
+        not_denied: analysis.gaps.len(),
+        denied_by: analysis.covered_by.clone(),
+        not_denied_requests: None,
+        not_denied_actions: None,
+        not_denied_actions_more: None,
+        why: None,
+        counterexample: None,
+        allowed_keys: None,
+        keys_from: None,
+    };
     if analysis.passed() {
         let by = if analysis.covered_by.is_empty() {
             String::new()
@@ -64,20 +74,11 @@ pub(super) fn verdict(
         .iter()
         .find(|g| g.witness.is_some())
         .unwrap_or(&analysis.gaps[0]);
-    let map = evidence.as_object_mut().expect("built as an object");
-    map.insert("not_denied_requests".into(), json!(labels));
     const SHOWN: usize = 25;
-    map.insert(
-        "not_denied_actions".into(),
-        json!(actions.iter().take(SHOWN).collect::<Vec<_>>()),
-    );
-    if actions.len() > SHOWN {
-        map.insert(
-            "not_denied_actions_more".into(),
-            json!(actions.len() - SHOWN),
-        );
-    }
-    map.insert("why".into(), json!(&*gap.reasons));
+    evidence.not_denied_requests = Some(labels);
+    evidence.not_denied_actions = Some(actions.iter().take(SHOWN).cloned().collect());
+    evidence.not_denied_actions_more = (actions.len() > SHOWN).then(|| actions.len() - SHOWN);
+    evidence.why = Some(gap.reasons.to_vec());
     let scope = format!(
         "{} of {} request kinds not denied",
         analysis.gaps.len(),
@@ -86,7 +87,12 @@ pub(super) fn verdict(
     let label = &class.variants[gap.variant].label;
     let message = match &gap.witness {
         Some(w) => {
-            map.insert("counterexample".into(), w.to_json());
+            evidence.counterexample = Some(Some(Counterexample {
+                principal: w.principal.describe(),
+                action: w.action.clone(),
+                resource: w.resource.clone(),
+                context: w.context.iter().cloned().collect(),
+            }));
             let cause = if policy.is_none() {
                 "the bucket has no policy".to_string()
             } else if gap.reasons.is_empty() {
@@ -102,7 +108,7 @@ pub(super) fn verdict(
             format!("{} gets through{which}: {cause} ({scope})", w.describe())
         }
         None => {
-            map.insert("counterexample".into(), Value::Null);
+            evidence.counterexample = Some(None);
             format!(
                 "not proven that {} is denied: no single Deny statement covers {label} for {} on the {} ({}); they may deny it together, but s3audit only relies on a Deny it can prove on its own ({scope} for certain)",
                 question.denied,

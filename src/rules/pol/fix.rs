@@ -14,7 +14,7 @@ use s3audit_policy::document::Effect;
 use s3audit_policy::{Json, PolicyError, Target, parse_policy, remediation};
 
 use super::{KEY_ARN_PLACEHOLDER, PolicyFacts, RULE_IDS, evaluate as evaluate_rule};
-use crate::model::Status;
+use crate::model::{RuleId, Status};
 use crate::rules::Verdict;
 
 /// The fixed document and what was done to get it.
@@ -24,7 +24,7 @@ pub struct Fixed {
     /// One line per change, and why.
     pub changes: Vec<String>,
     /// Every POL rule judged on the fixed document.
-    pub after: Vec<(&'static str, Verdict)>,
+    pub after: Vec<(RuleId, Verdict)>,
 }
 
 impl Fixed {
@@ -92,14 +92,11 @@ pub fn fix(text: Option<&str>, facts: &PolicyFacts) -> Result<Fixed, PolicyError
     })
 }
 
-fn evaluate(
-    document: &str,
-    facts: &PolicyFacts,
-) -> Result<Vec<(&'static str, Verdict)>, PolicyError> {
+fn evaluate(document: &str, facts: &PolicyFacts) -> Result<Vec<(RuleId, Verdict)>, PolicyError> {
     let policy = parse_policy(document)?;
     Ok(RULE_IDS
         .iter()
-        .map(|rule| (*rule, evaluate_rule(rule, Some(&policy), facts)))
+        .map(|&rule| (rule, evaluate_rule(rule, Some(&policy), facts)))
         .collect())
 }
 

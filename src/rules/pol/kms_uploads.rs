@@ -56,7 +56,7 @@ pub(super) fn check(policy: Option<&Policy>, facts: &PolicyFacts) -> Verdict {
             "the verdict depends on the bucket's default encryption, which could not be read: {}",
             verdict.message
         ))
-        .with_evidence(verdict.evidence);
+        .with_evidence(*verdict.evidence);
     }
     verdict
 }

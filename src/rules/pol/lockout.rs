@@ -13,11 +13,10 @@
 //! concrete request that gets through, checked by evaluation; anything in between is an
 //! `error`, never a pass.
 
-use serde_json::json;
-
 use s3audit_policy::{Analysis, Policy, analyze, classes};
 
 use super::PolicyFacts;
+use crate::model::evidence::Lockout;
 use crate::rules::Verdict;
 
 /// What one class says: `Err(statements)` when every request of it is proven denied,
@@ -36,11 +35,9 @@ fn possible(analysis: &Analysis) -> Result<Option<String>, Vec<String>> {
 pub(super) fn check(policy: Option<&Policy>, facts: &PolicyFacts) -> Verdict {
     let uploads = possible(&analyze(policy, &facts.target, &classes::modern_uploads()));
     let reads = possible(&analyze(policy, &facts.target, &classes::modern_reads()));
-    let evidence = |locked: &[String]| {
-        json!({
-            "question": "can any upload, and any read, over TLS 1.2 or later succeed?",
-            "locked_by": locked,
-        })
+    let evidence = |locked: &[String]| Lockout {
+        question: "can any upload, and any read, over TLS 1.2 or later succeed?".to_string(),
+        locked_by: locked.to_vec(),
     };
     let locked = match (&uploads, &reads) {
         (Err(by), _) => Some(("upload", "PutObject", by)),

@@ -37,16 +37,17 @@ pub use pinned_keys::KEY_ARN_PLACEHOLDER;
 pub(super) use scan::RULES;
 
 use s3audit_policy::{Policy, PolicyError, Target, parse_policy, remediation};
-use serde_json::json;
 
 use super::Verdict;
+use crate::model::RuleId;
+use crate::model::evidence::InvalidPolicy;
 
-pub const POL_001: &str = "POL-001";
-pub const POL_002: &str = "POL-002";
-pub const POL_003: &str = "POL-003";
-pub const POL_004: &str = "POL-004";
-pub const POL_005: &str = "POL-005";
-pub const RULE_IDS: [&str; 5] = [POL_001, POL_002, POL_003, POL_004, POL_005];
+pub const POL_001: RuleId = RuleId::Pol001;
+pub const POL_002: RuleId = RuleId::Pol002;
+pub const POL_003: RuleId = RuleId::Pol003;
+pub const POL_004: RuleId = RuleId::Pol004;
+pub const POL_005: RuleId = RuleId::Pol005;
+pub const RULE_IDS: [RuleId; 5] = [POL_001, POL_002, POL_003, POL_004, POL_005];
 
 /// The bucket's default encryption, as far as it matters to uploads without a header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,28 +103,31 @@ impl PolicyFacts {
 
 /// Evaluates every POL rule on a policy text (`None`: the bucket has no policy), parsed
 /// once. A text that is not a valid policy makes every rule an `error` naming the problem.
-pub fn evaluate_all(text: Option<&str>, facts: &PolicyFacts) -> Vec<(&'static str, Verdict)> {
+pub fn evaluate_all(text: Option<&str>, facts: &PolicyFacts) -> Vec<(RuleId, Verdict)> {
     let parsed = text.map(parse_policy).transpose();
     RULE_IDS
         .iter()
-        .map(|rule| {
+        .map(|&rule| {
             let verdict = match &parsed {
                 Ok(policy) => evaluate(rule, policy.as_ref(), facts),
                 Err(e) => invalid_policy(e),
             };
-            (*rule, verdict)
+            (rule, verdict)
         })
         .collect()
 }
 
 /// The `error` verdict for a policy that does not parse.
 pub fn invalid_policy(e: &PolicyError) -> Verdict {
-    Verdict::error(format!("the bucket policy is not a valid policy: {e}"))
-        .with_evidence(json!({"policy_error": e.to_string()}))
+    Verdict::error(format!("the bucket policy is not a valid policy: {e}")).with_evidence(
+        InvalidPolicy {
+            policy_error: e.to_string(),
+        },
+    )
 }
 
 /// Evaluates one POL rule on a parsed policy (`None`: the bucket has none).
-pub fn evaluate(rule: &str, policy: Option<&Policy>, facts: &PolicyFacts) -> Verdict {
+pub fn evaluate(rule: RuleId, policy: Option<&Policy>, facts: &PolicyFacts) -> Verdict {
     match rule {
         POL_001 => tls_only::check(policy, facts),
         POL_002 => tls_floor::check(policy, facts),
@@ -154,7 +158,7 @@ mod tests {
     use super::*;
     use crate::model::Status;
 
-    fn run(rule: &str, policy: Option<&str>, facts: &PolicyFacts) -> Verdict {
+    fn run(rule: RuleId, policy: Option<&str>, facts: &PolicyFacts) -> Verdict {
         let p = policy.map(|t| parse_policy(t).unwrap());
         evaluate(rule, p.as_ref(), facts)
     }

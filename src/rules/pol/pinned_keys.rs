@@ -9,15 +9,14 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Value, json};
-
 use s3audit_policy::classes::{self, KEY_ID};
 use s3audit_policy::questions::pinned_values;
 use s3audit_policy::{Policy, analyze, remediation};
 
 use super::PolicyFacts;
 use super::explain::{Question, verdict};
-use crate::model::Status;
+use crate::model::evidence::NothingToPin;
+use crate::model::{Evidence, Status};
 use crate::rules::Verdict;
 
 /// Stands for the key ARN a POL-004 fix needs when none is known (only an alias or a
@@ -95,7 +94,10 @@ pub(super) fn check(policy: Option<&Policy>, facts: &PolicyFacts) -> Verdict {
         return Verdict::not_applicable(
             "no KMS upload can succeed under this policy, so there is nothing to pin",
         )
-        .with_evidence(json!({"allowed_keys": [], "default_sse": facts.default_sse.as_str()}));
+        .with_evidence(NothingToPin {
+            allowed_keys: Vec::new(),
+            default_sse: facts.default_sse.as_str().to_string(),
+        });
     }
     let class = classes::unpinned_kms_uploads(&pins.references, pins.source);
     let analysis = analyze(policy, &facts.target, &class);
@@ -119,9 +121,9 @@ pub(super) fn check(policy: Option<&Policy>, facts: &PolicyFacts) -> Verdict {
         pass: &pass,
     };
     let mut verdict = verdict(&question, policy, &facts.target, &class, &analysis, &fix);
-    if let Value::Object(map) = &mut verdict.evidence {
-        map.insert("allowed_keys".to_string(), json!(pins.references));
-        map.insert("keys_from".to_string(), json!(pins.source));
+    if let Evidence::PolicyAnalysis(analysis) = &mut *verdict.evidence {
+        analysis.allowed_keys = Some(pins.references.clone());
+        analysis.keys_from = Some(pins.source.to_string());
     }
     if !pins.configured && verdict.status == Status::Pass {
         verdict.message = format!(

@@ -13,10 +13,11 @@
 use s3audit_policy::{Policy, PolicyError, Target, parse_policy};
 
 use super::{POL_001, POL_002, PolicyFacts, evaluate};
+use crate::model::RuleId;
 use crate::rules::Verdict;
 
 /// The rules an RCP chain is judged on: TLS-only (POL-001) and the TLS floor (POL-002).
-pub const RCP_RULES: [&str; 2] = [POL_001, POL_002];
+pub const RCP_RULES: [RuleId; 2] = [POL_001, POL_002];
 
 /// One document of the chain that is not a valid policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +34,7 @@ pub struct InvalidRcp {
 pub fn evaluate_rcps(
     documents: &[(String, String)],
     account: Option<&str>,
-) -> Result<Vec<(&'static str, Verdict)>, InvalidRcp> {
+) -> Result<Vec<(RuleId, Verdict)>, InvalidRcp> {
     let mut chain: Option<Policy> = None;
     for (name, text) in documents {
         let policy = parse_policy(text).map_err(|error| InvalidRcp {
@@ -49,7 +50,7 @@ pub fn evaluate_rcps(
     facts.target = Target::every_bucket(account);
     Ok(RCP_RULES
         .iter()
-        .map(|rule| (*rule, evaluate(rule, chain.as_ref(), &facts)))
+        .map(|&rule| (rule, evaluate(rule, chain.as_ref(), &facts)))
         .collect())
 }
 

@@ -7,12 +7,11 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
-
 use super::{DefaultSse, POL_001, POL_002, POL_003, POL_004, POL_005, PolicyFacts};
 use super::{evaluate, invalid_policy};
 use crate::config::RuleConfig;
-use crate::model::{KeyInfo, Observed, SseAlgorithm};
+use crate::model::evidence::{PolicyNotRead, PolicyPresence};
+use crate::model::{KeyInfo, Observed, RuleId, SseAlgorithm};
 use crate::rules::{Rule, RuleContext, Verdict};
 
 pub(in crate::rules) const RULES: &[Rule] = &[
@@ -58,10 +57,13 @@ fn no_lockout(ctx: &RuleContext) -> Verdict {
     run(POL_005, ctx)
 }
 
-fn run(rule: &str, ctx: &RuleContext) -> Verdict {
+fn run(rule: RuleId, ctx: &RuleContext) -> Verdict {
     if let Some(reason) = ctx.bucket.policy.unknown_reason() {
         return Verdict::error(format!("the bucket policy could not be read: {reason}"))
-            .with_evidence(json!({"policy": "unreadable", "reason": reason}));
+            .with_evidence(PolicyNotRead {
+                policy: PolicyPresence::Unreadable,
+                reason: reason.to_string(),
+            });
     }
     let facts = facts(ctx);
     // `None`: the bucket has no policy, judged as an empty one.

@@ -1,0 +1,160 @@
+//! Every renderer's whole output on one offline estate, as insta snapshots: a change of
+//! wording, layout or field is a reviewed diff (`cargo insta review`, or
+//! `INSTA_UPDATE=always cargo test --lib snapshot_tests` and `git diff`), never a surprise
+//! to the people who parse or file these outputs.
+//!
+//! The estate (`tests/fixtures/snapshot_estate.json`) is five buckets from the demo scan: a
+//! well-configured KMS bucket, one whose key is pending deletion, one with no encryption at
+//! all, one in another region with a policy, and one the scan could only partly read
+//! (policy denied, default encryption throttled, two objects unreadable). The tool version is
+//! pinned so a release does not rewrite every snapshot.
+
+use std::path::Path;
+
+use super::{
+    CsvRenderer, HtmlRenderer, JsonRenderer, PolicySource, Render, Report, SarifRenderer,
+    TableRenderer, diff, frameworks,
+};
+use crate::config::RuleConfig;
+use crate::model::{Estate, KeyState, Observed};
+use crate::rules;
+
+const ESTATE: &str = include_str!("../../tests/fixtures/snapshot_estate.json");
+
+fn estate() -> Estate {
+    serde_json::from_str(ESTATE).expect("the fixture is a snapshot")
+}
+
+/// The report `s3audit evaluate` makes of `estate`, with the evaluating tool pinned.
+fn report_of(estate: &Estate) -> Report {
+    let mut report = Report::new(estate, rules::evaluate(estate, &RuleConfig::default()));
+    report.tool.version = "0.0.0-snapshot".to_string();
+    report
+}
+
+fn rendered(renderer: &dyn Render, report: &Report) -> String {
+    let mut out = Vec::new();
+    renderer.render(report, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn table(explain: bool) -> TableRenderer {
+    TableRenderer {
+        color: false,
+        width: Some(100),
+        show_passes: false,
+        explain,
+    }
+}
+
+#[test]
+fn table_view() {
+    let out = rendered(&table(false), &report_of(&estate()));
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn table_view_explained() {
+    let mut report = report_of(&estate());
+    report.apply_filter(&super::FindingFilter {
+        rules: vec!["POL-*".to_string()],
+        ..Default::default()
+    });
+    insta::assert_snapshot!(rendered(&table(true), &report));
+}
+
+#[test]
+fn csv() {
+    insta::assert_snapshot!(rendered(&CsvRenderer, &report_of(&estate())));
+}
+
+#[test]
+fn json() {
+    insta::assert_snapshot!(rendered(&JsonRenderer, &report_of(&estate())));
+}
+
+#[test]
+fn html() {
+    // Two of the buckets: the page inlines its style, script and every finding's
+    // evidence, so the whole estate would be a 400 KB snapshot that hides its own diffs.
+    let mut estate = estate();
+    estate
+        .buckets
+        .retain(|b| ["demo-kms-pending-deletion", "demo-partly-read"].contains(&b.name.as_str()));
+    insta::assert_snapshot!(rendered(&HtmlRenderer, &report_of(&estate)));
+}
+
+#[test]
+fn frameworks_coverage() {
+    let report = report_of(&estate());
+    let catalogue = crate::rules::frameworks::lookup("pci-dss-4.0.1").unwrap();
+    let coverage = frameworks::coverage(catalogue, Some(&report));
+    insta::assert_snapshot!(
+        "frameworks_coverage_table",
+        frameworks::coverage_table(&coverage, Some(100), false)
+    );
+    insta::assert_snapshot!(
+        "frameworks_coverage_json",
+        serde_json::to_string_pretty(&coverage).unwrap()
+    );
+}
+
+#[test]
+fn frameworks_list_and_rule_explanation() {
+    insta::assert_snapshot!(
+        "frameworks_list",
+        frameworks::catalogues_table(Some(100), false)
+    );
+    let meta = crate::rules::metadata::get(crate::model::RuleId::Pol001);
+    insta::assert_snapshot!(
+        "rules_explain_pol_001",
+        frameworks::explain_text(meta, Some(100), false)
+    );
+}
+
+/// The estate as it was before: the pending-deletion key still enabled, the unencrypted
+/// bucket not yet created.
+fn earlier() -> Estate {
+    let mut old = estate();
+    old.buckets.retain(|b| b.name != "demo-no-encryption");
+    for key in old.keys.values_mut() {
+        if let Observed::Present(info) = &mut key.info
+            && info.state == KeyState::PendingDeletion
+        {
+            info.state = KeyState::Enabled;
+            info.deletion_date = None;
+        }
+    }
+    old
+}
+
+#[test]
+fn drift() {
+    let drift = diff::diff(
+        &report_of(&earlier()),
+        &report_of(&estate()),
+        "snapshot",
+        "old.json",
+        "snapshot",
+        "new.json",
+    );
+    insta::assert_snapshot!("drift_table", diff::render_table(&drift));
+    insta::assert_snapshot!("drift_json", serde_json::to_string_pretty(&drift).unwrap());
+}
+
+#[test]
+fn sarif() {
+    let text = include_str!("../../tests/fixtures/policies/terraform/logs-bucket-policy.json");
+    let path = Path::new("policies/logs-bucket-policy.json");
+    let options = rules::CheckPolicyOptions {
+        bucket: "b".to_string(),
+        default_sse: rules::pol::DefaultSse::SseS3,
+        default_kms_key: None,
+        sse_c_blocked: false,
+    };
+    let findings = rules::check_policy(text, &options, &RuleConfig::default()).unwrap();
+    let mut report = Report::for_document(Some("b"), findings);
+    report.tool.version = "0.0.0-snapshot".to_string();
+    let sources = [PolicySource::judged(path, text, "arn:aws:s3:::b")];
+    insta::assert_snapshot!(rendered(&SarifRenderer { sources: &sources }, &report));
+}
