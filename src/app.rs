@@ -21,8 +21,8 @@ use crate::model::{Estate, Finding, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
 use crate::report::{
-    CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, PolicySource, Render, Report,
-    SarifRenderer, TableRenderer, output_width,
+    CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, OcsfRenderer, PolicySource, Render,
+    Report, SarifRenderer, TableRenderer, output_width,
 };
 use crate::rules;
 
@@ -1112,12 +1112,18 @@ fn replaced(file: &OutputFile, what: &str) -> Option<(String, String)> {
 }
 
 /// The formats a report can have: SARIF only for policy documents (`check-policy`), whose
-/// files and lines it points at; an estate has no file to annotate.
+/// files and lines it points at; an estate has no file to annotate. OCSF only for an
+/// estate (`scan`, `evaluate`): its events are findings on AWS resources as they are, for a
+/// security data lake, not on documents not yet deployed.
 fn report_formats(policies: bool) -> Vec<Format> {
     Format::value_variants()
         .iter()
         .copied()
-        .filter(|f| policies || *f != Format::Sarif)
+        .filter(|f| match f {
+            Format::Sarif => policies,
+            Format::Ocsf => !policies,
+            _ => true,
+        })
         .collect()
 }
 
@@ -1144,12 +1150,18 @@ fn report_format(args: &OutputArgs, policies: bool) -> anyhow::Result<Format> {
                 .iter()
                 .filter_map(|f| Some(f.to_possible_value()?.get_name().to_string()))
                 .collect();
+            let name = format
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            if policies {
+                anyhow::bail!(
+                    "--format {name} is for scan and evaluate (it reports on AWS resources, not policy files); check-policy writes {}",
+                    names.join(", ")
+                );
+            }
             anyhow::bail!(
-                "--format {} is for check-policy (it annotates policy files); scan and evaluate write {}",
-                format
-                    .to_possible_value()
-                    .map(|v| v.get_name().to_string())
-                    .unwrap_or_default(),
+                "--format {name} is for check-policy (it annotates policy files); scan and evaluate write {}",
                 names.join(", ")
             );
         }
@@ -1242,6 +1254,7 @@ fn render(
         Format::Sarif => Box::new(SarifRenderer {
             sources: &sink.sources,
         }),
+        Format::Ocsf => Box::new(OcsfRenderer),
     };
     let mut out = interrupt.guard(&mut sink.file);
     match renderer.render(report, &mut out).and_then(|_| out.flush()) {

@@ -276,7 +276,8 @@ const FILTERS: &str = "Filters (every format; a JSON report records them)";
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Report format [default: from the --output extension (.json, .csv, .txt for the
-    /// table, .sarif for check-policy), else table on a terminal, json otherwise]
+    /// table, .html, .sarif for check-policy, .ocsf for scan and evaluate), else table on a
+    /// terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
@@ -536,6 +537,9 @@ pub enum Format {
     Html,
     /// SARIF 2.1.0 for code scanning, check-policy only: results on the policy's lines
     Sarif,
+    /// OCSF 1.5.0 Compliance Finding events (class 2003), one per finding, as a JSON array;
+    /// scan and evaluate only (also from an --output ending in .ocsf)
+    Ocsf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

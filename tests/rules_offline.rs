@@ -1899,3 +1899,249 @@ fn evidence_signature_verifies_with_ssh_keygen_and_fails_after_an_edit() {
         "{lines:?}"
     );
 }
+
+// OCSF (`--format ocsf`): Compliance Finding events, checked with py-ocsf-models.
+
+/// `scripts/ocsf_check.py FILE` on `events`: its exit code, stdout and stderr.
+fn ocsf_check(events: &serde_json::Value) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.ocsf");
+    std::fs::write(&path, serde_json::to_vec(events).unwrap()).unwrap();
+    let out = std::process::Command::new(common::python())
+        .arg(common::repo_root().join("scripts/ocsf_check.py"))
+        .arg(&path)
+        .output()
+        .expect("run scripts/ocsf_check.py");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The events are valid for py-ocsf-models' ComplianceFinding (strict, every key known),
+/// `n` of them.
+fn assert_valid_ocsf(events: &serde_json::Value, n: usize) {
+    let (code, stdout, stderr) = ocsf_check(events);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("{n} events valid (OCSF 1.5.0")),
+        "{stdout}"
+    );
+}
+
+/// The OCSF compliance status of each verdict: only a pass is Pass (1), an error is
+/// Warning (2), never a pass.
+fn ocsf_compliance(status: &str) -> (u64, &'static str) {
+    match status {
+        "pass" => (1, "Pass"),
+        "fail" => (3, "Fail"),
+        "error" => (2, "Warning"),
+        "not_applicable" => (99, "Not Applicable"),
+        other => panic!("status {other}"),
+    }
+}
+
+/// Each event against the finding it stands for, in order: rule, resource, verdict,
+/// severity, frameworks, the scan's account and time.
+fn assert_events_are_the_findings(events: &[serde_json::Value], report: &serde_json::Value) {
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(events.len(), findings.len(), "one event per finding");
+    let finished = time::OffsetDateTime::parse(
+        report["scan"]["finished_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let millis = (finished.unix_timestamp_nanos() / 1_000_000) as i64;
+    let mut uids = std::collections::BTreeSet::new();
+    for (e, f) in events.iter().zip(findings) {
+        let what = format!("{} on {}", f["rule"], f["resource"]);
+        assert_eq!(e["class_uid"], 2003, "{what}");
+        assert_eq!(e["category_uid"], 2, "{what}");
+        assert_eq!(e["type_uid"], 200301, "{what}");
+        assert_eq!(e["time"], millis, "{what}");
+        assert_eq!(e["compliance"]["control"], f["rule"], "{what}");
+        let (id, caption) = ocsf_compliance(f["status"].as_str().unwrap());
+        assert_eq!(e["compliance"]["status_id"], id, "{what}");
+        assert_eq!(e["compliance"]["status"], caption, "{what}");
+        assert_eq!(e["compliance"]["requirements"], f["frameworks"], "{what}");
+        let severity = ["info", "low", "medium", "high", "critical"]
+            .iter()
+            .position(|s| f["severity"] == *s)
+            .unwrap()
+            + 1;
+        assert_eq!(e["severity_id"], severity, "{what}");
+        assert_eq!(e["status"], "New", "{what}");
+        assert_eq!(e["message"], f["message"], "{what}");
+        assert_eq!(e["finding_info"]["desc"], f["message"], "{what}");
+        assert_eq!(e["remediation"]["desc"], f["remediation"], "{what}");
+        assert_eq!(e["resources"][0]["uid"], f["resource"], "{what}");
+        assert_eq!(e["resources"][0]["name"], f["bucket"], "{what}");
+        assert_eq!(e["resources"][0]["type"], "AWS::S3::Bucket", "{what}");
+        assert_eq!(e["evidences"][0]["data"], f["evidence"], "{what}");
+        assert_eq!(e["cloud"]["provider"], "AWS", "{what}");
+        match report["scan"]["account"].as_str() {
+            Some(account) => assert_eq!(e["cloud"]["account"]["uid"], account, "{what}"),
+            None => assert!(e["cloud"].get("account").is_none(), "{what}"),
+        }
+        assert_eq!(
+            e["unmapped"]["scan_complete"], report["scan"]["complete"],
+            "{what}"
+        );
+        assert!(
+            uids.insert(e["finding_info"]["uid"].as_str().unwrap().to_string()),
+            "{what}: finding_info.uid not unique"
+        );
+    }
+}
+
+#[test]
+fn ocsf_is_one_valid_compliance_finding_per_finding_and_follows_the_filter() {
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout(&evaluate_fixture(None, &["--format", "json"]))).unwrap();
+    let ocsf = stdout(&evaluate_fixture(None, &["--format", "ocsf"]));
+    let events: serde_json::Value = serde_json::from_str(&ocsf).unwrap();
+    // 10 fail, 31 pass, 1 n/a (the fixture's comment above).
+    assert_eq!(events.as_array().unwrap().len(), 42);
+    assert_valid_ocsf(&events, 42);
+    assert_events_are_the_findings(events.as_array().unwrap(), &report);
+    let fails = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["compliance"]["status"] == "Fail")
+        .count();
+    assert_eq!(fails, 10);
+    let pol_001 = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["compliance"]["control"] == "POL-001")
+        .unwrap();
+    assert_eq!(pol_001["resources"][0]["region"], "us-east-1");
+    assert!(
+        pol_001["compliance"]["standards"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("PCI DSS v4.0.1")),
+        "{pol_001}"
+    );
+
+    // The filter is applied before rendering, as for every format.
+    let failing: serde_json::Value = serde_json::from_str(&stdout(&evaluate_fixture(
+        None,
+        &["--format", "ocsf", "--status", "fail"],
+    )))
+    .unwrap();
+    let failing = failing.as_array().unwrap();
+    assert_eq!(failing.len(), 10);
+    assert!(
+        failing
+            .iter()
+            .all(|e| e["compliance"]["status_id"] == 3 && e["compliance"]["status"] == "Fail"),
+        "{failing:?}"
+    );
+
+    // An --output ending in .ocsf picks the format, and the bytes are the same.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("findings.ocsf");
+    evaluate_fixture(None, &["--output", path.to_str().unwrap()]);
+    assert_eq!(common::read(&path), ocsf);
+}
+
+#[test]
+fn ocsf_of_unreadable_settings_is_warning_never_pass_and_names_are_data() {
+    let estate = hostile_estate();
+    let report: serde_json::Value =
+        serde_json::from_str(&evaluate_with_binary(&estate, "json")).unwrap();
+    let events: serde_json::Value =
+        serde_json::from_str(&evaluate_with_binary(&estate, "ocsf")).unwrap();
+    let n = report["findings"].as_array().unwrap().len();
+    assert_valid_ocsf(&events, n);
+    assert_events_are_the_findings(events.as_array().unwrap(), &report);
+    let warnings: Vec<&serde_json::Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["compliance"]["status_id"] == 2)
+        .collect();
+    assert!(!warnings.is_empty(), "the denied settings are errors");
+    assert_eq!(
+        warnings.len(),
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] == "error")
+            .count()
+    );
+    // The exact names, controls and all, as JSON strings.
+    let names: std::collections::BTreeSet<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resources"][0]["name"].as_str().unwrap())
+        .collect();
+    let want: std::collections::BTreeSet<&str> =
+        estate.buckets.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, want);
+}
+
+#[test]
+fn the_ocsf_checker_rejects_a_misspelt_field_a_bad_enum_and_a_missing_one() {
+    let events: serde_json::Value = serde_json::from_str(&stdout(&evaluate_fixture(
+        None,
+        &["--format", "ocsf", "--rule", "ENC-001"],
+    )))
+    .unwrap();
+    assert_valid_ocsf(&events, 2);
+    type Mutation = fn(&mut serde_json::Value);
+    let mutations: [(&str, Mutation); 4] = [
+        ("finding_info.titel", |e| {
+            e["finding_info"]["titel"] = "x".into();
+        }),
+        ("compliance.status_id", |e| {
+            e["compliance"]["status_id"] = 7.into();
+        }),
+        ("missing required attribute time", |e| {
+            e.as_object_mut().unwrap().remove("time");
+        }),
+        ("cloud.region", |e| {
+            e["cloud"]["region"] = 1.into();
+        }),
+    ];
+    for (problem, mutate) in mutations {
+        let mut bad = events.clone();
+        mutate(&mut bad[1]);
+        let (code, _, stderr) = ocsf_check(&bad);
+        assert_eq!(code, Some(1), "{problem}: {stderr}");
+        assert!(
+            stderr.starts_with("event 1 (ENC-001 on arn:aws:s3:::") && stderr.contains(problem),
+            "{problem}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn ocsf_is_for_scan_and_evaluate_not_check_policy() {
+    let policy = common::repo_root().join("tests/fixtures/policies/passing.json");
+    for args in [
+        vec!["--format", "ocsf"],
+        vec!["--output", "never-written.ocsf"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = common::s3audit()
+            .current_dir(dir.path())
+            .arg("check-policy")
+            .arg(&policy)
+            .args(["--bucket", "b"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("ocsf"), "{stderr}");
+        assert!(!dir.path().join("never-written.ocsf").exists());
+    }
+}

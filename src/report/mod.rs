@@ -8,6 +8,7 @@ pub mod frameworks;
 mod html;
 pub mod inventory;
 mod json;
+pub mod ocsf;
 pub mod sarif;
 pub mod schema;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use crate::model::{Estate, Finding, ModeCounts, Observed, Severity, Status};
 pub use self::csv::CsvRenderer;
 pub use self::html::HtmlRenderer;
 pub use self::json::JsonRenderer;
+pub use self::ocsf::OcsfRenderer;
 pub use self::sarif::{PolicySource, SarifRenderer};
 pub use self::table::{TableRenderer, catalog_table, output_width};
 
