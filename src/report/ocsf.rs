@@ -188,8 +188,8 @@ fn epoch_millis(rfc3339: &str) -> io::Result<i64> {
 }
 
 fn event<'a>(cx: &Context<'a>, f: &'a Finding) -> Event<'a> {
-    let meta = metadata::lookup(&f.rule);
-    let title = meta.map_or(f.rule.as_str(), |m| m.title.as_str());
+    let meta = metadata::get(f.rule);
+    let title = meta.title.as_str();
     let region = f.bucket.as_deref().and_then(|b| cx.regions.get(b).copied());
     let (standards, requirements) = standards_and_requirements(&f.frameworks);
     let compliance = compliance_status(f.status);
@@ -231,7 +231,7 @@ fn event<'a>(cx: &Context<'a>, f: &'a Finding) -> Event<'a> {
             }),
         },
         finding_info: FindingInfo {
-            uid: finding_uid(&f.rule, &f.resource),
+            uid: finding_uid(f.rule.as_str(), &f.resource),
             title,
             desc: &f.message,
             types: vec![if requirements.is_empty() {
@@ -240,14 +240,14 @@ fn event<'a>(cx: &Context<'a>, f: &'a Finding) -> Event<'a> {
                 TYPE_STANDARDS
             }],
             analytic: Analytic {
-                uid: &f.rule,
-                name: meta.map_or(f.rule.as_str(), |m| m.name.as_str()),
+                uid: f.rule.as_str(),
+                name: meta.name.as_str(),
                 type_id: ANALYTIC_TYPE_RULE,
                 r#type: "Rule",
             },
         },
         compliance: Compliance {
-            control: &f.rule,
+            control: f.rule.as_str(),
             desc: title,
             standards,
             requirements,
@@ -520,7 +520,7 @@ mod tests {
 
     fn finding(status: Status, evidence: Value) -> Finding {
         Finding {
-            rule: "POL-001".into(),
+            rule: crate::model::RuleId::Pol001,
             status,
             severity: Severity::High,
             resource: "arn:aws-us-gov:s3:::b\u{1b}]0;x\u{7}".into(),
