@@ -14,6 +14,7 @@ pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };
 pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
+pub use finding::AppliedWaiver;
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
 pub use objects::{
