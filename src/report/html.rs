@@ -1321,6 +1321,51 @@ mod tests {
         }
     }
 
+    /// A waived failure keeps its Fail badge and gains a waived one with the reason; the
+    /// config file's text is escaped like any other (no `|safe` for it).
+    #[test]
+    fn a_waived_failure_is_marked_and_its_waiver_listed() {
+        let mut r = report(vec![finding("POL-001", Status::Fail, Severity::High, "b")]);
+        r.waivers = crate::rules::waivers::apply(
+            &mut r.findings,
+            &[crate::rules::waivers::Waiver {
+                rule: "POL-*".into(),
+                resource: "b".into(),
+                reason: format!("SEC-123 {SCRIPT_TAG}"),
+                owner: "team@example.com".into(),
+                expires: time::macros::date!(2027 - 03 - 31),
+            }],
+            time::macros::date!(2027 - 01 - 01),
+        );
+        let page = html(&r);
+        let markup = markup(&page);
+        assert!(
+            markup.contains(
+                r#"<span class="badge st-fail">Fail</span> <span class="badge st-waived""#
+            )
+        );
+        assert!(markup.contains("Waived until 2027-03-31 by team@example.com"));
+        assert!(markup.contains("SEC-123 &lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+        assert_eq!(page.matches("<script").count(), 2, "only the page's own");
+        assert!(markup.contains(r#"<tr id="waiver-1">"#));
+        assert!(markup.contains(r#"<span class="badge wv-active">active</span>"#));
+        assert!(markup.contains(r#"<span class="badge st-waived">1 waived</span>"#));
+        // Without waivers there is no section and no badge.
+        let plain = markup_of(&report(vec![finding(
+            "POL-001",
+            Status::Fail,
+            Severity::High,
+            "b",
+        )]));
+        assert!(
+            !plain.contains(r#"class="badge st-waived""#) && !plain.contains(r#"id="waivers""#)
+        );
+    }
+
+    fn markup_of(r: &Report) -> String {
+        markup(&html(r))
+    }
+
     #[test]
     fn an_empty_report_renders() {
         let page = html(&Report::for_document(None, vec![]));
