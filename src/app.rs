@@ -137,6 +137,18 @@ impl Ui {
         }
     }
 
+    /// One line on stderr for each expired or unmatched waiver (they are in every format
+    /// too), unless `-q`, like the closing line. A waiver's state never changes the exit
+    /// code by itself; the failures an expired one no longer covers do.
+    fn warn_waivers(self, report: &Report) {
+        if self.quiet {
+            return;
+        }
+        for warning in report.waivers.iter().filter_map(|w| w.warning()) {
+            eprintln!("s3audit: {}", crate::report::escape::terminal(&warning));
+        }
+    }
+
     /// After outputs were written to files: one line on stderr saying what went where
     /// and the verdict, so a scan with `--output` does not end in silence.
     fn announce(self, written: &[(String, String)], report: &Report) {
@@ -328,8 +340,7 @@ fn scan_and_write(
         serde_json::to_writer_pretty(interrupt.guard(file), &estate)
             .context("cannot write snapshot")?;
     }
-    let findings = rules::evaluate(&estate, rule_config);
-    let mut report = Report::new(&estate, findings);
+    let mut report = judge(&estate, rule_config);
     let code = render(
         &mut report,
         &mut sink,
@@ -387,14 +398,28 @@ fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
             .map(|bytes| (evidence, bytes))
     })
     .transpose()?;
-    let findings = rules::evaluate(&estate, &rule_config);
     write_report_with(
-        Report::new(&estate, findings),
+        judge(&estate, &rule_config),
         Vec::new(),
         &args.output,
         ui,
         evidence,
     )
+}
+
+/// The report of the rules on `estate`, with the config file's waivers applied (before any
+/// filter, which `render` applies): judged as of the day the scan started, so evaluating a
+/// saved snapshot later reaches the same verdicts.
+pub fn judge(estate: &Estate, config: &RuleConfig) -> Report {
+    let mut findings = rules::evaluate(estate, config);
+    let waivers = rules::waivers::apply(
+        &mut findings,
+        &config.waivers,
+        rules::waivers::scan_date(estate),
+    );
+    let mut report = Report::new(estate, findings);
+    report.waivers = waivers;
+    report
 }
 
 /// `--evidence DIR` opened: the bundle being written, the key that signs it, and the rule
@@ -484,16 +509,7 @@ fn evidence_config(args: &RuleArgs, config: &RuleConfig) -> anyhow::Result<Vec<u
         return std::fs::read(path)
             .with_context(|| format!("cannot read config file {}", path.display()));
     }
-    #[derive(serde::Serialize)]
-    struct Settings<'a> {
-        allowed_kms_keys: &'a [String],
-        required_object_mode: crate::model::SseMode,
-    }
-    let body = toml::to_string(&Settings {
-        allowed_kms_keys: &config.allowed_kms_keys,
-        required_object_mode: config.required_object_mode,
-    })
-    .context("cannot write the rule settings")?;
+    let body = config.to_toml().context("cannot write the rule settings")?;
     Ok(format!(
         "# The rule settings of this run (s3audit evaluate snapshot.json --config config.toml)\n{body}"
     )
@@ -1016,6 +1032,7 @@ fn rule_config(args: &RuleArgs) -> anyhow::Result<RuleConfig> {
         required_object_mode: file
             .required_object_mode
             .unwrap_or(defaults.required_object_mode),
+        waivers: file.waivers,
     })
 }
 
@@ -1269,15 +1286,17 @@ fn render(
             return Err(e).with_context(|| format!("cannot write {}", sink.file.path().display()));
         }
     }
+    ui.warn_waivers(report);
     Ok(exit_code(report, fail_on))
 }
 
-/// 1 when something at or above `fail_on` fails; else 3 when anything could not be read.
+/// 1 when something at or above `fail_on` fails (a waived failure does not count); else 3
+/// when anything could not be read.
 pub fn exit_code(report: &Report, fail_on: Severity) -> u8 {
     if report
         .findings
         .iter()
-        .any(|f| f.status == Status::Fail && f.severity >= fail_on)
+        .any(|f| f.status == Status::Fail && f.severity >= fail_on && f.waiver.is_none())
     {
         EXIT_FINDINGS
     } else if !report.scan.complete || report.count(Status::Error) > 0 {

@@ -325,6 +325,8 @@ pub struct OutputArgs {
 #[command(next_help_heading = "Rules")]
 pub struct RuleArgs {
     /// TOML file of rule settings (allowed_kms_keys = [...], required_object_mode = "sse_kms")
+    /// and waivers: [[waiver]] tables of rule, resource, reason, owner and expires, each
+    /// accepting a failure until a date (README: Waivers)
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
 

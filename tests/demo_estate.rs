@@ -319,7 +319,11 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
             "message",
             "remediation",
             "frameworks",
-            "evidence"
+            "evidence",
+            "waived",
+            "waiver_reason",
+            "waiver_owner",
+            "waiver_expires"
         ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();

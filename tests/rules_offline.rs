@@ -2145,3 +2145,362 @@ fn ocsf_is_for_scan_and_evaluate_not_check_policy() {
         assert!(!dir.path().join("never-written.ocsf").exists());
     }
 }
+
+// Waivers (`[[waiver]]` in --config): a waived failure stays in every format, marked, and
+// does not count toward --fail-on; expired and unmatched waivers are reported; errors are
+// never waived; a bad waiver is a configuration error.
+
+/// The healthy KMS bucket without a policy: POL-001 fails at high (the only failure
+/// `--fail-on high` counts), POL-002..004 fail below it. Scanned on `started` (RFC 3339).
+fn unenforced_estate(started: &str) -> Estate {
+    let mut b = kms_bucket();
+    b.policy = Observed::Absent;
+    let mut e = estate(
+        b,
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    let at = time::OffsetDateTime::parse(started, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    e.scan.started_at = at;
+    e.scan.finished_at = at;
+    e
+}
+
+const WAIVER_REASON: &str = "Legacy uploader cannot send TLS 1.2; replacement tracked in SEC-123";
+
+/// A config file of one waiver per `(rule, resource, expires)`, the first with
+/// [`WAIVER_REASON`].
+fn waiver_config(waivers: &[(&str, &str, &str)]) -> String {
+    waivers
+        .iter()
+        .enumerate()
+        .map(|(i, (rule, resource, expires))| {
+            let reason = if i == 0 { WAIVER_REASON } else { "accepted" };
+            format!(
+                "[[waiver]]\nrule = \"{rule}\"\nresource = \"{resource}\"\nreason = \"{reason}\"\nowner = \"platform-team@example.com\"\nexpires = {expires}\n\n"
+            )
+        })
+        .collect()
+}
+
+/// `s3audit evaluate` of `estate` with `config` as --config, and `args`.
+fn evaluate_waived(estate: &Estate, config: &str, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("estate.json");
+    std::fs::write(&snapshot, serde_json::to_vec(estate).unwrap()).unwrap();
+    let toml = dir.path().join("s3audit.toml");
+    std::fs::write(&toml, config).unwrap();
+    common::s3audit()
+        .arg("evaluate")
+        .arg(&snapshot)
+        .arg("--config")
+        .arg(&toml)
+        .args(args)
+        .output()
+        .expect("run s3audit")
+}
+
+fn report_schema_errors(report: &serde_json::Value) -> Vec<String> {
+    let schema: serde_json::Value = serde_json::from_str(&common::read(
+        &common::repo_root().join("reports/schema.json"),
+    ))
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    validator
+        .iter_errors(report)
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn a_waiver_turns_exit_1_into_0_and_shows_in_every_format() {
+    let e = unenforced_estate("2027-03-31T23:59:00Z");
+    let unwaived = evaluate_waived(&e, "", &["--format", "json"]);
+    assert_eq!(unwaived.status.code(), Some(1), "POL-001 fails at high");
+    // A glob on the rule (any case) and one on the bucket name.
+    let config = waiver_config(&[("pol-00?", "b*", "2027-03-31")]);
+
+    let json = evaluate_waived(&e, &config, &["--format", "json"]);
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "waived through its last day: {}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    assert!(json.stderr.is_empty(), "an active waiver warns of nothing");
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let pol1 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "POL-001")
+        .unwrap();
+    assert_eq!(pol1["status"], "fail", "a waiver never changes the verdict");
+    assert_eq!(pol1["waiver"]["reason"], WAIVER_REASON);
+    assert_eq!(pol1["waiver"]["owner"], "platform-team@example.com");
+    assert_eq!(pol1["waiver"]["expires"], "2027-03-31");
+    assert_eq!(pol1["waiver"]["index"], 1);
+    let waived = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("waiver").is_some())
+        .count();
+    assert_eq!(waived, 4, "POL-001..004 fail on b: {report:#}");
+    assert_eq!(report["waivers"][0]["state"], "active");
+    assert_eq!(report["waivers"][0]["matched"], 4);
+    assert_eq!(report_schema_errors(&report), Vec::<String>::new());
+
+    let table = evaluate_waived(&e, &config, &["--format", "table"]);
+    assert_eq!(table.status.code(), Some(0));
+    let table = one_line(&stdout(&table));
+    assert!(table.contains("POL-001 ┆ FAIL (waived) ┆ high"), "{table}");
+    assert!(table.contains("4 fail (4 waived)"), "{table}");
+    assert!(
+        table.contains("Waivers: 1 active (4 failing findings waived)"),
+        "{table}"
+    );
+
+    let csv_out = evaluate_waived(&e, &config, &["--format", "csv"]);
+    let mut rdr = csv::Reader::from_reader(csv_out.stdout.as_slice());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        &header[9..],
+        ["waived", "waiver_reason", "waiver_owner", "waiver_expires"],
+        "appended after the existing columns"
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let row = rows.iter().find(|r| &r[0] == "POL-001").unwrap();
+    assert_eq!(&row[1], "fail");
+    assert_eq!(
+        (&row[9], &row[10], &row[11], &row[12]),
+        (
+            "true",
+            WAIVER_REASON,
+            "platform-team@example.com",
+            "2027-03-31"
+        )
+    );
+    let pass = rows.iter().find(|r| &r[0] == "ENC-001").unwrap();
+    assert_eq!((&pass[9], &pass[10]), ("false", ""));
+
+    let html = evaluate_waived(&e, &config, &["--format", "html"]);
+    assert_eq!(html.status.code(), Some(0));
+    let page = String::from_utf8(html.stdout).unwrap();
+    assert!(page.contains(r#"<span class="badge st-waived""#), "a badge");
+    assert!(page.contains("Legacy uploader cannot send TLS 1.2; replacement tracked in SEC-123"));
+    assert!(page.contains(r#"<section id="waivers">"#));
+    assert!(page.contains(r#"<span class="badge wv-active">active</span>"#));
+
+    // The closing line counts them too.
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("r.json");
+    let out = evaluate_waived(&e, &config, &["--output", out_path.to_str().unwrap()]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(", 4 fail (4 waived), "), "{stderr}");
+}
+
+/// Expiry is judged against the day the scan started, not the wall clock: a snapshot
+/// evaluated years later reaches the same verdict.
+#[test]
+fn an_expired_waiver_leaves_exit_1_and_is_reported() {
+    let config = waiver_config(&[("POL-001", "arn:aws:s3:::b", "2027-03-31")]);
+    let day_after = unenforced_estate("2027-04-01T00:00:00Z");
+    let out = evaluate_waived(&day_after, &config, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "expired: POL-001 counts again");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f.get("waiver").is_none()),
+        "{report:#}"
+    );
+    assert_eq!(report["waivers"][0]["state"], "expired");
+    assert_eq!(report["waivers"][0]["matched"], 1);
+    assert_eq!(report_schema_errors(&report), Vec::<String>::new());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("s3audit: warning: waiver #1 (POL-001 on arn:aws:s3:::b, owner platform-team@example.com) expired on 2027-03-31"),
+        "{stderr}"
+    );
+    let table = one_line(&stdout(&evaluate_waived(
+        &day_after,
+        &config,
+        &["--format", "table"],
+    )));
+    assert!(table.contains("expired: waiver #1"), "{table}");
+
+    // Long past by the wall clock, not by the scan's date.
+    let config = waiver_config(&[("POL-001", "b", "2020-01-01")]);
+    let old_scan = unenforced_estate("2019-12-31T12:00:00Z");
+    let out = evaluate_waived(&old_scan, &config, &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_unmatched_waiver_is_reported_unless_quiet() {
+    // ENC-001 passes on b; POL-001 on another bucket matches nothing either.
+    let config = waiver_config(&[
+        ("POL-001", "b", "2030-01-01"),
+        ("ENC-001", "b", "2030-01-01"),
+        ("POL-001", "other-*", "2030-01-01"),
+    ]);
+    let e = unenforced_estate("2027-01-01T00:00:00Z");
+    let out = evaluate_waived(&e, &config, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = report["waivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["active", "unmatched", "unmatched"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].contains("waiver #2 (ENC-001 on b"), "{stderr}");
+    assert!(lines[1].contains("matched no failing finding"), "{stderr}");
+    let quiet = evaluate_waived(&e, &config, &["-q", "--format", "json"]);
+    assert!(quiet.stderr.is_empty(), "-q: in the report only");
+    // A filter does not make a waiver unmatched: counted before it.
+    let filtered = evaluate_waived(&e, &config, &["--format", "json", "--rule", "ENC-*"]);
+    let report: serde_json::Value = serde_json::from_slice(&filtered.stdout).unwrap();
+    assert_eq!(report["waivers"][0]["state"], "active");
+}
+
+/// An error is a fact that could not be read: no waiver hides it, whatever its patterns.
+#[test]
+fn error_findings_are_never_waived() {
+    let mut e = unenforced_estate("2027-01-01T00:00:00Z");
+    e.buckets[0].encryption = Observed::Denied {
+        reason: "AccessDenied (HTTP 403)".into(),
+    };
+    let out = evaluate_waived(
+        &e,
+        &waiver_config(&[("*", "*", "2030-01-01")]),
+        &["--format", "json", "--fail-on", "critical"],
+    );
+    assert_eq!(out.status.code(), Some(3), "still incomplete");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let errors: Vec<&serde_json::Value> =
+        findings.iter().filter(|f| f["status"] == "error").collect();
+    assert!(!errors.is_empty());
+    assert!(
+        errors.iter().all(|f| f.get("waiver").is_none()),
+        "{errors:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["status"] == "fail" && f.get("waiver").is_some())
+    );
+    assert_eq!(
+        report["waivers"][0]["errors_not_waived"].as_u64(),
+        Some(errors.len() as u64)
+    );
+}
+
+#[test]
+fn a_bad_waiver_is_a_config_error_of_one_line_naming_where() {
+    let e = unenforced_estate("2027-01-01T00:00:00Z");
+    let good = waiver_config(&[("POL-001", "b", "2030-01-01")]);
+    for (config, says) in [
+        (
+            good.replace("owner = \"platform-team@example.com\"\n", ""),
+            "(line 1, column 1): missing field `owner`",
+        ),
+        (
+            good.replace(WAIVER_REASON, " "),
+            "(line 4, column 10): waiver reason is empty",
+        ),
+        (
+            good.replace("expires = ", "expiry = 2030-01-01\nexpires = "),
+            "(line 6, column 1): unknown field `expiry`",
+        ),
+        (
+            good.replace("2030-01-01", "2030-02-30"),
+            "(line 6, column 11): invalid date",
+        ),
+        (
+            good.replace("2030-01-01", "\"next year\""),
+            "(line 6, column 11): invalid date \"next year\"",
+        ),
+        (
+            good.replace("POL-001", "POL-9*"),
+            "(line 2, column 8): waiver rule \"POL-9*\" matches no rule",
+        ),
+    ] {
+        let out = evaluate_waived(&e, &config, &["--format", "json"]);
+        assert_eq!(out.status.code(), Some(2), "{config}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{says} not in {stderr}");
+    }
+}
+
+/// A failure that gains a waiver is still failing: `diff` does not call it resolved.
+#[test]
+fn diff_of_a_newly_waived_failure_is_not_a_resolution() {
+    let e = unenforced_estate("2027-01-01T00:00:00Z");
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    let new = dir.path().join("new.json");
+    std::fs::write(&old, evaluate_waived(&e, "", &["--format", "json"]).stdout).unwrap();
+    let config = waiver_config(&[("POL-001", "b", "2030-01-01")]);
+    std::fs::write(
+        &new,
+        evaluate_waived(&e, &config, &["--format", "json"]).stdout,
+    )
+    .unwrap();
+    let out = diff_run(&old, &new, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let drift: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(drift["findings"]["resolved"], serde_json::json!([]));
+    assert_eq!(drift["findings"]["still_failing"], 4);
+}
+
+/// `frameworks coverage` of a report whose only failure under a requirement is waived
+/// reads "fail (waived)", never pass.
+#[test]
+fn coverage_of_a_waived_failure_is_fail_waived() {
+    let e = unenforced_estate("2027-01-01T00:00:00Z");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let config = waiver_config(&[("POL-*", "b", "2030-01-01")]);
+    std::fs::write(
+        &report,
+        evaluate_waived(&e, &config, &["--format", "json"]).stdout,
+    )
+    .unwrap();
+    let out = common::s3audit()
+        .args(["frameworks", "coverage", "pci-dss-4.0.1"])
+        .arg(&report)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let coverage: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let req = coverage["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "4.2.1")
+        .unwrap();
+    assert_eq!(req["status"], "fail_waived", "{req:#}");
+}

@@ -104,4 +104,30 @@ pub struct Finding {
     /// rules/frameworks/ (e.g. "PCI DSS v4.0.1 4.2.1"); `s3audit frameworks` lists the
     /// catalogues.
     pub frameworks: Vec<String>,
+    /// The config file's waiver that accepts this failure until its expiry, when one does.
+    /// Only a `fail` is ever waived (an `error` is unknown, not an accepted failure); the
+    /// status stays `fail`, so every format still shows it, and `--fail-on` does not count
+    /// it. Absent on every other finding. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<AppliedWaiver>,
+}
+
+/// The waiver a failing finding is accepted under, as the config file's `[[waiver]]` says
+/// it: who accepted the failure, why, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AppliedWaiver {
+    /// Which `[[waiver]]` of the config file, counted from 1 in file order (the report's
+    /// `waivers` section lists it under the same number).
+    pub index: usize,
+    /// The waiver's rule id or glob, as written.
+    pub rule: String,
+    /// The waiver's resource glob (bucket name or resource ARN), as written.
+    pub resource: String,
+    /// Why the failure is accepted.
+    pub reason: String,
+    /// Who accepted it and answers for it.
+    pub owner: String,
+    /// The last day the waiver applies (YYYY-MM-DD, inclusive), judged against the day the
+    /// scan started.
+    pub expires: String,
 }

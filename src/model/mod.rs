@@ -17,6 +17,7 @@ pub use bucket::{
 };
 pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
 pub use evidence::Evidence;
+pub use finding::AppliedWaiver;
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
 pub use objects::{

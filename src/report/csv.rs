@@ -13,9 +13,14 @@ use super::{Render, Report};
 /// is no numeric column, so quoting a leading `-` costs no number. The remediation keeps
 /// its line feeds (it can carry a merged policy to paste; the cell is quoted); every other
 /// cell is one line. The JSON report has the exact strings.
+///
+/// The waiver columns come last, so a consumer that reads the first nine by position keeps
+/// working: `waived` is `true` for a failing finding a waiver accepted (its status stays
+/// `fail`), `false` otherwise, and the waiver's reason, owner and expiry day follow (empty
+/// when not waived).
 pub struct CsvRenderer;
 
-pub const HEADER: [&str; 9] = [
+pub const HEADER: [&str; 13] = [
     "rule",
     "status",
     "severity",
@@ -25,6 +30,10 @@ pub const HEADER: [&str; 9] = [
     "remediation",
     "frameworks",
     "evidence",
+    "waived",
+    "waiver_reason",
+    "waiver_owner",
+    "waiver_expires",
 ];
 
 impl Render for CsvRenderer {
@@ -44,6 +53,10 @@ impl Render for CsvRenderer {
                 spreadsheet_text(&f.remediation),
                 spreadsheet_cell(&frameworks),
                 spreadsheet_cell(&evidence),
+                spreadsheet_cell(if f.waiver.is_some() { "true" } else { "false" }),
+                spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.reason.as_str())),
+                spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.owner.as_str())),
+                spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.expires.as_str())),
             ];
             w.write_record(cells.iter().map(|c| c.as_bytes()))?;
         }
@@ -68,6 +81,7 @@ mod tests {
             evidence: serde_json::json!({"bucket": bucket, "reason": "\u{9b}\u{202e}"}),
             remediation: remediation.into(),
             frameworks: vec!["+frame".into()],
+            waiver: None,
         }
     }
 

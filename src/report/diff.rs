@@ -481,6 +481,7 @@ mod tests {
             evidence: serde_json::Value::Null,
             remediation: String::new(),
             frameworks: Vec::new(),
+            waiver: None,
         }
     }
 
@@ -525,6 +526,7 @@ mod tests {
             buckets,
             keys,
             findings,
+            waivers: Vec::new(),
         }
     }
 

@@ -25,10 +25,13 @@ const MIN_FLEX_WIDTH: usize = 12;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CoverageStatus {
-    /// A finding of a mapped rule fails.
+    /// A finding of a mapped rule fails, and no waiver accepts it.
     Fail,
-    /// A mapped rule could not be evaluated somewhere, and none fails.
+    /// A mapped rule could not be evaluated somewhere, and none fails unwaived.
     Error,
+    /// Findings of the mapped rules fail, every one of them waived (the config file's
+    /// `[[waiver]]`): accepted for now, never a pass.
+    FailWaived,
     /// Every finding of the mapped rules passes (not-applicable ones aside).
     Pass,
     /// Every finding seen passes, but the scan did not cover everything (the report's
@@ -47,6 +50,7 @@ impl CoverageStatus {
         match self {
             CoverageStatus::Fail => "FAIL",
             CoverageStatus::Error => "ERROR",
+            CoverageStatus::FailWaived => "fail (waived)",
             CoverageStatus::Pass => "pass",
             CoverageStatus::Incomplete => "pass so far (scan incomplete)",
             CoverageStatus::NotAssessed => "not assessed",
@@ -60,9 +64,16 @@ impl CoverageStatus {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub fail: usize,
+    /// Of the failing findings, those a waiver accepts. Absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub waived: usize,
     pub error: usize,
     pub pass: usize,
     pub not_applicable: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,15 +144,19 @@ impl CatalogueSummary {
 }
 
 /// Each requirement of `catalogue` with its rules; with a report, each rule's findings by
-/// status and the requirement's status (fail if any finding fails, error if any errors and
-/// none fails, pass if some pass and none fails or errors, not assessed if none of these).
+/// status and the requirement's status (fail if any finding fails unwaived, error if any
+/// errors and none fails unwaived, fail (waived) if findings fail and a waiver accepts each,
+/// pass if some pass and none fails or errors, not assessed if none of these).
 pub fn coverage(catalogue: &Catalogue, report: Option<&Report>) -> Coverage {
     let counts: Option<BTreeMap<&str, Counts>> = report.map(|r| {
         let mut by_rule: BTreeMap<&str, Counts> = BTreeMap::new();
         for f in &r.findings {
             let c = by_rule.entry(f.rule.as_str()).or_default();
             match f.status {
-                Status::Fail => c.fail += 1,
+                Status::Fail => {
+                    c.fail += 1;
+                    c.waived += usize::from(f.waiver.is_some());
+                }
                 Status::Error => c.error += 1,
                 Status::Pass => c.pass += 1,
                 Status::NotApplicable => c.not_applicable += 1,
@@ -176,14 +191,17 @@ pub fn coverage(catalogue: &Catalogue, report: Option<&Report>) -> Coverage {
                         .filter_map(|r| r.findings)
                         .fold(Counts::default(), |a, c| Counts {
                             fail: a.fail + c.fail,
+                            waived: a.waived + c.waived,
                             error: a.error + c.error,
                             pass: a.pass + c.pass,
                             not_applicable: a.not_applicable + c.not_applicable,
                         });
-                if total.fail > 0 {
+                if total.fail > total.waived {
                     CoverageStatus::Fail
                 } else if total.error > 0 {
                     CoverageStatus::Error
+                } else if total.fail > 0 {
+                    CoverageStatus::FailWaived
                 } else if total.pass > 0 && !complete {
                     CoverageStatus::Incomplete
                 } else if total.pass > 0 {
@@ -319,6 +337,7 @@ pub fn coverage_table(coverage: &Coverage, width: Option<u16>, color: bool) -> S
         let order = [
             "FAIL",
             "ERROR",
+            CoverageStatus::FailWaived.text(),
             CoverageStatus::Incomplete.text(),
             "pass",
             "not assessed",
@@ -344,8 +363,13 @@ pub fn coverage_table(coverage: &Coverage, width: Option<u16>, color: bool) -> S
 }
 
 fn counts_text(n: Counts) -> String {
+    let fail = if n.waived > 0 {
+        format!("fail ({} waived)", n.waived)
+    } else {
+        "fail".to_string()
+    };
     let parts: Vec<String> = [
-        (n.fail, "fail"),
+        (n.fail, fail.as_str()),
         (n.error, "error"),
         (n.pass, "pass"),
         (n.not_applicable, "n/a"),
@@ -519,6 +543,7 @@ fn fitted(
                     Some(CoverageStatus::Error) => {
                         cell.fg(Color::Yellow).add_attribute(Attribute::Bold)
                     }
+                    Some(CoverageStatus::FailWaived) => cell.fg(Color::Magenta),
                     Some(CoverageStatus::Pass) => cell.fg(Color::Green),
                     Some(CoverageStatus::NotAssessed | CoverageStatus::OutOfScope) => {
                         cell.fg(Color::DarkGrey)
@@ -548,6 +573,7 @@ mod tests {
             evidence: Value::Null,
             remediation: String::new(),
             frameworks: Vec::new(),
+            waiver: None,
         }
     }
 
@@ -597,6 +623,56 @@ mod tests {
         assert_eq!(status_of(&c, "4.2.1"), CoverageStatus::Fail);
         let table = coverage_table(&c, Some(100), false);
         assert!(table.contains("scan incomplete"), "{table}");
+    }
+
+    /// A requirement whose failures are all waived is accepted for now, never a pass; one
+    /// unwaived failure among them makes it fail.
+    #[test]
+    fn a_requirement_whose_only_failures_are_waived_reads_fail_waived() {
+        let pci = frameworks::lookup("pci-dss-4.0.1").unwrap();
+        let waived = |rule: &str| Finding {
+            waiver: Some(crate::model::AppliedWaiver {
+                index: 1,
+                rule: rule.into(),
+                resource: "b".into(),
+                reason: "accepted".into(),
+                owner: "o".into(),
+                expires: "2027-03-31".into(),
+            }),
+            ..finding(rule, Status::Fail)
+        };
+        let report = Report::for_document(
+            None,
+            vec![
+                waived("POL-001"),
+                finding("ENC-001", Status::Pass),
+                waived("POL-002"),
+                finding("POL-002", Status::Fail),
+            ],
+        );
+        let c = coverage(pci, Some(&report));
+        assert_eq!(
+            status_of(&c, "4.2.1"),
+            CoverageStatus::Fail,
+            "POL-002 fails unwaived"
+        );
+        let only_waived = Report::for_document(
+            None,
+            vec![waived("POL-001"), finding("ENC-001", Status::Pass)],
+        );
+        let c = coverage(pci, Some(&only_waived));
+        let req = c.requirements.iter().find(|r| r.id == "4.2.1").unwrap();
+        assert_eq!(req.status, CoverageStatus::FailWaived);
+        let pol = req.rules.iter().find(|r| r.rule == "POL-001").unwrap();
+        assert_eq!(pol.findings.unwrap().waived, 1);
+        let table = coverage_table(&c, Some(100), false);
+        assert!(table.contains("fail (waived)"), "{table}");
+        assert!(table.contains("POL-001: 1 fail (1 waived)"), "{table}");
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(
+            json.to_string().contains(r#""status":"fail_waived""#),
+            "{json}"
+        );
     }
 
     #[test]

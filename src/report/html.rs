@@ -273,6 +273,34 @@ struct View {
     keys: Vec<KeyView>,
     findings: Vec<FindingView>,
     filters: Filters,
+    /// Failing findings a waiver accepted (counted among the failing ones).
+    waived: usize,
+    /// The config file's waivers and what each did; empty when none is configured.
+    waivers: Vec<WaiverRow>,
+}
+
+/// A waiver as a finding shows it.
+#[derive(Serialize)]
+struct WaiverView {
+    index: usize,
+    reason: String,
+    owner: String,
+    expires: String,
+}
+
+/// One row of the waivers section.
+#[derive(Serialize)]
+struct WaiverRow {
+    index: usize,
+    rule: String,
+    resource: String,
+    reason: String,
+    owner: String,
+    expires: String,
+    /// `active`, `expired` or `unmatched`: the badge's colour and text.
+    state: &'static str,
+    matched: usize,
+    errors_not_waived: usize,
 }
 
 #[derive(Serialize)]
@@ -392,6 +420,8 @@ struct FindingView {
     counterexample: Option<String>,
     remediation: String,
     frameworks: Vec<String>,
+    /// The waiver that accepts this failure, if one does.
+    waiver: Option<WaiverView>,
 }
 
 #[derive(Serialize)]
@@ -538,6 +568,12 @@ impl View {
                     counterexample,
                     remediation: visible_lines(&reflow(f.remediation.trim_end())),
                     frameworks: f.frameworks.iter().map(|s| visible(s)).collect(),
+                    waiver: f.waiver.as_ref().map(|w| WaiverView {
+                        index: w.index,
+                        reason: visible(&w.reason),
+                        owner: visible(&w.owner),
+                        expires: visible(&w.expires),
+                    }),
                 }
             })
             .collect();
@@ -748,6 +784,22 @@ impl View {
             keys,
             findings: finding_views,
             filters,
+            waived: report.waived(),
+            waivers: report
+                .waivers
+                .iter()
+                .map(|w| WaiverRow {
+                    index: w.index,
+                    rule: visible(&w.rule),
+                    resource: visible(&w.resource),
+                    reason: visible(&w.reason),
+                    owner: visible(&w.owner),
+                    expires: visible(&w.expires),
+                    state: w.state.as_str(),
+                    matched: w.matched,
+                    errors_not_waived: w.errors_not_waived,
+                })
+                .collect(),
         }
     }
 }
@@ -906,6 +958,7 @@ mod tests {
             evidence: serde_json::json!({"bucket": bucket}),
             remediation: "Apply this:\n{\n  \"Effect\": \"Deny\"\n}".into(),
             frameworks: vec!["PCI DSS v4.0 3.5.1".into(), "NIST SP 800-53 SC-28".into()],
+            waiver: None,
         }
     }
 
@@ -1266,6 +1319,51 @@ mod tests {
         ] {
             assert_eq!(grouped(n), s);
         }
+    }
+
+    /// A waived failure keeps its Fail badge and gains a waived one with the reason; the
+    /// config file's text is escaped like any other (no `|safe` for it).
+    #[test]
+    fn a_waived_failure_is_marked_and_its_waiver_listed() {
+        let mut r = report(vec![finding("POL-001", Status::Fail, Severity::High, "b")]);
+        r.waivers = crate::rules::waivers::apply(
+            &mut r.findings,
+            &[crate::rules::waivers::Waiver {
+                rule: "POL-*".into(),
+                resource: "b".into(),
+                reason: format!("SEC-123 {SCRIPT_TAG}"),
+                owner: "team@example.com".into(),
+                expires: time::macros::date!(2027 - 03 - 31),
+            }],
+            time::macros::date!(2027 - 01 - 01),
+        );
+        let page = html(&r);
+        let markup = markup(&page);
+        assert!(
+            markup.contains(
+                r#"<span class="badge st-fail">Fail</span> <span class="badge st-waived""#
+            )
+        );
+        assert!(markup.contains("Waived until 2027-03-31 by team@example.com"));
+        assert!(markup.contains("SEC-123 &lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+        assert_eq!(page.matches("<script").count(), 2, "only the page's own");
+        assert!(markup.contains(r#"<tr id="waiver-1">"#));
+        assert!(markup.contains(r#"<span class="badge wv-active">active</span>"#));
+        assert!(markup.contains(r#"<span class="badge st-waived">1 waived</span>"#));
+        // Without waivers there is no section and no badge.
+        let plain = markup_of(&report(vec![finding(
+            "POL-001",
+            Status::Fail,
+            Severity::High,
+            "b",
+        )]));
+        assert!(
+            !plain.contains(r#"class="badge st-waived""#) && !plain.contains(r#"id="waivers""#)
+        );
+    }
+
+    fn markup_of(r: &Report) -> String {
+        markup(&html(r))
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Estate, Finding, ModeCounts, Observed, Severity, Status};
+use crate::rules::waivers::{WaiverState, WaiverSummary};
 
 pub use self::csv::CsvRenderer;
 pub use self::html::HtmlRenderer;
@@ -52,6 +53,12 @@ pub struct Report {
     pub keys: Vec<KeySection>,
     /// One finding per rule and bucket, passes included (unless filtered).
     pub findings: Vec<Finding>,
+    /// Every `[[waiver]]` of the config file and what it did: `active` (with the failing
+    /// findings it waived), `expired` (on the day the scan started; the failures it matches
+    /// count again) or `unmatched` (no failing finding matches it). Counted before any
+    /// filter. Absent when no waiver is configured. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<WaiverSummary>,
 }
 
 /// The tool that evaluated.
@@ -197,6 +204,7 @@ impl Report {
                 })
                 .collect(),
             findings,
+            waivers: Vec::new(),
         }
     }
 
@@ -231,6 +239,7 @@ impl Report {
                 .collect(),
             keys: Vec::new(),
             findings,
+            waivers: Vec::new(),
         }
     }
 
@@ -253,13 +262,28 @@ impl Report {
         });
     }
 
-    /// "14 buckets, 37 fail, 3 error, 250 pass, 22 n/a", then whether the scan was
-    /// incomplete and whether findings were filtered out: the verdict in one line, for
-    /// the line on stderr after a report is written to a file.
+    /// Failing findings a waiver accepted (they still count as `fail`).
+    pub fn waived(&self) -> usize {
+        self.findings.iter().filter(|f| f.waiver.is_some()).count()
+    }
+
+    /// How many of the config file's waivers ended this evaluation in `state`.
+    pub fn waivers_in(&self, state: WaiverState) -> usize {
+        self.waivers.iter().filter(|w| w.state == state).count()
+    }
+
+    /// "14 buckets, 37 fail (2 waived), 3 error, 250 pass, 22 n/a", then whether the scan
+    /// was incomplete, whether waivers expired or matched nothing, and whether findings were
+    /// filtered out: the verdict in one line, for the line on stderr after a report is
+    /// written to a file.
     pub fn verdict_counts(&self) -> String {
         let buckets = self.buckets.len();
+        let waived = match self.waived() {
+            0 => String::new(),
+            n => format!(" ({n} waived)"),
+        };
         let mut line = format!(
-            "{buckets} bucket{}, {} fail, {} error, {} pass, {} n/a",
+            "{buckets} bucket{}, {} fail{waived}, {} error, {} pass, {} n/a",
             if buckets == 1 { "" } else { "s" },
             self.count(Status::Fail),
             self.count(Status::Error),
@@ -268,6 +292,20 @@ impl Report {
         );
         if !self.scan.complete {
             line.push_str("; scan INCOMPLETE");
+        }
+        let stale: Vec<String> = [WaiverState::Expired, WaiverState::Unmatched]
+            .into_iter()
+            .filter_map(|state| match self.waivers_in(state) {
+                0 => None,
+                n => Some(format!(
+                    "{n} waiver{} {}",
+                    if n == 1 { "" } else { "s" },
+                    state.as_str()
+                )),
+            })
+            .collect();
+        if !stale.is_empty() {
+            line.push_str(&format!("; {}", stale.join(", ")));
         }
         if let Some(filter) = &self.filter {
             line.push_str(&format!(

@@ -194,8 +194,8 @@ fn event<'a>(cx: &Context<'a>, f: &'a Finding) -> Event<'a> {
     let (standards, requirements) = standards_and_requirements(&f.frameworks);
     let compliance = compliance_status(f.status);
     let severity = severity(f.severity);
-    // Findings carry no waiver yet: none is suppressed.
-    let status = finding_status(false);
+    // A waived failure is still a failure (compliance Fail), accepted for now: Suppressed.
+    let status = finding_status(f.waiver.is_some());
     Event {
         activity_id: ACTIVITY_CREATE,
         activity_name: "Create",
@@ -527,6 +527,7 @@ mod tests {
             bucket: Some("b\u{1b}]0;x\u{7}".into()),
             message: "no \"Deny\" for aws:SecureTransport".into(),
             evidence,
+            waiver: None,
             remediation: "add the statement".into(),
             frameworks: vec![
                 "PCI DSS v4.0.1 4.2.1".into(),

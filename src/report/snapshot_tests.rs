@@ -25,9 +25,30 @@ fn estate() -> Estate {
     serde_json::from_str(ESTATE).expect("the fixture is a snapshot")
 }
 
-/// The report `s3audit evaluate` makes of `estate`, with the evaluating tool pinned.
+/// Three waivers, as a config file has them: one in force that covers a failure, one
+/// expired before the scan, one that covers nothing.
+fn config() -> RuleConfig {
+    let waiver = |rule: &str, resource: &str, expires: &str| rules::waivers::Waiver {
+        rule: rule.to_string(),
+        resource: resource.to_string(),
+        reason: format!("accepted {rule} on {resource} while SEC-123 is open"),
+        owner: "platform-team@example.com".to_string(),
+        expires: rules::waivers::parse_date(expires).unwrap(),
+    };
+    RuleConfig {
+        waivers: vec![
+            waiver("POL-002", "demo-kms-good", "2027-03-31"),
+            waiver("ENC-005", "demo-*", "2026-01-31"),
+            waiver("OBJ-005", "legacy-*", "2027-03-31"),
+        ],
+        ..RuleConfig::default()
+    }
+}
+
+/// The report `s3audit evaluate --config` makes of `estate`, with the evaluating tool
+/// pinned.
 fn report_of(estate: &Estate) -> Report {
-    let mut report = Report::new(estate, rules::evaluate(estate, &RuleConfig::default()));
+    let mut report = crate::app::judge(estate, &config());
     report.tool.version = "0.0.0-snapshot".to_string();
     report
 }

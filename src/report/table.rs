@@ -11,6 +11,7 @@ use super::escape::terminal;
 use super::{Render, Report};
 use crate::model::{Finding, Severity, Status};
 use crate::rules::metadata::RuleMeta;
+use crate::rules::waivers::WaiverState;
 
 /// Columns the view is laid out for when neither a terminal nor `COLUMNS` says: a finding
 /// takes two or three lines, and a CI log or a pager shows it unwrapped.
@@ -83,7 +84,7 @@ impl Layout {
         let (mut rule, mut status, mut severity, mut text) = (0, 0, 0, 0);
         for (f, lines) in rows {
             widest(&mut rule, &terminal(f.rule.as_str()));
-            widest(&mut status, status_text(f.status));
+            widest(&mut status, finding_status_text(f));
             widest(&mut severity, f.severity.as_str());
             for line in lines {
                 widest(&mut text, line);
@@ -104,6 +105,16 @@ impl Layout {
     }
 }
 
+/// The status cell of a finding: `FAIL (waived)` for a failure a waiver accepted, which is
+/// still a failure (the line under its message says whose waiver and until when).
+fn finding_status_text(f: &Finding) -> &'static str {
+    if f.waiver.is_some() {
+        "FAIL (waived)"
+    } else {
+        status_text(f.status)
+    }
+}
+
 fn status_text(status: Status) -> &'static str {
     match status {
         Status::Fail => "FAIL",
@@ -120,12 +131,14 @@ const GREEN: &str = "\x1b[32m";
 const RESET: &str = "\x1b[0m";
 
 impl TableRenderer {
-    fn status_cell(&self, status: Status) -> Cell {
-        let cell = Cell::new(status_text(status));
+    fn status_cell(&self, f: &Finding) -> Cell {
+        let cell = Cell::new(finding_status_text(f));
         if !self.color {
             return cell;
         }
-        match status {
+        match f.status {
+            // Accepted for now: marked, not alarming.
+            Status::Fail if f.waiver.is_some() => cell.fg(Color::Magenta),
             Status::Fail => cell.fg(Color::Red).add_attribute(Attribute::Bold),
             Status::Error => cell.fg(Color::Yellow).add_attribute(Attribute::Bold),
             Status::Pass => cell.fg(Color::Green),
@@ -166,6 +179,13 @@ impl TableRenderer {
     /// breaks are the rule's (a policy document to paste), not the endpoint's.
     fn text_lines(&self, f: &Finding, width: Option<usize>) -> Vec<String> {
         let mut lines = wrap(&terminal(&f.message), width, 0);
+        if let Some(w) = &f.waiver {
+            let line = format!(
+                "Waived until {} by {} (waiver #{}): {}",
+                w.expires, w.owner, w.index, w.reason
+            );
+            lines.extend(wrap(&terminal(&line), width, 0));
+        }
         if self.explain && f.status == Status::Fail && !f.remediation.trim().is_empty() {
             lines.push(String::new());
             for (i, line) in f.remediation.trim_end().split('\n').enumerate() {
@@ -191,7 +211,7 @@ impl TableRenderer {
         for (f, lines) in rows {
             table.add_row(Row::from(vec![
                 Cell::new(terminal(f.rule.as_str())),
-                self.status_cell(f.status),
+                self.status_cell(f),
                 self.severity_cell(f),
                 Cell::new(lines.join("\n")),
             ]));
@@ -221,7 +241,13 @@ impl TableRenderer {
         .iter()
         .filter_map(|s| {
             let n = findings.iter().filter(|f| f.status == *s).count();
-            (n > 0).then(|| format!("{n} {}", status_text(*s).to_ascii_lowercase()))
+            let waived = findings.iter().filter(|f| f.waiver.is_some()).count();
+            let waived = if *s == Status::Fail && waived > 0 {
+                format!(" ({waived} waived)")
+            } else {
+                String::new()
+            };
+            (n > 0).then(|| format!("{n} {}{waived}", status_text(*s).to_ascii_lowercase()))
         })
         .collect();
         let name = match region {
@@ -280,6 +306,8 @@ impl Render for TableRenderer {
             findings.sort_by(|a, b| {
                 a.status
                     .cmp(&b.status)
+                    // What needs work first: waived failures after the others.
+                    .then(a.waiver.is_some().cmp(&b.waiver.is_some()))
                     .then(b.severity.cmp(&a.severity))
                     .then(a.rule.cmp(&b.rule))
             });
@@ -340,8 +368,66 @@ impl Render for TableRenderer {
                 report.scan.gaps.len() - SHOWN
             )?;
         }
+        for line in waiver_lines(report) {
+            for line in wrap(&terminal(&line), self.text_width(), 4) {
+                writeln!(out, "{line}")?;
+            }
+        }
         Ok(())
     }
+}
+
+/// The waivers footer: how many of the config file's waivers are active, and each expired
+/// or unmatched one on its own line (an active one shows under every finding it waives).
+/// Nothing when no waiver is configured.
+fn waiver_lines(report: &Report) -> Vec<String> {
+    if report.waivers.is_empty() {
+        return Vec::new();
+    }
+    let counts: Vec<String> = [
+        WaiverState::Active,
+        WaiverState::Expired,
+        WaiverState::Unmatched,
+    ]
+    .into_iter()
+    .filter_map(|state| match report.waivers_in(state) {
+        0 => None,
+        n => Some(format!("{n} {}", state.as_str())),
+    })
+    .collect();
+    let mut lines = vec![format!(
+        "Waivers: {} ({} failing finding{} waived)",
+        counts.join(", "),
+        report.waived(),
+        if report.waived() == 1 { "" } else { "s" }
+    )];
+    for w in &report.waivers {
+        let what = format!(
+            "waiver #{} ({} on {}, owner {})",
+            w.index, w.rule, w.resource, w.owner
+        );
+        match w.state {
+            WaiverState::Active => {}
+            WaiverState::Expired => lines.push(format!(
+                "  expired: {what} ended {}; the {} failure{} it matches count{} again",
+                w.expires,
+                w.matched,
+                if w.matched == 1 { "" } else { "s" },
+                if w.matched == 1 { "s" } else { "" },
+            )),
+            WaiverState::Unmatched => lines.push(format!(
+                "  unmatched: {what} matches no failing finding{}",
+                match w.errors_not_waived {
+                    0 => String::new(),
+                    n => format!(
+                        " ({n} error finding{} not waived)",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                }
+            )),
+        }
+    }
+    lines
 }
 
 /// "14 buckets, 112 findings: 40 fail (3 critical, 20 high, …), 0 error, 50 pass, 22 n/a;
@@ -365,10 +451,15 @@ pub fn summary(report: &Report) -> String {
         (n > 0).then(|| format!("{n} {}", s.as_str()))
     })
     .collect();
-    let fail_detail = if by_severity.is_empty() {
+    let mut fail_detail = by_severity.join(", ");
+    let waived = report.waived();
+    if waived > 0 {
+        fail_detail.push_str(&format!("; {waived} waived"));
+    }
+    let fail_detail = if fail_detail.is_empty() {
         String::new()
     } else {
-        format!(" ({})", by_severity.join(", "))
+        format!(" ({fail_detail})")
     };
     let mut line = format!(
         "{} bucket{}, {} findings: {} fail{}, {} error, {} pass, {} n/a; scan {}",
@@ -573,6 +664,7 @@ mod tests {
             evidence: serde_json::Value::Null,
             remediation: format!("Fix {rule} like this:\n{{\n  \"Effect\": \"Deny\"\n}}"),
             frameworks: Vec::new(),
+            waiver: None,
         }
     }
 

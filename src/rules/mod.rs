@@ -15,6 +15,7 @@ pub use pol::{
 };
 mod objects;
 pub mod pol;
+pub mod waivers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -222,6 +223,7 @@ pub fn finding_on(
             .iter()
             .map(|r| frameworks::label(r))
             .collect(),
+        waiver: None,
     }
 }
 
