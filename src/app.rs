@@ -113,6 +113,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             man_page(&args)?;
             Ok(EXIT_OK)
         }
+        Command::Schema => {
+            write_stdout(crate::report::schema::report_schema().as_bytes())
+                .context("cannot write the schema")?;
+            Ok(EXIT_OK)
+        }
     }
 }
 

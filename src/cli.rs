@@ -109,6 +109,14 @@ s3audit man > ~/.local/share/man/man1/s3audit.1\n  \
 s3audit man scan > ~/.local/share/man/man1/s3audit-scan.1"
     )]
     Man(ManArgs),
+    /// Print the JSON Schema (draft 2020-12) of the JSON report to stdout
+    #[command(
+        after_help = "The schema is generated from the report's own types, so it \
+describes exactly what this build writes. Validate a report with any JSON Schema tool, e.g.:\n  \
+s3audit schema > report.schema.json\n  \
+check-jsonschema --schemafile report.schema.json report.json"
+    )]
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -1253,3 +1253,33 @@ fn a_signal_while_blocked_on_a_fifo_nobody_reads_still_stops_the_run() {
             .is_fifo()
     );
 }
+
+/// `s3audit schema` prints the committed `reports/schema.json` (both generated from the
+/// report's types), and a report of this build validates against what it prints.
+#[test]
+fn the_schema_command_prints_the_schema_reports_validate_against() {
+    let out = s3audit().arg("schema").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(common::repo_root().join("reports/schema.json")).unwrap();
+    assert_eq!(printed, committed);
+    let schema: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let report = s3audit()
+        .arg("evaluate")
+        .arg(common::repo_root().join("tests/fixtures/readme_estate.json"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema is closed where it matters: a finding with a misspelt member fails.
+    let mut bad = report.clone();
+    bad["findings"][0]["evidense"] = serde_json::json!({});
+    assert!(!validator.is_valid(&bad));
+}
