@@ -113,9 +113,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             man_page(&args)?;
             Ok(EXIT_OK)
         }
-        Command::Schema => {
-            write_stdout(crate::report::schema::report_schema().as_bytes())
-                .context("cannot write the schema")?;
+        Command::Schema(args) => {
+            let schema = match args.of {
+                crate::cli::SchemaOf::Report => crate::report::schema::report_schema(),
+                crate::cli::SchemaOf::Drift => crate::report::schema::drift_schema(),
+            };
+            write_stdout(schema.as_bytes()).context("cannot write the schema")?;
             Ok(EXIT_OK)
         }
     }

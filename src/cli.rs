@@ -109,14 +109,29 @@ s3audit man > ~/.local/share/man/man1/s3audit.1\n  \
 s3audit man scan > ~/.local/share/man/man1/s3audit-scan.1"
     )]
     Man(ManArgs),
-    /// Print the JSON Schema (draft 2020-12) of the JSON report to stdout
+    /// Print the JSON Schema (draft 2020-12) of the JSON report, or of diff's JSON
     #[command(
-        after_help = "The schema is generated from the report's own types, so it \
+        after_help = "The schema is generated from the output's own types, so it \
 describes exactly what this build writes. Validate a report with any JSON Schema tool, e.g.:\n  \
 s3audit schema > report.schema.json\n  \
 check-jsonschema --schemafile report.schema.json report.json"
     )]
-    Schema,
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which output's schema
+    #[arg(value_enum, default_value = "report")]
+    pub of: SchemaOf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaOf {
+    /// The JSON report of `scan` and `evaluate` (reports/schema.json)
+    Report,
+    /// The JSON of `diff --format json` (reports/drift-schema.json)
+    Drift,
 }
 
 #[derive(Debug, Args)]

@@ -1258,7 +1258,7 @@ fn a_signal_while_blocked_on_a_fifo_nobody_reads_still_stops_the_run() {
 /// report's types), and a report of this build validates against what it prints.
 #[test]
 fn the_schema_command_prints_the_schema_reports_validate_against() {
-    let out = s3audit().arg("schema").output().unwrap();
+    let out = s3audit().args(["schema", "report"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let printed = String::from_utf8(out.stdout).unwrap();
     let committed =
@@ -1282,4 +1282,40 @@ fn the_schema_command_prints_the_schema_reports_validate_against() {
     let mut bad = report.clone();
     bad["findings"][0]["evidense"] = serde_json::json!({});
     assert!(!validator.is_valid(&bad));
+}
+
+/// `s3audit schema drift` is the committed `reports/drift-schema.json`, and `diff`'s JSON
+/// validates against it.
+#[test]
+fn diff_json_validates_against_the_drift_schema() {
+    let out = s3audit().args(["schema", "drift"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(common::repo_root().join("reports/drift-schema.json")).unwrap();
+    assert_eq!(printed, committed);
+    let schema: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let estate = common::repo_root().join("tests/fixtures/snapshot_estate.json");
+    let readme = common::repo_root().join("tests/fixtures/readme_estate.json");
+    let drift = s3audit()
+        .arg("diff")
+        .arg(&readme)
+        .arg(&estate)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(drift.status.code(), Some(1), "a regression between the two");
+    let drift: serde_json::Value = serde_json::from_slice(&drift.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&drift)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(
+        !drift["findings"]["new_failures"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }

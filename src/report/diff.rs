@@ -17,7 +17,7 @@ use crate::model::{ModeCounts, RuleId, Severity, SseMode, Status};
 use crate::report::escape::terminal;
 
 /// One side of the comparison, as the output describes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Side {
     /// "report" or "snapshot".
     pub kind: String,
@@ -30,7 +30,7 @@ pub struct Side {
 }
 
 /// One (rule, resource) whose status moved between the scans.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FindingChange {
     pub rule: RuleId,
     pub resource: String,
@@ -43,7 +43,7 @@ pub struct FindingChange {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FindingDrift {
     /// Fail or error now; pass, n/a or absent before.
     pub new_failures: Vec<FindingChange>,
@@ -59,7 +59,7 @@ pub struct FindingDrift {
 }
 
 /// Objects of one bucket in one mode, current or noncurrent, whose count changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CountChange {
     pub bucket: String,
     /// "current" or "noncurrent".
@@ -72,14 +72,16 @@ pub struct CountChange {
     pub delta: i128,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct KeyChange {
     pub arn: String,
     pub old_state: String,
     pub new_state: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What `s3audit diff OLD NEW --format json` writes: the drift between two scans.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[schemars(title = "s3audit drift")]
 pub struct Drift {
     pub old: Side,
     pub new: Side,

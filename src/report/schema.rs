@@ -7,14 +7,24 @@ use schemars::generate::SchemaSettings;
 
 use super::Report;
 
-/// Where the schema is published; reports do not reference it, validators may.
-const SCHEMA_ID: &str = "https://s3audit.dev/schema/report-v1.json";
+/// Where the schemas are published; outputs do not reference them, validators may.
+const REPORT_ID: &str = "https://s3audit.dev/schema/report-v1.json";
+const DRIFT_ID: &str = "https://s3audit.dev/schema/drift-v1.json";
 
 /// The report's JSON Schema (draft 2020-12), pretty-printed, ending with a newline.
 pub fn report_schema() -> String {
+    schema_of::<Report>(REPORT_ID)
+}
+
+/// The JSON Schema of `s3audit diff --format json` (`reports/drift-schema.json`).
+pub fn drift_schema() -> String {
+    schema_of::<super::diff::Drift>(DRIFT_ID)
+}
+
+fn schema_of<T: schemars::JsonSchema>(id: &str) -> String {
     let generator = SchemaSettings::draft2020_12().into_generator();
-    let mut schema = generator.into_root_schema_for::<Report>();
-    schema.insert("$id".into(), SCHEMA_ID.into());
+    let mut schema = generator.into_root_schema_for::<T>();
+    schema.insert("$id".into(), id.into());
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
     text.push('\n');
     text
@@ -24,25 +34,29 @@ pub fn report_schema() -> String {
 mod tests {
     use super::*;
 
-    fn committed_path() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/schema.json")
-    }
-
-    /// The committed schema is what the types generate. After changing a report type, run
-    /// `S3AUDIT_UPDATE_SCHEMA=1 cargo test --lib schema` and review the diff.
-    #[test]
-    fn committed_schema_is_generated_from_the_types() {
-        let generated = report_schema();
-        let path = committed_path();
+    /// The committed file `name` is what the types generate.
+    fn check_committed(name: &str, generated: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("reports")
+            .join(name);
         if std::env::var_os("S3AUDIT_UPDATE_SCHEMA").is_some() {
-            std::fs::write(&path, &generated).unwrap();
+            std::fs::write(&path, generated).unwrap();
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == generated,
-            "reports/schema.json is stale: run S3AUDIT_UPDATE_SCHEMA=1 cargo test --lib schema \
+            "reports/{name} is stale: run S3AUDIT_UPDATE_SCHEMA=1 cargo test --lib schema \
              and commit the result"
         );
+    }
+
+    /// The committed schemas are what the types generate. After changing a report or
+    /// drift type, run `S3AUDIT_UPDATE_SCHEMA=1 cargo test --lib schema` and review the
+    /// diff.
+    #[test]
+    fn committed_schemas_are_generated_from_the_types() {
+        check_committed("schema.json", &report_schema());
+        check_committed("drift-schema.json", &drift_schema());
     }
 
     #[test]
