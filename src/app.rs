@@ -21,8 +21,8 @@ use crate::model::{Estate, Finding, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
 use crate::report::{
-    CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, PolicySource, Render, Report,
-    SarifRenderer, TableRenderer, output_width,
+    ConfigSource, CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, PolicySource, Render,
+    Report, SarifRenderer, TableRenderer, output_width,
 };
 use crate::rules;
 
@@ -197,7 +197,7 @@ fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
-    let rule_config = rule_config(&args.rules)?;
+    let (rule_config, config_source) = rule_settings(&args.rules)?;
     let connection = ConnectionSettings {
         profile: args.connection.profile,
         region: args.connection.region,
@@ -248,6 +248,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
             direct_heads: args.head_via == crate::cli::HeadVia::Direct,
         }),
         timeout: args.timeout,
+        command_line: crate::provenance::command_line(),
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -256,7 +257,8 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         snapshot: args.save_snapshot.as_deref(),
         inventory: args.objects_csv.as_deref(),
     };
-    let written = scan_and_write(&settings, &outputs, evidence, &rule_config, ui, &interrupt);
+    let judged = (&rule_config, config_source);
+    let written = scan_and_write(&settings, &outputs, evidence, judged, ui, &interrupt);
     interrupt.settle(written)
 }
 
@@ -274,7 +276,7 @@ fn scan_and_write(
     settings: &ScanSettings,
     outputs: &ScanOutputs,
     evidence: Option<Evidence>,
-    rule_config: &RuleConfig,
+    (rule_config, config_source): (&RuleConfig, Option<ConfigSource>),
     ui: Ui,
     interrupt: &Interrupt,
 ) -> anyhow::Result<u8> {
@@ -330,6 +332,7 @@ fn scan_and_write(
     }
     let findings = rules::evaluate(&estate, rule_config);
     let mut report = Report::new(&estate, findings);
+    report.judged_with(rule_config, config_source, None);
     let code = render(
         &mut report,
         &mut sink,
@@ -365,7 +368,7 @@ fn scan_and_write(
 }
 
 fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
-    let rule_config = rule_config(&args.rules)?;
+    let (rule_config, config_source) = rule_settings(&args.rules)?;
     distinct_paths(
         &[report_destination(&args.output)],
         &[
@@ -388,13 +391,14 @@ fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
     })
     .transpose()?;
     let findings = rules::evaluate(&estate, &rule_config);
-    write_report_with(
-        Report::new(&estate, findings),
-        Vec::new(),
-        &args.output,
-        ui,
-        evidence,
-    )
+    let mut report = Report::new(&estate, findings);
+    // The snapshot's scan stays described as scanned; this run is the evaluation.
+    report.judged_with(
+        &rule_config,
+        config_source,
+        Some(crate::provenance::command_line()),
+    );
+    write_report_with(report, Vec::new(), &args.output, ui, evidence)
 }
 
 /// `--evidence DIR` opened: the bundle being written, the key that signs it, and the rule
@@ -1004,19 +1008,33 @@ fn load_snapshot(path: &Path) -> anyhow::Result<Estate> {
 }
 
 fn rule_config(args: &RuleArgs) -> anyhow::Result<RuleConfig> {
-    let file = match &args.config {
-        Some(path) => ConfigFile::load(path)?,
-        None => ConfigFile::default(),
+    Ok(rule_settings(args)?.0)
+}
+
+/// The rule settings of `args`, and the config file they came from (its path as given
+/// and the SHA-256 of the bytes read), for the report's provenance.
+fn rule_settings(args: &RuleArgs) -> anyhow::Result<(RuleConfig, Option<ConfigSource>)> {
+    let (file, source) = match &args.config {
+        Some(path) => {
+            let (file, sha256) = ConfigFile::load_hashed(path)?;
+            let source = ConfigSource {
+                path: path.display().to_string(),
+                sha256,
+            };
+            (file, Some(source))
+        }
+        None => (ConfigFile::default(), None),
     };
     let defaults = RuleConfig::default();
     let mut allowed_kms_keys = file.allowed_kms_keys;
     allowed_kms_keys.extend(args.allowed_kms_keys.iter().cloned());
-    Ok(RuleConfig {
+    let config = RuleConfig {
         allowed_kms_keys,
         required_object_mode: file
             .required_object_mode
             .unwrap_or(defaults.required_object_mode),
-    })
+    };
+    Ok((config, source))
 }
 
 /// Catches what would otherwise surface as an opaque DNS failure minutes later.

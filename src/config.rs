@@ -51,15 +51,32 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
+        Ok(Self::load_hashed(path)?.0)
+    }
+
+    /// [`ConfigFile::load`], and the SHA-256 of the bytes it parsed, which the report
+    /// records: read once, so the hash is of exactly what was judged with.
+    pub fn load_hashed(path: &Path) -> anyhow::Result<(Self, String)> {
+        let bytes = std::fs::read(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| {
+        let sha256 = crate::provenance::sha256_hex(&bytes);
+        let text = String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!(
+                "cannot read config file {}: stream did not contain valid UTF-8",
+                path.display()
+            )
+        })?;
+        Self::parse(path, &text).map(|config| (config, sha256))
+    }
+
+    fn parse(path: &Path, text: &str) -> anyhow::Result<Self> {
+        toml::from_str(text).map_err(|e| {
             // toml's Display spans several lines (it draws the offending span); its message
             // alone names the problem, and the span says where.
             let msg = e.message().lines().next().unwrap_or("").to_string();
             let at = e
                 .span()
-                .and_then(|s| line_and_column(&text, s.start))
+                .and_then(|s| line_and_column(text, s.start))
                 .map(|(line, column)| format!(" (line {line}, column {column})"))
                 .unwrap_or_default();
             anyhow::anyhow!("invalid config file {}{at}: {msg}", path.display())

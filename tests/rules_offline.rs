@@ -82,6 +82,9 @@ fn estate(bucket: BucketSnapshot, key: Observed<KeyInfo>) -> Estate {
             region: "us-east-1".into(),
             objects: None,
             gaps: Vec::new(),
+            scope: None,
+            command_line: None,
+            tool_commit: None,
         },
         buckets: vec![bucket],
         keys: BTreeMap::from([(

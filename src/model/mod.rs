@@ -13,7 +13,7 @@ mod observed;
 pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };
-pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
+pub use estate::{Estate, ObjectSource, SNAPSHOT_VERSION, ScanInfo, ScanScope, bucket_regions};
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
 pub use objects::{
