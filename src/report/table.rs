@@ -341,8 +341,11 @@ impl Render for TableRenderer {
             )?;
         }
         // Snapshot strings (the caller, the endpoint, a prefix) can come from anywhere.
+        // Indented under the summary (which stays the last line at the margin), as the
+        // gaps are.
         for line in provenance(report) {
-            for line in wrap(&terminal(&line), self.text_width(), 2) {
+            let line = format!("  {}", terminal(&line));
+            for line in wrap(&line, self.text_width(), 2) {
                 writeln!(out, "{line}")?;
             }
         }
