@@ -1,7 +1,8 @@
 //! Embeds every `rules/*.toml` metadata file and `rules/frameworks/*.toml` catalogue into
 //! the binary, so the catalog ships with the tool and a new rule file needs no code change
 //! to be picked up (and linted); and
-//! stamps the version `--version` prints with the git commit it was built from.
+//! stamps the version `--version` prints (and reports record) with the git commit it was
+//! built from.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,11 +54,19 @@ fn embed_dir(dir: &Path, const_name: &str, out_name: &str) {
 /// of some unrelated repository the sources happen to sit in.
 fn stamp_version(manifest: &Path) {
     let version = env::var("CARGO_PKG_VERSION").expect("set by cargo");
-    let stamp = match git_commit(manifest) {
+    let commit = git_commit(manifest);
+    let stamp = match &commit {
         Some(commit) => format!("{version} ({commit})"),
         None => version,
     };
     println!("cargo:rustc-env=S3AUDIT_VERSION={stamp}");
+    // The commit alone ("6e8d0b8", "6e8d0b8-dirty"; empty outside a git checkout), which
+    // reports and snapshots record beside the version (`tool.commit`, `scan.tool_commit`).
+    // Always set, so `env!` works in every build.
+    println!(
+        "cargo:rustc-env=S3AUDIT_COMMIT={}",
+        commit.unwrap_or_default()
+    );
 }
 
 fn git(manifest: &Path, args: &[&str]) -> Option<String> {

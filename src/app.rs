@@ -21,8 +21,8 @@ use crate::model::{Estate, Finding, SNAPSHOT_VERSION, Severity, Status};
 use crate::output::{self, Abandoned, OutputFile};
 use crate::report::inventory::write_inventory;
 use crate::report::{
-    CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, OcsfRenderer, PolicySource, Render,
-    Report, SarifRenderer, TableRenderer, output_width,
+    ConfigSource, CsvRenderer, FindingFilter, HtmlRenderer, JsonRenderer, OcsfRenderer,
+    PolicySource, Render, Report, SarifRenderer, TableRenderer, output_width,
 };
 use crate::rules;
 
@@ -217,7 +217,7 @@ fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
-    let rule_config = rule_config(&args.rules)?;
+    let (rule_config, config_source) = rule_settings(&args.rules)?;
     let connection = ConnectionSettings {
         profile: args.connection.profile,
         region: args.connection.region,
@@ -268,6 +268,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
             direct_heads: args.head_via == crate::cli::HeadVia::Direct,
         }),
         timeout: args.timeout,
+        command_line: crate::provenance::command_line(),
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -276,7 +277,8 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         snapshot: args.save_snapshot.as_deref(),
         inventory: args.objects_csv.as_deref(),
     };
-    let written = scan_and_write(&settings, &outputs, evidence, &rule_config, ui, &interrupt);
+    let judged = (&rule_config, config_source);
+    let written = scan_and_write(&settings, &outputs, evidence, judged, ui, &interrupt);
     interrupt.settle(written)
 }
 
@@ -294,7 +296,7 @@ fn scan_and_write(
     settings: &ScanSettings,
     outputs: &ScanOutputs,
     evidence: Option<Evidence>,
-    rule_config: &RuleConfig,
+    (rule_config, config_source): (&RuleConfig, Option<ConfigSource>),
     ui: Ui,
     interrupt: &Interrupt,
 ) -> anyhow::Result<u8> {
@@ -349,6 +351,7 @@ fn scan_and_write(
             .context("cannot write snapshot")?;
     }
     let mut report = judge(&estate, rule_config);
+    report.judged_with(rule_config, config_source, None);
     let code = render(
         &mut report,
         &mut sink,
@@ -384,7 +387,7 @@ fn scan_and_write(
 }
 
 fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
-    let rule_config = rule_config(&args.rules)?;
+    let (rule_config, config_source) = rule_settings(&args.rules)?;
     distinct_paths(
         &[report_destination(&args.output)],
         &[
@@ -406,13 +409,14 @@ fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
             .map(|bytes| (evidence, bytes))
     })
     .transpose()?;
-    write_report_with(
-        judge(&estate, &rule_config),
-        Vec::new(),
-        &args.output,
-        ui,
-        evidence,
-    )
+    let mut report = judge(&estate, &rule_config);
+    // The snapshot's scan stays described as scanned; this run is the evaluation.
+    report.judged_with(
+        &rule_config,
+        config_source,
+        Some(crate::provenance::command_line()),
+    );
+    write_report_with(report, Vec::new(), &args.output, ui, evidence)
 }
 
 /// The report of the rules on `estate`, with the config file's waivers applied (before any
@@ -1028,20 +1032,34 @@ fn load_snapshot(path: &Path) -> anyhow::Result<Estate> {
 }
 
 fn rule_config(args: &RuleArgs) -> anyhow::Result<RuleConfig> {
-    let file = match &args.config {
-        Some(path) => ConfigFile::load(path)?,
-        None => ConfigFile::default(),
+    Ok(rule_settings(args)?.0)
+}
+
+/// The rule settings of `args`, and the config file they came from (its path as given
+/// and the SHA-256 of the bytes read), for the report's provenance.
+fn rule_settings(args: &RuleArgs) -> anyhow::Result<(RuleConfig, Option<ConfigSource>)> {
+    let (file, source) = match &args.config {
+        Some(path) => {
+            let (file, sha256) = ConfigFile::load_hashed(path)?;
+            let source = ConfigSource {
+                path: path.display().to_string(),
+                sha256,
+            };
+            (file, Some(source))
+        }
+        None => (ConfigFile::default(), None),
     };
     let defaults = RuleConfig::default();
     let mut allowed_kms_keys = file.allowed_kms_keys;
     allowed_kms_keys.extend(args.allowed_kms_keys.iter().cloned());
-    Ok(RuleConfig {
+    let config = RuleConfig {
         allowed_kms_keys,
         required_object_mode: file
             .required_object_mode
             .unwrap_or(defaults.required_object_mode),
         waivers: file.waivers,
-    })
+    };
+    Ok((config, source))
 }
 
 /// Catches what would otherwise surface as an opaque DNS failure minutes later.

@@ -106,9 +106,22 @@ impl<'de> Deserialize<'de> for Expiry {
 
 impl ConfigFile {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
+        Ok(Self::load_hashed(path)?.0)
+    }
+
+    /// [`ConfigFile::load`], and the SHA-256 of the bytes it parsed, which the report
+    /// records: read once, so the hash is of exactly what was judged with.
+    pub fn load_hashed(path: &Path) -> anyhow::Result<(Self, String)> {
+        let bytes = std::fs::read(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        Self::parse(&text, &path.display().to_string())
+        let sha256 = crate::provenance::sha256_hex(&bytes);
+        let text = String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!(
+                "cannot read config file {}: stream did not contain valid UTF-8",
+                path.display()
+            )
+        })?;
+        Self::parse(&text, &path.display().to_string()).map(|config| (config, sha256))
     }
 
     /// The file's `text`; errors name the file as `name` and say where: one line each.

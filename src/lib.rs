@@ -10,5 +10,6 @@ pub mod config;
 pub mod evidence;
 pub mod model;
 pub mod output;
+pub mod provenance;
 pub mod report;
 pub mod rules;

@@ -323,7 +323,8 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
             "waived",
             "waiver_reason",
             "waiver_owner",
-            "waiver_expires"
+            "waiver_expires",
+            "scope"
         ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
@@ -335,6 +336,7 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
         assert_eq!(&row[3], f["bucket"].as_str().unwrap());
         let evidence: Value = serde_json::from_str(&row[8]).unwrap();
         assert_eq!(evidence, f["evidence"]);
+        assert_eq!(&row[13], "", "a full scan has no scope limits");
     }
 }
 
@@ -488,4 +490,54 @@ fn which(tool: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// Scope and provenance (issue #10): the report of a real scan says who scanned, where,
+/// which regions it reached, how objects were read, and the command line.
+#[test]
+fn the_report_records_who_scanned_where_and_how() {
+    let d = demo();
+    let scan = &d.report["scan"];
+    assert_eq!(scan["account"], "123456789012");
+    let caller = scan["principal"].as_str().expect("the caller (STS)");
+    assert!(caller.starts_with("arn:aws:"), "{caller}");
+    assert_eq!(scan["endpoint"], d.moto.endpoint.as_str());
+    // Every region a demo bucket lives in, sorted, once.
+    let mut regions: Vec<String> = expected()["buckets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|b| b["region"].as_str().unwrap().to_string())
+        .collect();
+    regions.sort();
+    regions.dedup();
+    assert!(regions.len() > 1, "the demo spans regions: {regions:?}");
+    let scope = &scan["scope"];
+    assert_eq!(scope["regions"], serde_json::json!(regions));
+    assert_eq!(scope["start_region"], "us-east-1");
+    assert_eq!(scope["object_source"], "head");
+    assert_eq!(scope["versions"], true);
+    assert_eq!(scope["buckets"], serde_json::json!([]));
+    assert!(scope.get("inferred").is_none(), "{scope}");
+    assert_eq!(
+        scan["command_line"],
+        serde_json::json!([
+            "s3audit",
+            "scan",
+            "--endpoint-url",
+            d.moto.endpoint,
+            "--format",
+            "json",
+            "--versions"
+        ])
+    );
+    // The scan judged its own observations: its rule settings are the scan's.
+    assert_eq!(scan["rules"]["required_object_mode"], "sse_kms");
+    assert!(d.report.get("evaluation").is_none());
+    assert_eq!(scan["tool_version"], d.report["tool"]["version"]);
+    assert_eq!(scan.get("tool_commit"), d.report["tool"].get("commit"));
+    assert_eq!(
+        d.report["tool"]["catalogue_sha256"].as_str().map(str::len),
+        Some(64)
+    );
 }

@@ -82,6 +82,9 @@ fn estate(bucket: BucketSnapshot, key: Observed<KeyInfo>) -> Estate {
             region: "us-east-1".into(),
             objects: None,
             gaps: Vec::new(),
+            scope: None,
+            command_line: None,
+            tool_commit: None,
         },
         buckets: vec![bucket],
         keys: BTreeMap::from([(
@@ -652,13 +655,28 @@ fn show_passes_and_explain_change_only_the_table() {
         "{explained}"
     );
     assert!(!folded.contains("Fix:"), "{folded}");
-    // The JSON carries every remediation whatever the view.
-    let json = stdout(&evaluate_fixture(None, &["--format", "json", "--explain"]));
+    // The JSON carries every remediation whatever the view: only the command line it
+    // records (evaluation.command_line) tells the two runs apart.
+    let without_command_line = |args: &[&str]| {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&evaluate_fixture(None, args).stdout).unwrap();
+        let line = json["evaluation"]
+            .as_object_mut()
+            .unwrap()
+            .remove("command_line");
+        (json, line.unwrap())
+    };
+    let (explained_json, explained_line) = without_command_line(&["--format", "json", "--explain"]);
+    let (json, line) = without_command_line(&["--format", "json"]);
     assert_eq!(
-        json,
-        stdout(&evaluate_fixture(None, &["--format", "json"])),
+        explained_json, json,
         "--explain and --show-passes are views of the table"
     );
+    assert_eq!(
+        explained_line.as_array().unwrap().last().unwrap(),
+        "--explain"
+    );
+    assert_ne!(explained_line, line);
 }
 
 #[test]
@@ -2266,7 +2284,13 @@ fn a_waiver_turns_exit_1_into_0_and_shows_in_every_format() {
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         &header[9..],
-        ["waived", "waiver_reason", "waiver_owner", "waiver_expires"],
+        [
+            "waived",
+            "waiver_reason",
+            "waiver_owner",
+            "waiver_expires",
+            "scope"
+        ],
         "appended after the existing columns"
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
@@ -2503,4 +2527,382 @@ fn coverage_of_a_waived_failure_is_fail_waived() {
         .find(|r| r["id"] == "4.2.1")
         .unwrap();
     assert_eq!(req["status"], "fail_waived", "{req:#}");
+}
+
+// Scope and provenance (issue #10): what was scanned and how, in every format.
+
+/// `s3audit ARGS...` in `cwd`, any exit code but 2 (usage).
+fn run_in(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let out = s3audit_in(cwd, args);
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The JSON report against reports/schema.json.
+fn assert_schema_valid(report: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(&common::read(
+        &common::repo_root().join("reports/schema.json"),
+    ))
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// The `scope` column of every row of a findings CSV (the last column, by name).
+fn csv_scope_column(csv_text: &str) -> Vec<String> {
+    let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().next_back(),
+        Some("scope"),
+        "appended last: {headers:?}"
+    );
+    let at = headers.len() - 1;
+    rdr.records().map(|r| r.unwrap()[at].to_string()).collect()
+}
+
+#[test]
+fn redaction_drops_secret_values_and_keeps_the_flags() {
+    use s3audit::provenance::{REDACTED, redact_command_line};
+    let line = redact_command_line([
+        "/opt/bin/s3audit",
+        "scan",
+        "--secret-access-key",
+        "wJalrXUtnFEMI",
+        "--foo-token=Y-secret",
+        "--bucket",
+        "b",
+        "--sign-key",
+        "keys/id_ed25519",
+        "AWS_SESSION_TOKEN=abc",
+    ]);
+    assert_eq!(
+        line,
+        [
+            "s3audit",
+            "scan",
+            "--secret-access-key",
+            REDACTED,
+            "--foo-token=<redacted>",
+            "--bucket",
+            "b",
+            "--sign-key",
+            "keys/id_ed25519",
+            "AWS_SESSION_TOKEN=<redacted>",
+        ]
+    );
+    let joined = line.join(" ");
+    for secret in ["wJalrXUtnFEMI", "Y-secret", "abc"] {
+        assert!(!joined.contains(secret), "{joined}");
+    }
+}
+
+/// An estate scanned with `--prefix logs/ --sample 100` (as `scan` records it).
+fn scoped_estate() -> Estate {
+    let mut e = estate(
+        kms_bucket(),
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    e.scan.objects = Some(ObjectScanInfo {
+        versions: false,
+        prefix: Some("logs/".into()),
+        sample: Some(100),
+    });
+    e.scan.account = Some("111122223333".into());
+    e.scan.principal = Some("arn:aws:iam::111122223333:user/auditor".into());
+    e.scan.scope = Some(ScanScope {
+        buckets: vec!["b".into()],
+        exclude: vec!["tmp-*".into()],
+        object_source: ObjectSource::Head,
+        prefix: Some("logs/".into()),
+        sample: Some(100),
+        versions: false,
+        regions: vec!["us-east-1".into()],
+        start_region: "us-east-1".into(),
+        inferred: false,
+    });
+    e.scan.command_line = Some(
+        [
+            "s3audit",
+            "scan",
+            "--bucket",
+            "b",
+            "--exclude",
+            "tmp-*",
+            "--prefix",
+            "logs/",
+            "--sample",
+            "100",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    e.scan.tool_commit = Some("abc1234".into());
+    e
+}
+
+#[test]
+fn a_prefixed_sampled_scan_says_its_scope_in_every_format() {
+    const LIMITS: &str = "prefix=logs/; sample=100 per bucket";
+    let e = scoped_estate();
+    let report: serde_json::Value =
+        serde_json::from_str(&evaluate_with_binary(&e, "json")).unwrap();
+    let scope = &report["scan"]["scope"];
+    assert_eq!(scope["prefix"], "logs/");
+    assert_eq!(scope["sample"], 100);
+    assert_eq!(scope["buckets"], serde_json::json!(["b"]));
+    assert_eq!(scope["exclude"], serde_json::json!(["tmp-*"]));
+    assert_eq!(scope["object_source"], "head");
+    assert_eq!(scope["regions"], serde_json::json!(["us-east-1"]));
+    assert!(scope.get("inferred").is_none(), "{scope}");
+    assert_eq!(report["scan"]["command_line"][6], "--prefix");
+    assert_eq!(report["scan"]["tool_commit"], "abc1234");
+    assert_eq!(report["scan"]["complete"], true);
+    assert_schema_valid(&report);
+
+    let table = one_line(&evaluate_with_binary(&e, "table"));
+    assert!(
+        table.contains(&format!(
+            "scan complete for its stated scope only ({LIMITS})"
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains("scanned: account 111122223333, caller arn:aws:iam::111122223333:user/auditor, AWS endpoints, regions us-east-1 (started in us-east-1), by s3audit test (abc1234)"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "command: s3audit scan --bucket b --exclude 'tmp-*' --prefix logs/ --sample 100"
+        ),
+        "{table}"
+    );
+
+    let csv_text = evaluate_with_binary(&e, "csv");
+    let scopes = csv_scope_column(&csv_text);
+    assert!(scopes.len() > 10, "{csv_text}");
+    assert!(scopes.iter().all(|s| s == LIMITS), "{scopes:?}");
+
+    // minijinja escapes `/` and `'` too.
+    let html = evaluate_with_binary(&e, "html")
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'");
+    assert!(
+        html.contains(&format!(
+            "Scan complete for its stated scope only ({LIMITS})"
+        )),
+        "the headline says it"
+    );
+    assert!(html.contains("s3audit scan --bucket b --exclude 'tmp-*' --prefix logs/"));
+
+    // The closing line on stderr.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.json"), serde_json::to_vec(&e).unwrap()).unwrap();
+    let out = run_in(dir.path(), &["evaluate", "e.json", "--output", "r.json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with(&format!("; scope limited to {LIMITS}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_full_scan_has_an_empty_scope_column_and_no_scope_note() {
+    let csv_text = stdout(&evaluate_fixture(None, &["--format", "csv"]));
+    let scopes = csv_scope_column(&csv_text);
+    assert_eq!(scopes.len(), 42);
+    assert!(scopes.iter().all(String::is_empty), "{scopes:?}");
+    let table = stdout(&evaluate_fixture(None, &["--format", "table"]));
+    assert!(!table.contains("stated scope"), "{table}");
+    assert!(one_line(&table).contains("; scan complete scanned: account 123456789012"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&evaluate_fixture(None, &["--format", "json"]).stdout).unwrap();
+    assert!(report["scan"]["scope"].get("prefix").is_none());
+    assert!(report["scan"]["scope"].get("sample").is_none());
+    assert_eq!(
+        report["scan"]["scope"]["buckets"],
+        serde_json::json!(["demo-kms-good", "demo-kms-pending-deletion"])
+    );
+    assert_schema_valid(&report);
+}
+
+#[test]
+fn the_config_sha256_in_the_report_is_the_files() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        "# pinned\nrequired_object_mode = \"sse_s3\"\nallowed_kms_keys = [\"alias/app\"]\n";
+    std::fs::write(dir.path().join("s3audit.toml"), config).unwrap();
+    let want: String = sha2::Sha256::digest(config.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let args = ["evaluate", &fixture(), "--config", "s3audit.toml"];
+    let json = run_in(dir.path(), &[&args[..], &["--format", "json"]].concat());
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    // Judged by this evaluate run, not by the scan: recorded as the evaluation's.
+    let evaluation = &report["evaluation"];
+    assert_eq!(
+        evaluation["config"],
+        serde_json::json!({"path": "s3audit.toml", "sha256": want})
+    );
+    assert_eq!(
+        evaluation["rules"],
+        serde_json::json!({"allowed_kms_keys": ["alias/app"], "required_object_mode": "sse_s3"})
+    );
+    assert_eq!(
+        evaluation["command_line"],
+        serde_json::json!([
+            "s3audit",
+            "evaluate",
+            fixture(),
+            "--config",
+            "s3audit.toml",
+            "--format",
+            "json"
+        ])
+    );
+    assert!(report["scan"].get("config").is_none(), "{}", report["scan"]);
+    assert_schema_valid(&report);
+    let table = one_line(&stdout(&run_in(
+        dir.path(),
+        &[&args[..], &["--format", "table"]].concat(),
+    )));
+    assert!(
+        table.contains(&format!("config: s3audit.toml (sha256 {want})")),
+        "{table}"
+    );
+    let html = stdout(&run_in(
+        dir.path(),
+        &[&args[..], &["--format", "html"]].concat(),
+    ));
+    assert!(html.contains(&format!("s3audit.toml (sha256 {want})")));
+
+    // When the scan judges its own observations, the settings are the scan's.
+    use s3audit::report::{ConfigSource, Report};
+    let e = scoped_estate();
+    let mut r = Report::new(&e, evaluate(&e, &RuleConfig::default()));
+    let source = ConfigSource {
+        path: "s3audit.toml".into(),
+        sha256: want.clone(),
+    };
+    r.judged_with(&RuleConfig::default(), Some(source.clone()), None);
+    assert_eq!(r.scan.config, Some(source));
+    assert!(r.evaluation.is_none());
+    assert_eq!(
+        r.scan.rules.as_ref().unwrap().required_object_mode,
+        SseMode::SseKms
+    );
+}
+
+#[test]
+fn an_old_snapshot_and_an_old_report_without_provenance_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old: serde_json::Value =
+        serde_json::from_str(&common::read(&common::repo_root().join(README_FIXTURE))).unwrap();
+    let scan = old["scan"].as_object_mut().unwrap();
+    for field in ["scope", "command_line", "tool_commit"] {
+        scan.remove(field);
+    }
+    std::fs::write(dir.path().join("old.json"), old.to_string()).unwrap();
+    let json = run_in(dir.path(), &["evaluate", "old.json", "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let whole: serde_json::Value =
+        serde_json::from_slice(&evaluate_fixture(None, &["--format", "json"]).stdout).unwrap();
+    assert_eq!(report["findings"], whole["findings"]);
+    // What can be inferred is, and says so; the bucket selection is not invented.
+    let scope = &report["scan"]["scope"];
+    assert_eq!(scope["inferred"], true);
+    assert_eq!(scope["object_source"], "head");
+    assert_eq!(scope["regions"], serde_json::json!(["us-east-1"]));
+    assert!(report["scan"].get("command_line").is_none());
+    assert_schema_valid(&report);
+    let table = one_line(&stdout(&run_in(
+        dir.path(),
+        &["evaluate", "old.json", "--format", "table"],
+    )));
+    assert!(
+        table.contains("command: not recorded (a snapshot of an older s3audit)"),
+        "{table}"
+    );
+    let html = stdout(&run_in(
+        dir.path(),
+        &["evaluate", "old.json", "--format", "html"],
+    ));
+    assert!(html.contains("not recorded (a snapshot of an older s3audit)"));
+
+    // A report of an older s3audit, without any provenance field, still reads (diff).
+    let mut old_report = whole.clone();
+    old_report.as_object_mut().unwrap().remove("evaluation");
+    let tool = old_report["tool"].as_object_mut().unwrap();
+    tool.remove("commit");
+    tool.remove("catalogue_sha256");
+    let scan = old_report["scan"].as_object_mut().unwrap();
+    for field in [
+        "scope",
+        "command_line",
+        "tool_version",
+        "tool_commit",
+        "config",
+        "rules",
+    ] {
+        scan.remove(field);
+    }
+    std::fs::write(dir.path().join("old-report.json"), old_report.to_string()).unwrap();
+    let diff = run_in(dir.path(), &["diff", "old-report.json", "old.json"]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+}
+
+#[test]
+fn the_catalogue_hash_is_64_hex_and_changes_with_any_rule_file() {
+    use s3audit::provenance::{catalogue_digest, catalogue_sha256};
+    let report: serde_json::Value =
+        serde_json::from_slice(&evaluate_fixture(None, &["--format", "json"]).stdout).unwrap();
+    let hash = report["tool"]["catalogue_sha256"].as_str().unwrap();
+    assert_eq!(hash.len(), 64);
+    assert!(
+        hash.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
+    assert_eq!(hash, catalogue_sha256());
+
+    // The same hash from the files on disk: nothing machine-specific goes in.
+    let root = common::repo_root();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for dir in ["rules", "rules/frameworks"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let name = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
+                files.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    assert!(files.len() > 20, "{}", files.len());
+    assert_eq!(catalogue_digest(files.clone()), hash);
+
+    // One character of one rule file changes it.
+    let i = files
+        .iter()
+        .position(|(n, _)| n == "rules/ENC-001.toml")
+        .unwrap();
+    files[i].1 = files[i].1.replacen("severity = \"", "severity  = \"", 1);
+    assert_ne!(catalogue_digest(files), hash);
 }

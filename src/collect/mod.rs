@@ -25,7 +25,8 @@ use errors::CallFailure;
 pub use objects::ObjectScanSettings;
 
 use crate::model::{
-    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, SNAPSHOT_VERSION, ScanInfo,
+    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, SNAPSHOT_VERSION, ScanInfo,
+    ScanScope, bucket_regions,
 };
 
 /// What to scan, validated by the CLI layer.
@@ -43,6 +44,9 @@ pub struct ScanSettings {
     /// Stop reading once this much time has passed since the scan started (`--timeout`):
     /// whatever was not read by then is reported as not read, and the scan as incomplete.
     pub timeout: Option<std::time::Duration>,
+    /// The command line that asked for this scan, secrets already removed, recorded in the
+    /// snapshot as `scan.command_line`.
+    pub command_line: Vec<String>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -167,6 +171,23 @@ pub async fn scan(
                 sample: o.sample,
             }),
             gaps,
+            scope: Some(ScanScope {
+                buckets: settings.buckets.clone(),
+                exclude: settings.exclude.clone(),
+                object_source: if settings.objects.is_some() {
+                    ObjectSource::Head
+                } else {
+                    ObjectSource::None
+                },
+                prefix: settings.objects.as_ref().and_then(|o| o.prefix.clone()),
+                sample: settings.objects.as_ref().and_then(|o| o.sample),
+                versions: settings.objects.as_ref().is_some_and(|o| o.versions),
+                regions: bucket_regions(&snapshots),
+                start_region: clients.home_region.clone(),
+                inferred: false,
+            }),
+            command_line: Some(settings.command_line.clone()),
+            tool_commit: crate::provenance::tool_commit().map(str::to_string),
         },
         buckets: snapshots,
         keys: resolver.take_records(),

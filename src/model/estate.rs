@@ -38,9 +38,122 @@ pub struct ScanInfo {
     /// short, names S3 could never have created, the `--timeout` running out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<String>,
+    /// What the scan was asked to cover and what it reached (bucket selection, object
+    /// settings, regions). `None` in snapshots of older s3audit versions: see
+    /// [`Estate::scope`], which infers what it can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScanScope>,
+    /// The scan's command line, secrets removed (`crate::provenance::redact_command_line`).
+    /// `None` in snapshots of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<Vec<String>>,
+    /// The git commit the scanning s3audit was built from (`tool_version` is the package
+    /// version); `None` for a build outside a git checkout and in older snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_commit: Option<String>,
+}
+
+/// Where a scan's object facts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectSource {
+    /// Objects were listed and each one read with HEAD.
+    Head,
+    /// Objects were not read (`--no-objects`): the OBJ rules are not applicable.
+    None,
+}
+
+impl ObjectSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectSource::Head => "head",
+            ObjectSource::None => "none",
+        }
+    }
+}
+
+/// What a scan covered: a report is complete for this scope, and says so when the scope
+/// is partial (a `--prefix` or a `--sample`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ScanScope {
+    /// The buckets named with `--bucket`; empty: every bucket the account's listing returned.
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    /// The `--exclude` globs: buckets whose names match were skipped.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// How objects were read: `head` (listed, then HEAD each), `none` (`--no-objects`).
+    pub object_source: ObjectSource,
+    /// `--prefix`: only objects whose key starts with it were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// `--sample`: at most this many objects were read per bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<u64>,
+    /// `--versions`: noncurrent versions were read too.
+    #[serde(default)]
+    pub versions: bool,
+    /// The regions of the buckets read, sorted, each once (buckets whose region could not
+    /// be read add none; that is a gap of its own).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// The region the scan started from (bucket listing, caller identity).
+    pub start_region: String,
+    /// True when the snapshot predates scope recording and this was inferred from what it
+    /// does hold: then `buckets` and `exclude` were not recorded (empty says nothing).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inferred: bool,
+}
+
+impl ScanScope {
+    /// What narrows the object scan below "every object of every bucket read":
+    /// `prefix=logs/; sample=100 per bucket`, or `None` for a full object scan. The
+    /// summary line, the table, the HTML page and the CSV's `scope` column show it, so a
+    /// partial scan is never read as a whole one.
+    pub fn limits(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(prefix) = &self.prefix {
+            parts.push(format!("prefix={prefix}"));
+        }
+        if let Some(n) = self.sample {
+            parts.push(format!("sample={n} per bucket"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// The regions of `buckets` that were read, sorted, each once.
+pub fn bucket_regions(buckets: &[BucketSnapshot]) -> Vec<String> {
+    let regions: std::collections::BTreeSet<&String> =
+        buckets.iter().filter_map(|b| b.region.present()).collect();
+    regions.into_iter().cloned().collect()
 }
 
 impl Estate {
+    /// The scan's scope: as recorded, or for a snapshot of an older s3audit inferred from
+    /// its object settings and bucket regions (marked `inferred`).
+    pub fn scope(&self) -> ScanScope {
+        if let Some(scope) = &self.scan.scope {
+            return scope.clone();
+        }
+        let objects = self.scan.objects.as_ref();
+        ScanScope {
+            buckets: Vec::new(),
+            exclude: Vec::new(),
+            object_source: if objects.is_some() {
+                ObjectSource::Head
+            } else {
+                ObjectSource::None
+            },
+            prefix: objects.and_then(|o| o.prefix.clone()),
+            sample: objects.and_then(|o| o.sample),
+            versions: objects.is_some_and(|o| o.versions),
+            regions: bucket_regions(&self.buckets),
+            start_region: self.scan.region.clone(),
+            inferred: true,
+        }
+    }
+
     /// A scan is complete when every fact it tried to read was answered and understood:
     /// nothing denied, failed, unreadable, unrecognised or cut short. Derived, never
     /// stored, so it cannot drift.

@@ -15,7 +15,7 @@ mod rule_id;
 pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };
-pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo};
+pub use estate::{Estate, ObjectSource, SNAPSHOT_VERSION, ScanInfo, ScanScope, bucket_regions};
 pub use evidence::Evidence;
 pub use finding::AppliedWaiver;
 pub use finding::{Finding, Severity, Status};

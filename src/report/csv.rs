@@ -3,7 +3,7 @@ use std::io::{self, Write};
 use super::escape::{spreadsheet_cell, spreadsheet_text};
 use super::{Render, Report};
 
-/// One row per finding, the JSON finding's fields as columns. Lists are joined with "; "
+/// One row per finding, the JSON finding's fields as columns, then the scan's `scope`. Lists are joined with "; "
 /// and evidence is compact JSON, so a spreadsheet keeps one finding per line.
 ///
 /// Every cell is text and goes through the spreadsheet neutraliser ([`super::escape`]):
@@ -20,7 +20,7 @@ use super::{Render, Report};
 /// when not waived).
 pub struct CsvRenderer;
 
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 14] = [
     "rule",
     "status",
     "severity",
@@ -34,12 +34,17 @@ pub const HEADER: [&str; 13] = [
     "waiver_reason",
     "waiver_owner",
     "waiver_expires",
+    // Appended (columns are only ever added at the end): what narrows the scan the finding
+    // comes from, `prefix=logs/; sample=100 per bucket`; empty for a full object scan. The
+    // same on every row, so a row read alone still says it.
+    "scope",
 ];
 
 impl Render for CsvRenderer {
     fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
         let mut w = ::csv::Writer::from_writer(out);
         w.write_record(HEADER)?;
+        let scope = report.scan.limits().unwrap_or_default();
         for f in &report.findings {
             let frameworks = f.frameworks.join("; ");
             let evidence = serde_json::to_string(&f.evidence)?;
@@ -57,6 +62,7 @@ impl Render for CsvRenderer {
                 spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.reason.as_str())),
                 spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.owner.as_str())),
                 spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.expires.as_str())),
+                spreadsheet_cell(&scope),
             ];
             w.write_record(cells.iter().map(|c| c.as_bytes()))?;
         }

@@ -255,8 +255,11 @@ impl Tally {
 struct View {
     title: String,
     tool: String,
+    /// SHA-256 of the rule catalogue of the build that judged.
+    catalogue_sha256: Option<String>,
     schema_version: u32,
     scan: ScanView,
+    judged: JudgedView,
     totals: Tally,
     /// Failing findings per severity, for the headline.
     fails_by_severity: Vec<Count>,
@@ -322,6 +325,105 @@ struct ScanView {
     endpoint: Option<String>,
     complete: bool,
     gaps: Vec<String>,
+    /// What narrows the object scan (`prefix=logs/; sample=100 per bucket`): "complete" is
+    /// then complete for that scope only, and the headline says so.
+    limits: Option<String>,
+    /// Absent for a report without a scan (`check-policy`).
+    scope: Option<ScopeView>,
+    /// The scan's command line, secrets removed, as one shell line.
+    command_line: Option<String>,
+    /// The build that scanned ("s3audit 0.1.0 (6e8d0b8)"), when the snapshot recorded it.
+    scanned_by: Option<String>,
+}
+
+/// The scan's scope, in words.
+#[derive(Serialize)]
+struct ScopeView {
+    buckets: String,
+    exclude: Option<String>,
+    objects: String,
+    regions: String,
+    start_region: String,
+    /// Inferred from a snapshot of an older s3audit (the bucket selection is unknown).
+    inferred: bool,
+}
+
+impl ScopeView {
+    fn new(scope: &crate::model::ScanScope) -> Self {
+        let list = |v: &[String]| v.iter().map(|s| visible(s)).collect::<Vec<_>>().join(", ");
+        let mut objects = match scope.object_source {
+            crate::model::ObjectSource::Head => "listed, then read with HEAD".to_string(),
+            crate::model::ObjectSource::None => "not read (--no-objects)".to_string(),
+        };
+        if scope.versions {
+            objects.push_str("; noncurrent versions too");
+        }
+        if let Some(prefix) = &scope.prefix {
+            objects.push_str(&format!("; only keys starting with {}", visible(prefix)));
+        }
+        if let Some(n) = scope.sample {
+            objects.push_str(&format!("; at most {} per bucket (--sample)", grouped(n)));
+        }
+        ScopeView {
+            buckets: if scope.inferred {
+                "not recorded (a snapshot of an older s3audit)".to_string()
+            } else if scope.buckets.is_empty() {
+                "every bucket the account lists".to_string()
+            } else {
+                list(&scope.buckets)
+            },
+            exclude: (!scope.exclude.is_empty()).then(|| list(&scope.exclude)),
+            objects,
+            regions: if scope.regions.is_empty() {
+                "none read".to_string()
+            } else {
+                list(&scope.regions)
+            },
+            start_region: visible(&scope.start_region),
+            inferred: scope.inferred,
+        }
+    }
+}
+
+/// The rule settings and config file the findings were judged with, and by which run.
+#[derive(Serialize)]
+struct JudgedView {
+    /// The command line of a later `evaluate` run, when it judged a saved snapshot.
+    evaluation_command_line: Option<String>,
+    config_path: Option<String>,
+    config_sha256: Option<String>,
+    allowed_kms_keys: Option<String>,
+    required_object_mode: Option<String>,
+}
+
+impl JudgedView {
+    fn new(report: &Report) -> Self {
+        let rules = match &report.evaluation {
+            Some(e) => Some(&e.rules),
+            None => report.scan.rules.as_ref(),
+        };
+        let config = report.config_source();
+        JudgedView {
+            evaluation_command_line: report
+                .evaluation
+                .as_ref()
+                .map(|e| visible(&crate::provenance::shell_words(&e.command_line))),
+            config_path: config.map(|c| visible(&c.path)),
+            config_sha256: config.map(|c| visible(&c.sha256)),
+            allowed_kms_keys: rules.map(|r| {
+                if r.allowed_kms_keys.is_empty() {
+                    "any customer-managed key".to_string()
+                } else {
+                    r.allowed_kms_keys
+                        .iter()
+                        .map(|k| visible(k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            }),
+            required_object_mode: rules.map(|r| r.required_object_mode.as_str().to_string()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -752,8 +854,10 @@ impl View {
                 Some(a) => format!("S3 encryption audit · account {a}"),
                 None => "S3 encryption audit".to_string(),
             },
-            tool: visible(&format!("{} {}", report.tool.name, report.tool.version)),
+            tool: visible(&report.tool.describe()),
+            catalogue_sha256: report.tool.catalogue_sha256.as_deref().map(visible),
             schema_version: report.schema_version,
+            judged: JudgedView::new(report),
             scan: ScanView {
                 when: to_the_second(&report.scan.started_at)
                     .unwrap_or_else(|| visible(&report.scan.started_at)),
@@ -765,6 +869,14 @@ impl View {
                 endpoint: report.scan.endpoint.as_deref().map(visible),
                 complete: report.scan.complete,
                 gaps: report.scan.gaps.iter().map(|g| visible(g)).collect(),
+                limits: report.scan.limits().map(|l| visible(&l)),
+                scope: report.scan.scope.as_ref().map(ScopeView::new),
+                command_line: report
+                    .scan
+                    .command_line
+                    .as_ref()
+                    .map(|a| visible(&crate::provenance::shell_words(a))),
+                scanned_by: report.scan.tool().map(|t| visible(&t)),
             },
             totals: Tally::of(&report.findings),
             fails_by_severity,

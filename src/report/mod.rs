@@ -20,7 +20,8 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Estate, Finding, ModeCounts, Observed, Severity, Status};
+use crate::config::RuleConfig;
+use crate::model::{Estate, Finding, ModeCounts, Observed, ScanScope, Severity, SseMode, Status};
 use crate::rules::waivers::{WaiverState, WaiverSummary};
 
 pub use self::csv::CsvRenderer;
@@ -47,6 +48,13 @@ pub struct Report {
     /// document says it is not the whole evaluation. Added within schema_version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterSection>,
+    /// Present when the findings were judged by a later run than the scan (`s3audit
+    /// evaluate` of a saved snapshot): that run's command line and rule settings. `scan`
+    /// then describes the scan that observed the estate, and `tool` the build that
+    /// judged it. Absent when the scan judged its own observations. Added within
+    /// schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<EvaluationSection>,
     /// Every bucket evaluated, in scan order.
     pub buckets: Vec<BucketSection>,
     /// Every KMS key a bucket or object references.
@@ -61,12 +69,23 @@ pub struct Report {
     pub waivers: Vec<WaiverSummary>,
 }
 
-/// The tool that evaluated.
+/// The build of s3audit that judged the findings and wrote this report.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolInfo {
     #[schemars(extend("const" = "s3audit"))]
     pub name: String,
     pub version: String,
+    /// The git commit the build was made from ("6e8d0b8", "-dirty" when its tracked
+    /// files differed from it); absent for a build outside a git checkout. Added within
+    /// schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// SHA-256 of the rule catalogue the build embeds (every `rules/*.toml` and
+    /// `rules/frameworks/*.toml`, sorted by path, line endings normalised): the same hash
+    /// means the same titles, severities, remediations and framework mappings. Added within
+    /// schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue_sha256: Option<String>,
 }
 
 impl ToolInfo {
@@ -76,7 +95,22 @@ impl ToolInfo {
         ToolInfo {
             name: "s3audit".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            commit: crate::provenance::tool_commit().map(str::to_string),
+            catalogue_sha256: Some(crate::provenance::catalogue_sha256().to_string()),
         }
+    }
+
+    /// "s3audit 0.1.0 (6e8d0b8)": name, version and commit, for people.
+    pub fn describe(&self) -> String {
+        describe_tool(&self.name, &self.version, self.commit.as_deref())
+    }
+}
+
+/// "s3audit 0.1.0 (6e8d0b8)", or without the parentheses when the commit is unknown.
+fn describe_tool(name: &str, version: &str, commit: Option<&str>) -> String {
+    match commit {
+        Some(commit) => format!("{name} {version} ({commit})"),
+        None => format!("{name} {version}"),
     }
 }
 
@@ -101,6 +135,90 @@ pub struct ScanSection {
     /// schema_version 1 after the first release; absent means none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<String>,
+    /// What the scan covered: bucket selection, object source and settings, regions.
+    /// `complete` means complete for this scope; a `--prefix` or `--sample` scan says so in
+    /// every format. Absent for `check-policy` (no scan). Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScanScope>,
+    /// The scan's command line, with the values of secret-looking options (names with
+    /// key, secret, token, password or session, except s3audit's own path and KMS key
+    /// options), `NAME=VALUE` arguments and URL passwords replaced by `<redacted>`. Absent
+    /// when the snapshot did not record it. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<Vec<String>>,
+    /// The version of the s3audit that scanned (from the snapshot); `tool` is the one that
+    /// judged, which differs after `evaluate` with another build. Added within
+    /// schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_version: Option<String>,
+    /// The git commit of the s3audit that scanned, when recorded. Added within
+    /// schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_commit: Option<String>,
+    /// The config file (`--config`) the scan judged its findings with: path as given and
+    /// SHA-256 of its bytes as read. Absent without `--config` and when the findings were
+    /// judged later (see `evaluation`). Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigSource>,
+    /// The rule settings the scan judged its findings with (defaults, the config file and
+    /// `--allowed-kms-key` merged). Absent when the findings were judged later (see
+    /// `evaluation`). Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RuleSettings>,
+}
+
+impl ScanSection {
+    /// "s3audit 0.1.0 (6e8d0b8)": the build that scanned, when the snapshot recorded it.
+    pub fn tool(&self) -> Option<String> {
+        self.tool_version
+            .as_deref()
+            .map(|v| describe_tool("s3audit", v, self.tool_commit.as_deref()))
+    }
+
+    /// What narrows the scan (`prefix=logs/; sample=100 per bucket`), `None` for a full one.
+    pub fn limits(&self) -> Option<String> {
+        self.scope.as_ref().and_then(ScanScope::limits)
+    }
+}
+
+/// A config file as one run read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ConfigSource {
+    /// The path as given to `--config`.
+    pub path: String,
+    /// SHA-256 (lower-case hex) of the file's bytes as s3audit read them, as `sha256sum`
+    /// prints it.
+    pub sha256: String,
+}
+
+/// The rule settings findings were judged with (`s3audit.toml`'s keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RuleSettings {
+    /// KMS keys uploads may use (ARNs, key ids or alias names); empty: any customer key.
+    pub allowed_kms_keys: Vec<String>,
+    /// The weakest object encryption OBJ-002 accepts.
+    pub required_object_mode: SseMode,
+}
+
+impl From<&RuleConfig> for RuleSettings {
+    fn from(c: &RuleConfig) -> Self {
+        RuleSettings {
+            allowed_kms_keys: c.allowed_kms_keys.clone(),
+            required_object_mode: c.required_object_mode,
+        }
+    }
+}
+
+/// The run that judged a saved snapshot (`evaluate`), when it is not the scan itself.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EvaluationSection {
+    /// That run's command line, secrets removed as in `scan.command_line`.
+    pub command_line: Vec<String>,
+    /// Its config file (`--config`), when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigSource>,
+    /// The rule settings it judged with.
+    pub rules: RuleSettings,
 }
 
 /// One bucket's object counts.
@@ -157,8 +275,15 @@ impl Report {
                 endpoint: estate.scan.endpoint.clone(),
                 complete: gaps.is_empty(),
                 gaps,
+                scope: Some(estate.scope()),
+                command_line: estate.scan.command_line.clone(),
+                tool_version: Some(estate.scan.tool_version.clone()),
+                tool_commit: estate.scan.tool_commit.clone(),
+                config: None,
+                rules: None,
             },
             filter: None,
+            evaluation: None,
             buckets: estate
                 .buckets
                 .iter()
@@ -225,8 +350,15 @@ impl Report {
                 endpoint: None,
                 complete: true,
                 gaps: Vec::new(),
+                scope: None,
+                command_line: None,
+                tool_version: None,
+                tool_commit: None,
+                config: None,
+                rules: None,
             },
             filter: None,
+            evaluation: None,
             buckets: bucket
                 .map(|name| BucketSection {
                     name: name.to_string(),
@@ -240,6 +372,39 @@ impl Report {
             keys: Vec::new(),
             findings,
             waivers: Vec::new(),
+        }
+    }
+
+    /// Records the rule settings the findings were judged with. `evaluation`: the
+    /// command line of a run that judged a saved snapshot (`evaluate`), recorded in its own
+    /// section so `scan` keeps describing the scan; `None` when the scan judged its own
+    /// observations, whose settings then go into `scan`.
+    pub fn judged_with(
+        &mut self,
+        rules: &RuleConfig,
+        config: Option<ConfigSource>,
+        evaluation: Option<Vec<String>>,
+    ) {
+        match evaluation {
+            None => {
+                self.scan.rules = Some(rules.into());
+                self.scan.config = config;
+            }
+            Some(command_line) => {
+                self.evaluation = Some(EvaluationSection {
+                    command_line,
+                    config,
+                    rules: rules.into(),
+                });
+            }
+        }
+    }
+
+    /// The config file the findings were judged with, wherever it is recorded.
+    pub fn config_source(&self) -> Option<&ConfigSource> {
+        match &self.evaluation {
+            Some(e) => e.config.as_ref(),
+            None => self.scan.config.as_ref(),
         }
     }
 
@@ -273,9 +438,10 @@ impl Report {
     }
 
     /// "14 buckets, 37 fail (2 waived), 3 error, 250 pass, 22 n/a", then whether the scan
-    /// was incomplete, whether waivers expired or matched nothing, and whether findings were
-    /// filtered out: the verdict in one line, for the line on stderr after a report is
-    /// written to a file.
+    /// was incomplete, whether waivers expired or matched nothing, whether its scope was
+    /// partial (`--prefix`, `--sample`: complete then means complete for that scope) and
+    /// whether findings were filtered out: the verdict in one line, for the line on stderr
+    /// after a report is written to a file.
     pub fn verdict_counts(&self) -> String {
         let buckets = self.buckets.len();
         let waived = match self.waived() {
@@ -306,6 +472,10 @@ impl Report {
             .collect();
         if !stale.is_empty() {
             line.push_str(&format!("; {}", stale.join(", ")));
+        }
+        if let Some(limits) = self.scan.limits() {
+            // The prefix comes from the snapshot, which can come from anywhere.
+            line.push_str(&format!("; scope limited to {}", escape::terminal(&limits)));
         }
         if let Some(filter) = &self.filter {
             line.push_str(&format!(

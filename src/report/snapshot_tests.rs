@@ -49,8 +49,16 @@ fn config() -> RuleConfig {
 /// pinned.
 fn report_of(estate: &Estate) -> Report {
     let mut report = crate::app::judge(estate, &config());
-    report.tool.version = "0.0.0-snapshot".to_string();
+    pin_tool(&mut report);
     report
+}
+
+/// The evaluating build, pinned: its version, commit and catalogue hash change with every
+/// release, commit and rule edit, none of which is a change of a renderer.
+fn pin_tool(report: &mut Report) {
+    report.tool.version = "0.0.0-snapshot".to_string();
+    report.tool.commit = Some("commit".to_string());
+    report.tool.catalogue_sha256 = Some("catalogue-sha256".to_string());
 }
 
 /// The output, with this build's version stamp (which names the git commit) pinned.
@@ -183,7 +191,7 @@ fn sarif() {
     };
     let findings = rules::check_policy(text, &options, &RuleConfig::default()).unwrap();
     let mut report = Report::for_document(Some("b"), findings);
-    report.tool.version = "0.0.0-snapshot".to_string();
+    pin_tool(&mut report);
     let sources = [PolicySource::judged(path, text, "arn:aws:s3:::b")];
     insta::assert_snapshot!(rendered(&SarifRenderer { sources: &sources }, &report));
 }

@@ -368,6 +368,15 @@ impl Render for TableRenderer {
                 report.scan.gaps.len() - SHOWN
             )?;
         }
+        // Snapshot strings (the caller, the endpoint, a prefix) can come from anywhere.
+        // Indented under the summary (which stays the last line at the margin), as the
+        // gaps are.
+        for line in provenance(report) {
+            let line = format!("  {}", terminal(&line));
+            for line in wrap(&line, self.text_width(), 2) {
+                writeln!(out, "{line}")?;
+            }
+        }
         for line in waiver_lines(report) {
             for line in wrap(&terminal(&line), self.text_width(), 4) {
                 writeln!(out, "{line}")?;
@@ -430,8 +439,59 @@ fn waiver_lines(report: &Report) -> Vec<String> {
     lines
 }
 
+/// Where the findings come from, briefly, under the summary of a scan's report: who
+/// scanned what where (account, caller, endpoint, regions, the scanning build), the
+/// command line, and the config file the findings were judged with. The JSON report's
+/// `tool`, `scan` and `evaluation` have all of it, the rule catalogue's hash and the
+/// judging build too. Nothing for a report without a scan (`check-policy`).
+fn provenance(report: &Report) -> Vec<String> {
+    let scan = &report.scan;
+    let Some(scope) = &scan.scope else {
+        return Vec::new();
+    };
+    let mut scanned = vec![
+        match &scan.account {
+            Some(a) => format!("account {a}"),
+            None => "account not recorded".to_string(),
+        },
+        match &scan.principal {
+            Some(p) => format!("caller {p}"),
+            None => "caller not recorded".to_string(),
+        },
+        match &scan.endpoint {
+            Some(e) => format!("endpoint {e}"),
+            None => "AWS endpoints".to_string(),
+        },
+    ];
+    let regions = if scope.regions.is_empty() {
+        "none read".to_string()
+    } else {
+        scope.regions.join(", ")
+    };
+    scanned.push(format!(
+        "regions {regions} (started in {})",
+        scope.start_region
+    ));
+    if let Some(tool) = scan.tool() {
+        scanned.push(format!("by {tool}"));
+    }
+    let mut lines = vec![format!("scanned: {}", scanned.join(", "))];
+    lines.push(match &scan.command_line {
+        Some(args) => format!("command: {}", crate::provenance::shell_words(args)),
+        None => "command: not recorded (a snapshot of an older s3audit)".to_string(),
+    });
+    if let Some(config) = report.config_source() {
+        lines.push(format!(
+            "config: {} (sha256 {})",
+            config.path, config.sha256
+        ));
+    }
+    lines
+}
+
 /// "14 buckets, 112 findings: 40 fail (3 critical, 20 high, …), 0 error, 50 pass, 22 n/a;
-/// scan complete", and when the report was filtered, which findings it kept.
+/// scan complete", "for its stated scope only (prefix=logs/)" when the object scan was
+/// partial, and when the report was filtered, which findings it kept.
 pub fn summary(report: &Report) -> String {
     let fails: Vec<&Finding> = report
         .findings
@@ -477,6 +537,10 @@ pub fn summary(report: &Report) -> String {
             "INCOMPLETE (see error findings and the gaps below)"
         },
     );
+    // "Complete" is for the stated scope: a prefixed or sampled scan says which.
+    if let Some(limits) = report.scan.limits() {
+        line.push_str(&format!(" for its stated scope only ({limits})"));
+    }
     if let Some(filter) = &report.filter {
         line.push_str(&format!(
             "; filtered by {}: {} of {} findings",

@@ -194,6 +194,9 @@ mod tests {
                 region: "us-east-1".into(),
                 objects: None,
                 gaps: Vec::new(),
+                scope: None,
+                command_line: None,
+                tool_commit: None,
             },
             buckets: vec![BucketSnapshot {
                 name: "b".into(),
