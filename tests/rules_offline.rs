@@ -2245,6 +2245,24 @@ fn a_waiver_turns_exit_1_into_0_and_shows_in_every_format() {
         "waived through its last day: {}",
         String::from_utf8_lossy(&json.stderr)
     );
+    // OCSF: the waived failure is still a compliance Fail, its finding Suppressed; the
+    // others stay New.
+    let ocsf = evaluate_waived(&e, &config, &["--format", "ocsf"]);
+    assert_eq!(ocsf.status.code(), Some(0));
+    let events: serde_json::Value = serde_json::from_slice(&ocsf.stdout).unwrap();
+    let event = |rule: &str| {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["compliance"]["control"] == rule)
+            .unwrap()
+            .clone()
+    };
+    let pol1 = event("POL-001");
+    assert_eq!(pol1["compliance"]["status_id"], 3, "{pol1:#}");
+    assert_eq!(pol1["status"], "Suppressed", "{pol1:#}");
+    assert_eq!(event("ENC-001")["status"], "New");
     assert!(json.stderr.is_empty(), "an active waiver warns of nothing");
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let pol1 = report["findings"]
