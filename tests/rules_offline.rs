@@ -2924,3 +2924,65 @@ fn the_catalogue_hash_is_64_hex_and_changes_with_any_rule_file() {
     files[i].1 = files[i].1.replacen("severity = \"", "severity  = \"", 1);
     assert_ne!(catalogue_digest(files), hash);
 }
+
+// Partitions: every ARN s3audit writes names the bucket's partition.
+
+/// A bucket in China, one in GovCloud and one whose region could not be read in a scan
+/// started in GovCloud: each finding's resource, each POL fix and each counterexample
+/// names that bucket's partition, never `arn:aws:`.
+#[test]
+fn findings_fixes_and_counterexamples_name_the_buckets_partition() {
+    let in_region = |name: &str, region: Observed<String>| BucketSnapshot {
+        name: name.into(),
+        region,
+        policy: Observed::Absent,
+        ..kms_bucket()
+    };
+    let mut e = estate(
+        in_region("cn-bucket", Observed::Present("cn-north-1".into())),
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    e.buckets.push(in_region(
+        "gov-bucket",
+        Observed::Present("us-gov-west-1".into()),
+    ));
+    e.buckets.push(in_region(
+        "unknown-region",
+        Observed::Denied {
+            reason: "AccessDenied".into(),
+        },
+    ));
+    e.scan.region = "us-gov-east-1".into();
+    let findings = evaluate(&e, &RuleConfig::default());
+    for (bucket, partition) in [
+        ("cn-bucket", "aws-cn"),
+        ("gov-bucket", "aws-us-gov"),
+        ("unknown-region", "aws-us-gov"),
+    ] {
+        let arn = format!("arn:{partition}:s3:::{bucket}");
+        let mine: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.bucket.as_deref() == Some(bucket))
+            .collect();
+        assert!(!mine.is_empty());
+        for f in &mine {
+            assert_eq!(f.resource, arn, "{} on {bucket}", f.rule);
+        }
+        let pol1 = mine.iter().find(|f| f.rule == "POL-001").unwrap();
+        assert_eq!(pol1.status, Status::Fail, "no policy: {}", pol1.message);
+        assert!(
+            pol1.remediation.contains(&format!("\"{arn}/*\"")),
+            "{}",
+            pol1.remediation
+        );
+        assert!(
+            !pol1.remediation.contains("arn:aws:s3"),
+            "{}",
+            pol1.remediation
+        );
+        let resource = pol1.evidence["counterexample"]["resource"]
+            .as_str()
+            .unwrap();
+        assert!(resource.starts_with(&arn), "{resource}");
+    }
+}

@@ -39,8 +39,16 @@ impl BucketSnapshot {
         }
     }
 
-    pub fn arn(&self) -> String {
-        format!("arn:aws:s3:::{}", self.name)
+    /// The bucket's partition: its region's, or when the region could not be read, the
+    /// scan's (`scan_region`: one scan's credentials, and so its buckets, are in one
+    /// partition).
+    pub fn partition(&self, scan_region: &str) -> &'static str {
+        super::partition_of(self.region.present().map_or(scan_region, String::as_str))
+    }
+
+    /// The bucket's ARN, in its partition ([`BucketSnapshot::partition`]).
+    pub fn arn(&self, scan_region: &str) -> String {
+        format!("arn:{}:s3:::{}", self.partition(scan_region), self.name)
     }
 
     /// The key record id of the SSE-KMS (or DSSE-KMS) default, if the bucket has one.

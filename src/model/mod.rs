@@ -10,6 +10,7 @@ mod finding;
 mod key;
 mod objects;
 mod observed;
+mod partition;
 mod rule_id;
 
 pub use bucket::{
@@ -25,4 +26,5 @@ pub use objects::{
     ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject,
 };
 pub use observed::Observed;
+pub use partition::partition_of;
 pub use rule_id::{RuleId, UnknownRule};

@@ -187,14 +187,26 @@ pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
         .par_iter()
         .flat_map_iter(|bucket| {
             let ctx = RuleContext::new(estate, bucket, config, &shared);
-            registry().map(move |rule| finding(rule.id, bucket, (rule.check)(&ctx)))
+            registry()
+                .map(move |rule| finding(rule.id, bucket, &estate.scan.region, (rule.check)(&ctx)))
         })
         .collect()
 }
 
-/// Attaches the catalog's metadata to a verdict.
-pub fn finding(rule_id: RuleId, bucket: &BucketSnapshot, verdict: Verdict) -> Finding {
-    finding_on(rule_id, bucket.arn(), Some(bucket.name.clone()), verdict)
+/// Attaches the catalog's metadata to a verdict on `bucket` (whose ARN is in its partition;
+/// `scan_region` stands in for a region that could not be read).
+pub fn finding(
+    rule_id: RuleId,
+    bucket: &BucketSnapshot,
+    scan_region: &str,
+    verdict: Verdict,
+) -> Finding {
+    finding_on(
+        rule_id,
+        bucket.arn(scan_region),
+        Some(bucket.name.clone()),
+        verdict,
+    )
 }
 
 /// A finding on any resource: a bucket, or a set of policies judged on their own (the

@@ -6,8 +6,8 @@ use s3audit_policy::{PolicyError, parse_policy};
 use super::{DefaultSse, PolicyFacts, RULE_IDS, evaluate, rcp};
 use crate::config::RuleConfig;
 use crate::model::{BucketSnapshot, Finding, Observed};
+use crate::rules::finding_on;
 use crate::rules::kms::key_policy::key_policy_verdicts;
-use crate::rules::{finding, finding_on};
 
 /// The bucket facts `check-policy` takes from the command line instead of a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +49,15 @@ pub fn check_policy(
         },
         objects: None,
     };
+    // The document is judged for the partition its facts name (the commercial one; the
+    // bucket's region is unknown before deployment), and its findings name that partition.
+    let resource = format!("arn:{}:s3:::{}", facts.target.partition, bucket.name);
     Ok(RULE_IDS
         .iter()
-        .map(|&rule| finding(rule, &bucket, evaluate(rule, Some(&policy), &facts)))
+        .map(|&rule| {
+            let verdict = evaluate(rule, Some(&policy), &facts);
+            finding_on(rule, resource.clone(), Some(bucket.name.clone()), verdict)
+        })
         .collect())
 }
 

@@ -94,20 +94,11 @@ fn key_references(info: &KeyInfo, out: &mut Vec<String>, seen: &mut HashSet<Stri
     }
 }
 
-/// The partition of a region: the ARNs a policy names depend on it.
-fn partition(region: Option<&str>) -> &'static str {
-    match region {
-        Some(r) if r.starts_with("cn-") => "aws-cn",
-        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
-        _ => "aws",
-    }
-}
-
 /// What the POL rules need to know about the bucket, from the snapshot.
 fn facts(ctx: &RuleContext) -> PolicyFacts {
     let bucket = ctx.bucket;
     let mut facts = PolicyFacts::new(&bucket.name);
-    facts.target.partition = partition(bucket.region.present().map(String::as_str)).to_string();
+    facts.target.partition = bucket.partition(&ctx.estate.scan.region).to_string();
     // ListBuckets only lists the caller's own buckets, so the scanning account owns them.
     facts.target.account = ctx.estate.scan.account.clone();
     let rule = match &bucket.encryption {
@@ -331,9 +322,19 @@ mod tests {
 
     #[test]
     fn partitions_follow_the_region() {
-        assert_eq!(partition(Some("cn-north-1")), "aws-cn");
-        assert_eq!(partition(Some("us-gov-west-1")), "aws-us-gov");
-        assert_eq!(partition(Some("eu-west-1")), "aws");
-        assert_eq!(partition(None), "aws");
+        let mut b = crate::model::BucketSnapshot::not_read("b", "test");
+        b.region = Observed::Present("cn-north-1".to_string());
+        assert_eq!(b.partition("us-east-1"), "aws-cn");
+        assert_eq!(b.arn("us-east-1"), "arn:aws-cn:s3:::b");
+        b.region = Observed::Present("us-gov-west-1".to_string());
+        assert_eq!(b.arn("us-east-1"), "arn:aws-us-gov:s3:::b");
+        b.region = Observed::Present("eu-west-1".to_string());
+        assert_eq!(b.arn("us-gov-west-1"), "arn:aws:s3:::b");
+        // A region that could not be read: the scan's partition.
+        b.region = Observed::Denied {
+            reason: "AccessDenied".to_string(),
+        };
+        assert_eq!(b.arn("cn-northwest-1"), "arn:aws-cn:s3:::b");
+        assert_eq!(b.arn("us-east-1"), "arn:aws:s3:::b");
     }
 }
