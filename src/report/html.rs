@@ -1462,7 +1462,10 @@ mod tests {
         assert!(markup.contains(r#"<tr id="waiver-1">"#));
         assert!(markup.contains(r#"<span class="badge wv-active">active</span>"#));
         assert!(markup.contains(r#"<span class="badge st-waived">1 waived</span>"#));
-        // Without waivers there is no section and no badge.
+        // The findings filter offers waived / not waived, on each row's data-waived.
+        assert!(markup.contains(r#"<select id="f-waived" data-key="waived">"#));
+        assert!(markup.contains(r#"data-bucket="b" data-waived="yes">"#));
+        // Without waivers there is no section, no badge and no waiver filter.
         let plain = markup_of(&report(vec![finding(
             "POL-001",
             Status::Fail,
@@ -1472,6 +1475,7 @@ mod tests {
         assert!(
             !plain.contains(r#"class="badge st-waived""#) && !plain.contains(r#"id="waivers""#)
         );
+        assert!(!plain.contains(r#"id="f-waived""#));
     }
 
     fn markup_of(r: &Report) -> String {
