@@ -225,6 +225,9 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.no_objects && args.objects_csv.is_some() {
         anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");
     }
+    if args.no_objects && !args.inventories.is_empty() {
+        anyhow::bail!("--inventory counts objects: drop --no-objects");
+    }
     distinct_paths(
         &[
             report_destination(&args.output),
@@ -260,6 +263,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
             direct_heads: args.head_via == crate::cli::HeadVia::Direct,
         }),
         timeout: args.timeout,
+        inventories: args.inventories,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -1033,6 +1037,15 @@ fn rule_config(args: &RuleArgs) -> anyhow::Result<RuleConfig> {
             .required_object_mode
             .unwrap_or(defaults.required_object_mode),
         waivers: file.waivers,
+        max_object_data_age: match (args.max_age, &file.max_object_data_age) {
+            (Some(age), _) => age,
+            (None, Some(text)) => humantime::parse_duration(text).map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid max_object_data_age {text:?} in the config file: {e} (expected e.g. 8d, 36h)"
+                )
+            })?,
+            (None, None) => defaults.max_object_data_age,
+        },
     })
 }
 

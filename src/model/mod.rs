@@ -22,7 +22,7 @@ pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
 pub use objects::{
     MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES, ObjectRecord,
-    ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject,
+    ObjectScanInfo, ObjectSource, ObjectSummary, SseMode, UnreadableObject,
 };
 pub use observed::Observed;
 pub use rule_id::{RuleId, UnknownRule};

@@ -492,6 +492,7 @@ mod tests {
             objects,
             noncurrent: None,
             kms_keys: BTreeMap::new(),
+            ..BucketSection::default()
         }
     }
 

@@ -1239,6 +1239,7 @@ mod tests {
             objects: Some(counts),
             noncurrent: None,
             kms_keys: BTreeMap::new(),
+            ..BucketSection::default()
         }];
         let page = html(&r);
         assert!(page.contains("<svg"), "inline SVG");
