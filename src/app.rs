@@ -233,6 +233,9 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.no_objects && args.objects_csv.is_some() {
         anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");
     }
+    if args.no_objects && !args.inventories.is_empty() {
+        anyhow::bail!("--inventory counts objects: drop --no-objects");
+    }
     distinct_paths(
         &[
             report_destination(&args.output),
@@ -269,6 +272,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         }),
         timeout: args.timeout,
         command_line: crate::provenance::command_line(),
+        inventories: args.inventories,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -1058,6 +1062,15 @@ fn rule_settings(args: &RuleArgs) -> anyhow::Result<(RuleConfig, Option<ConfigSo
             .required_object_mode
             .unwrap_or(defaults.required_object_mode),
         waivers: file.waivers,
+        max_object_data_age: match (args.max_age, &file.max_object_data_age) {
+            (Some(age), _) => age,
+            (None, Some(text)) => humantime::parse_duration(text).map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid max_object_data_age {text:?} in the config file: {e} (expected e.g. 8d, 36h)"
+                )
+            })?,
+            (None, None) => defaults.max_object_data_age,
+        },
     };
     Ok((config, source))
 }

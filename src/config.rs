@@ -19,7 +19,15 @@ pub struct RuleConfig {
     /// Accepted failures (`[[waiver]]`), in file order. The rules never see them: they are
     /// applied to the findings afterwards (`rules::waivers::apply`).
     pub waivers: Vec<Waiver>,
+    /// The oldest object data OBJ-007 accepts (`--max-age`): an S3 Inventory created longer
+    /// before the scan started fails it.
+    pub max_object_data_age: std::time::Duration,
 }
+
+/// OBJ-007's default age limit: a weekly inventory (delivered every Sunday) plus a day
+/// for its delivery.
+pub const DEFAULT_MAX_OBJECT_DATA_AGE: std::time::Duration =
+    std::time::Duration::from_secs(8 * 24 * 3600);
 
 impl Default for RuleConfig {
     fn default() -> Self {
@@ -27,6 +35,7 @@ impl Default for RuleConfig {
             allowed_kms_keys: Vec::new(),
             required_object_mode: SseMode::SseKms,
             waivers: Vec::new(),
+            max_object_data_age: DEFAULT_MAX_OBJECT_DATA_AGE,
         }
     }
 }
@@ -53,6 +62,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub allowed_kms_keys: Vec<String>,
     pub required_object_mode: Option<SseMode>,
+    /// OBJ-007's age limit as a duration (`"8d"`, `"36h"`); `--max-age` overrides it.
+    pub max_object_data_age: Option<String>,
     /// `[[waiver]]` tables as written; [`ConfigFile::load`] validates them into `waivers`.
     #[serde(default, rename = "waiver")]
     waiver_tables: Vec<WaiverTable>,
@@ -196,6 +207,8 @@ impl RuleConfig {
         struct Settings<'a> {
             allowed_kms_keys: &'a [String],
             required_object_mode: SseMode,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            max_object_data_age: Option<String>,
             #[serde(skip_serializing_if = "Vec::is_empty")]
             waiver: Vec<WaiverOut<'a>>,
         }
@@ -228,6 +241,8 @@ impl RuleConfig {
         toml::to_string(&Settings {
             allowed_kms_keys: &self.allowed_kms_keys,
             required_object_mode: self.required_object_mode,
+            max_object_data_age: (self.max_object_data_age != DEFAULT_MAX_OBJECT_DATA_AGE)
+                .then(|| humantime::format_duration(self.max_object_data_age).to_string()),
             waiver,
         })
     }
@@ -286,10 +301,17 @@ expires = "2026-01-02"
             allowed_kms_keys: vec!["alias/app".into()],
             required_object_mode: SseMode::SseS3,
             waivers: file.waivers,
+            max_object_data_age: std::time::Duration::from_secs(36 * 3600),
         };
         let text = config.to_toml().unwrap();
         let back = ConfigFile::parse(&text, "out.toml").unwrap();
         assert_eq!(back.allowed_kms_keys, config.allowed_kms_keys);
+        assert_eq!(
+            back.max_object_data_age
+                .as_deref()
+                .map(|t| humantime::parse_duration(t).unwrap()),
+            Some(config.max_object_data_age)
+        );
         assert_eq!(back.required_object_mode, Some(config.required_object_mode));
         assert_eq!(back.waivers, config.waivers);
         assert!(
@@ -298,6 +320,7 @@ expires = "2026-01-02"
         );
         let plain = RuleConfig::default().to_toml().unwrap();
         assert!(!plain.contains("waiver"), "{plain}");
+        assert!(!plain.contains("max_object_data_age"), "{plain}");
     }
 
     #[test]

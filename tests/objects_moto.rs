@@ -6,7 +6,7 @@ mod common;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption, VersioningConfiguration};
-use common::{Moto, finding, scan_json, status_of};
+use common::{Moto, finding, scan_at, scan_json, status_of};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -325,4 +325,680 @@ async fn no_kms_key_is_looked_up_when_nothing_uses_one() {
         .count();
     // STS GetCallerIdentity is the only POST a KMS-free scan needs.
     assert_eq!(kms_calls, 1, "{:?}", &moto.requests()[before..]);
+}
+
+// ---------------------------------------------------------------------------------------
+// `scan --inventory`: objects counted from S3 Inventory reports (CSV.gz and Parquet), read
+// from disk and through moto's S3, and every kind of bad input refused with exit 2.
+// Fixtures are written here: CSV.gz with csv + flate2, Parquet with the parquet crate's own
+// writer (Snappy, the documented message type), manifests with their MD5s.
+
+mod inventory_fixtures {
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use md5::{Digest, Md5};
+
+    /// One inventory row: key (plain), version, is_latest, is_delete_marker, size, status.
+    pub type Row = (
+        &'static str,
+        &'static str,
+        bool,
+        bool,
+        Option<u64>,
+        &'static str,
+    );
+
+    /// Every documented status and an unknown one; a noncurrent version; a delete marker
+    /// over a noncurrent version; keys with a space, a `+`, unicode.
+    pub const ROWS: &[Row] = &[
+        ("with space.txt", "", true, false, Some(10), "SSE-S3"),
+        ("plain.txt", "v2", true, false, Some(20), "SSE-KMS"),
+        ("plus+sign", "", true, false, Some(40), "NOT-SSE"),
+        ("c.bin", "", true, false, Some(30), "DSSE-KMS"),
+        ("unicodé/文件.txt", "", true, false, Some(50), "SSE-C"),
+        ("odd", "", true, false, Some(60), "SSE-FSX"),
+        ("plain.txt", "v1", false, false, Some(5), "NOT-SSE"),
+        ("gone.txt", "v3", true, true, None, ""),
+        ("gone.txt", "v2", false, false, Some(7), "SSE-KMS"),
+    ];
+
+    pub const CSV_SCHEMA: &str = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, ReplicationStatus, EncryptionStatus, ObjectLockRetainUntilDate, ObjectLockMode, ObjectLockLegalHoldStatus, IntelligentTieringAccessTier, BucketKeyStatus, ChecksumAlgorithm";
+
+    /// The S3 User Guide's Parquet manifest example's schema.
+    pub const PARQUET_SCHEMA: &str = "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional binary version_id (UTF8); optional boolean is_latest; optional boolean is_delete_marker; optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); optional binary storage_class (UTF8); optional boolean is_multipart_uploaded; optional binary replication_status (UTF8); optional binary encryption_status (UTF8); optional int64 object_lock_retain_until_date (TIMESTAMP_MILLIS); optional binary object_lock_mode (UTF8); optional binary object_lock_legal_hold_status (UTF8); optional binary intelligent_tiering_access_tier (UTF8); optional binary bucket_key_status (UTF8); optional binary checksum_algorithm (UTF8); }";
+
+    /// URL-encoded as S3 Inventory's CSV encodes keys: a space is `+`, a `+` is `%2B`.
+    fn encode(key: &str) -> String {
+        let mut out = String::new();
+        for b in key.bytes() {
+            match b {
+                b' ' => out.push('+'),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                    out.push(b as char)
+                }
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+
+    /// A CSV.gz inventory file of `rows`, every value quoted as S3 writes them.
+    pub fn csv_gz(bucket: &str, rows: &[Row]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        {
+            let mut w = csv::WriterBuilder::new()
+                .quote_style(csv::QuoteStyle::Always)
+                .from_writer(&mut gz);
+            for (key, version, latest, marker, size, status) in rows {
+                let size = size.map(|s| s.to_string()).unwrap_or_default();
+                let mut record = vec![
+                    bucket.to_string(),
+                    encode(key),
+                    version.to_string(),
+                    latest.to_string(),
+                    marker.to_string(),
+                    size,
+                    "2026-01-01T00:00:00.000Z".into(),
+                    "etag".into(),
+                    "STANDARD".into(),
+                    "false".into(),
+                    String::new(),
+                    status.to_string(),
+                ];
+                record.extend([""; 4].map(String::from));
+                record.push(
+                    if *status == "SSE-KMS" {
+                        "ENABLED"
+                    } else {
+                        "DISABLED"
+                    }
+                    .into(),
+                );
+                record.push(String::new());
+                w.write_record(&record).unwrap();
+            }
+            w.flush().unwrap();
+        }
+        gz.finish().unwrap()
+    }
+
+    /// A Parquet inventory file of `rows`, one row group per chunk of `per_group` rows.
+    pub fn parquet(bucket: &str, rows: &[Row], per_group: usize) -> Vec<u8> {
+        use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int64Type};
+        let schema = Arc::new(parquet::schema::parser::parse_message_type(PARQUET_SCHEMA).unwrap());
+        let props = Arc::new(
+            parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::SNAPPY)
+                .build(),
+        );
+        let mut out = Vec::new();
+        let mut writer =
+            parquet::file::writer::SerializedFileWriter::new(&mut out, schema.clone(), props)
+                .unwrap();
+        for chunk in rows.chunks(per_group) {
+            let mut group = writer.next_row_group().unwrap();
+            let mut i = 0;
+            while let Some(mut col) = group.next_column().unwrap() {
+                let name = schema.get_fields()[i].name().to_string();
+                i += 1;
+                let texts: Vec<Option<String>> = chunk
+                    .iter()
+                    .map(|(key, version, _, marker, _, status)| match name.as_str() {
+                        "bucket" => Some(bucket.to_string()),
+                        "key" => Some(key.to_string()),
+                        "version_id" => Some(version.to_string()),
+                        "encryption_status" if !marker => Some(status.to_string()),
+                        "storage_class" => Some("STANDARD".into()),
+                        _ => None,
+                    })
+                    .collect();
+                let defs = |present: &[bool]| -> Vec<i16> {
+                    present.iter().map(|p| i16::from(*p)).collect()
+                };
+                match name.as_str() {
+                    "is_latest" | "is_delete_marker" | "is_multipart_uploaded" => {
+                        let values: Vec<bool> = chunk
+                            .iter()
+                            .map(|r| match name.as_str() {
+                                "is_latest" => r.2,
+                                "is_delete_marker" => r.3,
+                                _ => false,
+                            })
+                            .collect();
+                        let d = defs(&vec![true; chunk.len()]);
+                        col.typed::<BoolType>()
+                            .write_batch(&values, Some(&d), None)
+                            .unwrap();
+                    }
+                    "size" | "last_modified_date" | "object_lock_retain_until_date" => {
+                        let present: Vec<bool> = chunk
+                            .iter()
+                            .map(|r| name == "size" && r.4.is_some())
+                            .collect();
+                        let values: Vec<i64> =
+                            chunk.iter().filter_map(|r| r.4).map(|s| s as i64).collect();
+                        let values = if name == "size" { values } else { Vec::new() };
+                        col.typed::<Int64Type>()
+                            .write_batch(&values, Some(&defs(&present)), None)
+                            .unwrap();
+                    }
+                    _ => {
+                        let present: Vec<bool> = texts.iter().map(Option::is_some).collect();
+                        let values: Vec<ByteArray> = texts
+                            .iter()
+                            .flatten()
+                            .map(|t| ByteArray::from(t.as_str()))
+                            .collect();
+                        let required = matches!(name.as_str(), "bucket" | "key");
+                        col.typed::<ByteArrayType>()
+                            .write_batch(
+                                &values,
+                                (!required).then(|| defs(&present)).as_deref(),
+                                None,
+                            )
+                            .unwrap();
+                    }
+                }
+                col.close().unwrap();
+            }
+            group.close().unwrap();
+        }
+        writer.close().unwrap();
+        out
+    }
+
+    pub fn md5_hex(bytes: &[u8]) -> String {
+        Md5::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// manifest.json (and its manifest.checksum) listing `files` (key, bytes).
+    pub fn manifest(
+        source: &str,
+        destination: &str,
+        format: &str,
+        schema: &str,
+        created_ms: i64,
+        files: &[(String, Vec<u8>)],
+    ) -> (String, String) {
+        let files: Vec<serde_json::Value> = files
+            .iter()
+            .map(|(key, bytes)| {
+                serde_json::json!({
+                    "key": key, "size": bytes.len(), "MD5checksum": md5_hex(bytes),
+                })
+            })
+            .collect();
+        let json = serde_json::to_string_pretty(&serde_json::json!({
+            "sourceBucket": source,
+            "destinationBucket": format!("arn:aws:s3:::{destination}"),
+            "version": "2016-11-30",
+            "creationTimestamp": created_ms.to_string(),
+            "fileFormat": format,
+            "fileSchema": schema,
+            "files": files,
+        }))
+        .unwrap();
+        let checksum = md5_hex(json.as_bytes());
+        (json, checksum)
+    }
+
+    pub fn now_ms() -> i64 {
+        (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    /// Lays an inventory out as `aws s3 sync` of the destination bucket would: data files
+    /// by key, the manifest under `src/cfg/<date>/`. Returns the manifest's path.
+    pub fn write_local(
+        root: &Path,
+        manifest: &(String, String),
+        prefix_dir: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> PathBuf {
+        for (key, bytes) in files {
+            let path = root.join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+        }
+        let dir = root.join(prefix_dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("manifest.json");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(manifest.0.as_bytes())
+            .unwrap();
+        std::fs::write(dir.join("manifest.checksum"), format!("{}\n", manifest.1)).unwrap();
+        path
+    }
+
+    /// A CSV inventory of `bucket` in two files, written under `root`.
+    pub fn local_csv(root: &Path, bucket: &str, created_ms: i64) -> PathBuf {
+        let files = vec![
+            (
+                format!("inv/{bucket}/cfg/data/part-1.csv.gz"),
+                csv_gz(bucket, &ROWS[..4]),
+            ),
+            (
+                format!("inv/{bucket}/cfg/data/part-2.csv.gz"),
+                csv_gz(bucket, &ROWS[4..]),
+            ),
+        ];
+        let m = manifest(bucket, "dest", "CSV", CSV_SCHEMA, created_ms, &files);
+        write_local(
+            root,
+            &m,
+            &format!("inv/{bucket}/cfg/2026-01-01T00-00Z"),
+            &files,
+        )
+    }
+}
+
+use inventory_fixtures as inv;
+
+/// The counts `inv::ROWS` must give, whatever the format.
+fn assert_inventory_counts(report: &Value, bucket: &str, files: u64) {
+    let b = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == bucket)
+        .unwrap_or_else(|| panic!("{bucket} not in report"));
+    let cells = |v: &Value| -> [u64; 8] {
+        [
+            "total",
+            "none",
+            "sse_s3",
+            "sse_kms",
+            "dsse_kms",
+            "sse_c",
+            "unknown",
+            "unreadable",
+        ]
+        .map(|c| v[c].as_u64().unwrap_or_else(|| panic!("{c} in {v}")))
+    };
+    // Current: one object per documented status and one unknown; the delete marker is no
+    // object; noncurrent: the old plain.txt (NOT-SSE) and the version under the marker.
+    assert_eq!(cells(&b["objects"]), [6, 1, 1, 1, 1, 1, 1, 0], "{b}");
+    assert_eq!(cells(&b["noncurrent"]), [2, 1, 0, 1, 0, 0, 0, 0], "{b}");
+    assert_eq!(cells(&b["bytes"]), [210, 40, 10, 20, 30, 50, 60, 0], "{b}");
+    assert_eq!(
+        cells(&b["noncurrent_bytes"]),
+        [12, 5, 0, 7, 0, 0, 0, 0],
+        "{b}"
+    );
+    assert_eq!(b["object_source"]["kind"], "inventory", "{b}");
+    assert_eq!(b["object_source"]["files"], files, "{b}");
+    assert!(
+        b.get("kms_keys").is_none(),
+        "inventory has no key ARNs: {b}"
+    );
+
+    // OBJ-001: the NOT-SSE objects, keys decoded ("plus+sign" from plus%2Bsign).
+    let obj1 = finding(report, bucket, "OBJ-001");
+    assert_eq!(obj1["status"], "fail");
+    assert_eq!(obj1["evidence"]["count"], 2);
+    let examples: Vec<&str> = obj1["evidence"]["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(examples, ["plain.txt (version v1)", "plus+sign"], "{obj1}");
+    assert_eq!(obj1["evidence"]["unknown_values"]["SSE-FSX"], 1, "{obj1}");
+    // OBJ-002 (SSE-KMS required): "with space.txt" from with+space.txt.
+    let obj2 = finding(report, bucket, "OBJ-002");
+    assert!(
+        obj2["evidence"]["examples"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("with space.txt")),
+        "{obj2}"
+    );
+    // OBJ-005: the SSE-C object, its unicode key decoded.
+    let obj5 = finding(report, bucket, "OBJ-005");
+    assert_eq!(obj5["status"], "fail");
+    assert_eq!(
+        obj5["evidence"]["examples"],
+        serde_json::json!(["unicodé/文件.txt"])
+    );
+    // OBJ-003/004: n/a, never pass: 3 KMS objects whose keys S3 Inventory does not record.
+    for rule in ["OBJ-003", "OBJ-004"] {
+        let f = finding(report, bucket, rule);
+        assert_eq!(f["status"], "not_applicable", "{f}");
+        assert_eq!(f["evidence"]["kms_objects_unjudged"], 3, "{f}");
+        assert!(
+            f["message"].as_str().unwrap().contains("does not record"),
+            "{f}"
+        );
+    }
+    // OBJ-006: every row of the inventory is a read object.
+    assert_eq!(status_of(report, bucket, "OBJ-006"), "pass");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inventories_in_csv_and_parquet_count_like_heads() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    for b in ["inv-csv", "inv-pq", "live"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    put_all(&s3, "live", vec![("a".into(), None)]).await;
+    let root = tempfile::tempdir().unwrap();
+    let day = 24 * 3600 * 1000;
+    let csv_manifest = inv::local_csv(root.path(), "inv-csv", inv::now_ms() - day);
+    // Parquet: one file of three row groups.
+    let pq_files = vec![(
+        "inv/inv-pq/cfg/data/part-1.parquet".to_string(),
+        inv::parquet("inv-pq", inv::ROWS, 4),
+    )];
+    let m = inv::manifest(
+        "inv-pq",
+        "dest",
+        "Parquet",
+        inv::PARQUET_SCHEMA,
+        inv::now_ms() - 2 * day,
+        &pq_files,
+    );
+    let pq_manifest = inv::write_local(
+        root.path(),
+        &m,
+        "inv/inv-pq/cfg/2026-01-01T00-00Z",
+        &pq_files,
+    );
+
+    let (code, report, out) = scan_json(
+        &moto.endpoint,
+        &[
+            "--inventory",
+            csv_manifest.to_str().unwrap(),
+            "--inventory",
+            pq_manifest.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // OBJ-001 fails (NOT-SSE objects): exit 1.
+    assert_eq!(code, 1, "{stderr}");
+    assert_inventory_counts(&report, "inv-csv", 2);
+    assert_inventory_counts(&report, "inv-pq", 1);
+    for (bucket, days) in [("inv-csv", 1), ("inv-pq", 2)] {
+        let f = finding(&report, bucket, "OBJ-007");
+        assert_eq!(f["status"], "pass", "{f}");
+        let age = f["evidence"]["age_seconds"].as_i64().unwrap();
+        assert!((days * 86400..days * 86400 + 600).contains(&age), "{f}");
+        assert_eq!(f["evidence"]["max_age_seconds"], 8 * 86400);
+    }
+    // The HEAD-scanned bucket: read live, so OBJ-007 does not apply, and it says head.
+    assert_eq!(status_of(&report, "live", "OBJ-007"), "not_applicable");
+    assert_eq!(counts(&report, "live", "object_source")["kind"], "head");
+    assert_eq!(counts(&report, "live", "objects")["total"], 1);
+    // Inventory buckets were not listed nor HEADed: no request names them but the
+    // bucket-settings reads.
+    let object_reads: Vec<String> = moto
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/inv-") && (r.starts_with("HEAD") || r.contains("list-type")))
+        .collect();
+    assert!(object_reads.is_empty(), "{object_reads:?}");
+
+    // An inventory older than --max-age fails OBJ-007, judged against the scan's start; the
+    // table view says where the counts come from.
+    let out = scan_at(&moto.endpoint)
+        .args([
+            "--bucket",
+            "inv-pq",
+            "--max-age",
+            "36h",
+            "--format",
+            "table",
+        ])
+        .args(["--inventory", pq_manifest.to_str().unwrap()])
+        .env("COLUMNS", "300")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("objects counted from the S3 Inventory of")
+            && table.contains("no KMS key per object"),
+        "{table}"
+    );
+    let (_, report, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--bucket",
+            "inv-pq",
+            "--max-age",
+            "36h",
+            "--inventory",
+            pq_manifest.to_str().unwrap(),
+        ],
+    );
+    let f = finding(&report, "inv-pq", "OBJ-007");
+    assert_eq!(f["status"], "fail", "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("older than --max-age 1day 12h"),
+        "{f}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inventory_in_s3_is_read_through_the_sdk() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    for b in ["inv-csv", "inventory-dest"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let files = vec![
+        (
+            "inv/inv-csv/cfg/data/part-1.csv.gz".to_string(),
+            inv::csv_gz("inv-csv", &inv::ROWS[..5]),
+        ),
+        (
+            "inv/inv-csv/cfg/data/part-2.csv.gz".to_string(),
+            inv::csv_gz("inv-csv", &inv::ROWS[5..]),
+        ),
+    ];
+    let (json, checksum) = inv::manifest(
+        "inv-csv",
+        "inventory-dest",
+        "CSV",
+        inv::CSV_SCHEMA,
+        inv::now_ms() - 3600 * 1000,
+        &files,
+    );
+    let dir = "inv/inv-csv/cfg/2026-01-01T00-00Z";
+    let mut objects: Vec<(String, Vec<u8>)> = files.clone();
+    objects.push((format!("{dir}/manifest.json"), json.into_bytes()));
+    objects.push((format!("{dir}/manifest.checksum"), checksum.into_bytes()));
+    for (key, body) in objects {
+        s3.put_object()
+            .bucket("inventory-dest")
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+    let url = format!("s3://inventory-dest/{dir}/manifest.json");
+    let (code, report, out) = scan_json(
+        &moto.endpoint,
+        &[
+            "--bucket",
+            "inv-csv",
+            "--bucket",
+            "inventory-dest",
+            "--inventory",
+            &url,
+        ],
+    );
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_inventory_counts(&report, "inv-csv", 2);
+    assert_eq!(counts(&report, "inv-csv", "object_source")["manifest"], url);
+    // The destination bucket itself is HEAD-scanned like any other: 4 objects.
+    assert_eq!(counts(&report, "inventory-dest", "objects")["total"], 4);
+    assert_eq!(status_of(&report, "inv-csv", "OBJ-007"), "pass");
+    // Only reads: the manifest, its checksum and both files were fetched with GET.
+    let writes: Vec<String> = moto
+        .requests()
+        .into_iter()
+        .filter(|r| !(r.starts_with("GET ") || r.starts_with("HEAD ")))
+        .filter(|r| !r.starts_with("POST / "))
+        .filter(|r| !r.starts_with("PUT ") && !r.starts_with("POST /inventory-dest"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    s3.create_bucket().bucket("inv-csv").send().await.unwrap();
+    let day = 24 * 3600 * 1000;
+
+    // Each case: a fresh layout, a change to it, and what the one line must name.
+    type Change = Box<dyn Fn(&std::path::Path, &std::path::Path)>;
+    let rewrite_manifest = |edit: fn(&mut serde_json::Value)| -> Change {
+        Box::new(move |_root, manifest| {
+            let mut json: Value = serde_json::from_str(&common::read(manifest)).unwrap();
+            edit(&mut json);
+            let text = serde_json::to_string(&json).unwrap();
+            std::fs::write(manifest, &text).unwrap();
+            std::fs::write(
+                manifest.with_file_name("manifest.checksum"),
+                inv::md5_hex(text.as_bytes()),
+            )
+            .unwrap();
+        })
+    };
+    let part2 = |root: &std::path::Path| root.join("inv/inv-csv/cfg/data/part-2.csv.gz");
+    // Replaces part 2 with `bytes` and updates its MD5 and size, so only the content is bad.
+    let replace_part2 = |bytes: Vec<u8>| -> Change {
+        Box::new(move |root, manifest| {
+            std::fs::write(root.join("inv/inv-csv/cfg/data/part-2.csv.gz"), &bytes).unwrap();
+            let mut json: Value = serde_json::from_str(&common::read(manifest)).unwrap();
+            json["files"][1]["MD5checksum"] = inv::md5_hex(&bytes).into();
+            json["files"][1]["size"] = bytes.len().into();
+            let text = serde_json::to_string(&json).unwrap();
+            std::fs::write(manifest, &text).unwrap();
+            std::fs::write(
+                manifest.with_file_name("manifest.checksum"),
+                inv::md5_hex(text.as_bytes()),
+            )
+            .unwrap();
+        })
+    };
+    let good_gz = inv::csv_gz("inv-csv", &inv::ROWS[4..]);
+    let truncated_gz = good_gz[..good_gz.len() - 12].to_vec();
+    let pq = inv::parquet("inv-csv", inv::ROWS, 4);
+    let truncated_pq = pq[..pq.len() - 20].to_vec();
+    let cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "manifest checksum mismatch",
+            Box::new(|_root, manifest| {
+                std::fs::write(manifest.with_file_name("manifest.checksum"), "0".repeat(32))
+                    .unwrap()
+            }),
+            "manifest.checksum says",
+        ),
+        (
+            "no manifest.checksum",
+            Box::new(|_root, manifest| {
+                std::fs::remove_file(manifest.with_file_name("manifest.checksum")).unwrap()
+            }),
+            "cannot read the manifest.checksum",
+        ),
+        (
+            "file MD5 mismatch",
+            Box::new(move |root, _| {
+                let mut bytes = std::fs::read(part2(root)).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 1;
+                std::fs::write(part2(root), bytes).unwrap();
+            }),
+            "part-2.csv.gz: MD5 is",
+        ),
+        (
+            "missing file",
+            Box::new(move |root, _| std::fs::remove_file(part2(root)).unwrap()),
+            "inventory file inv/inv-csv/cfg/data/part-2.csv.gz: missing",
+        ),
+        (
+            "unknown column",
+            rewrite_manifest(|j| j["fileSchema"] = inv::CSV_SCHEMA.replace("ETag", "Etag").into()),
+            "column \"Etag\" that S3 Inventory does not document",
+        ),
+        (
+            "no EncryptionStatus",
+            rewrite_manifest(|j| {
+                j["fileSchema"] = inv::CSV_SCHEMA.replace(", EncryptionStatus", "").into()
+            }),
+            "no EncryptionStatus column",
+        ),
+        (
+            "ORC",
+            rewrite_manifest(|j| j["fileFormat"] = "ORC".into()),
+            "ORC inventories are not supported",
+        ),
+        (
+            "source bucket not scanned",
+            rewrite_manifest(|j| j["sourceBucket"] = "not-in-account".into()),
+            "source bucket not-in-account is not one this scan reads",
+        ),
+        (
+            "truncated gzip",
+            replace_part2(truncated_gz),
+            "part-2.csv.gz: truncated or corrupt gzip",
+        ),
+        (
+            "fewer values than the schema",
+            rewrite_manifest(|j| {
+                j["fileSchema"] = format!("{}, ObjectOwner", inv::CSV_SCHEMA).into()
+            }),
+            "part-1.csv.gz: row 1 has 18 values, fileSchema names 19 columns",
+        ),
+        (
+            "truncated Parquet footer",
+            Box::new(move |root, manifest| {
+                replace_part2(truncated_pq.clone())(root, manifest);
+                let mut json: Value = serde_json::from_str(&common::read(manifest)).unwrap();
+                json["fileFormat"] = "Parquet".into();
+                json["fileSchema"] = inv::PARQUET_SCHEMA.into();
+                json["files"] = serde_json::json!([json["files"][1].clone()]);
+                let text = serde_json::to_string(&json).unwrap();
+                std::fs::write(manifest, &text).unwrap();
+                std::fs::write(
+                    manifest.with_file_name("manifest.checksum"),
+                    inv::md5_hex(text.as_bytes()),
+                )
+                .unwrap();
+            }),
+            "part-2.csv.gz: not a readable Parquet file",
+        ),
+    ];
+    for (what, change, says) in cases {
+        let root = tempfile::tempdir().unwrap();
+        let manifest = inv::local_csv(root.path(), "inv-csv", inv::now_ms() - day);
+        change(root.path(), &manifest);
+        let out = scan_at(&moto.endpoint)
+            .args([
+                "--format",
+                "json",
+                "--inventory",
+                manifest.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(out.stdout.is_empty(), "{what}: no report at all");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{what}: one line: {stderr}");
+        assert!(lines[0].contains(says), "{what}: {stderr}");
+    }
 }

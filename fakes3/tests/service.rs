@@ -162,12 +162,13 @@ async fn latency_is_injected_with_jitter_bounds() {
         });
     let server = fakes3::start(cfg).await.unwrap();
     let mut c = Client::new(&server.endpoint());
+    // Only the floor is asserted: a loaded machine can make any request slower (an upper
+    // bound here failed CI once, at 250.09 ms, while other builds shared the two cores).
     for _ in 0..8 {
         let t = Instant::now();
         c.head("/slow/data/0000000/0000000001.bin").await;
         let e = t.elapsed();
         assert!(e >= Duration::from_millis(29), "{e:?}");
-        assert!(e < Duration::from_millis(250), "{e:?}");
     }
     // many concurrent requests overlap: timers, not blocking sleeps
     let t = Instant::now();
@@ -187,8 +188,11 @@ async fn latency_is_injected_with_jitter_bounds() {
     for t in tasks {
         t.await.unwrap();
     }
+    // 192 requests of at least 30 ms each would take 5.76 s one after another; timers let
+    // them overlap (about 150 ms on an idle machine). The bound sits below the sequential
+    // floor, so it tells overlap from blocking whatever the load.
     assert!(
-        t.elapsed() < Duration::from_millis(1000),
+        t.elapsed() < Duration::from_millis(5000),
         "{:?}",
         t.elapsed()
     );

@@ -7,6 +7,7 @@ pub mod clients;
 mod credentials;
 pub mod errors;
 mod head;
+pub mod inventory;
 mod keys;
 mod listing;
 mod objects;
@@ -26,7 +27,7 @@ pub use objects::ObjectScanSettings;
 
 use crate::model::{
     BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, SNAPSHOT_VERSION, ScanInfo,
-    ScanScope, bucket_regions,
+    ScanObjectSource, ScanScope, bucket_regions,
 };
 
 /// What to scan, validated by the CLI layer.
@@ -47,6 +48,9 @@ pub struct ScanSettings {
     /// The command line that asked for this scan, secrets already removed, recorded in the
     /// snapshot as `scan.command_line`.
     pub command_line: Vec<String>,
+    /// `--inventory`: manifests whose source buckets' objects are counted from S3 Inventory
+    /// instead of HEADs (see [`inventory`]).
+    pub inventories: Vec<String>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -64,6 +68,9 @@ pub enum ScanError {
     ListFailed(String),
     #[error("no such bucket in this account: {}", .0.join(", "))]
     UnknownBuckets(Vec<String>),
+    /// An `--inventory` that cannot be used: checksum mismatch, missing file, bad schema.
+    #[error("{0}")]
+    Inventory(#[from] inventory::InventoryError),
     #[error(transparent)]
     Setup(#[from] anyhow::Error),
 }
@@ -89,6 +96,18 @@ pub async fn scan(
         tracing::warn!("{gap}");
     }
     let selected = select(listing.buckets, &settings.buckets, &settings.exclude)?;
+    // Manifests first: one for a bucket this scan does not read is a usage error now, not
+    // after every bucket was read.
+    let manifests = inventory::read_manifests(&clients, &settings.inventories).await?;
+    for (spec, m) in &manifests {
+        if !selected.iter().any(|b| b.name == m.source_bucket) {
+            return Err(inventory::InventoryError(format!(
+                "inventory {spec}: its source bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
+                m.source_bucket
+            ))
+            .into());
+        }
+    }
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
@@ -123,6 +142,30 @@ pub async fn scan(
         .await;
 
     if let Some(object_settings) = &settings.objects {
+        // Buckets with an inventory are counted from it; the HEAD scan reads the others.
+        let inventory_settings = inventory::InventorySettings {
+            prefix: object_settings.prefix.clone(),
+            parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+        };
+        let mut from_inventory = Vec::new();
+        for (spec, manifest) in manifests {
+            let bucket = manifest.source_bucket.clone();
+            let loaded = inventory::load(&clients, spec, manifest, &inventory_settings).await?;
+            from_inventory.push((bucket, loaded.summary));
+        }
+        let (mut counted, to_head): (Vec<_>, Vec<_>) = std::mem::take(&mut snapshots)
+            .into_iter()
+            .enumerate()
+            .partition(|(_, b)| from_inventory.iter().any(|(name, _)| *name == b.name));
+        for (_, bucket) in &mut counted {
+            if let Some(at) = from_inventory
+                .iter()
+                .position(|(name, _)| *name == bucket.name)
+            {
+                bucket.objects = Some(from_inventory.swap_remove(at).1);
+            }
+        }
+        let (order, mut heads): (Vec<usize>, Vec<BucketSnapshot>) = to_head.into_iter().unzip();
         let direct = if object_settings.direct_heads {
             Some(clients.head_client(object_settings.concurrency)?)
         } else {
@@ -141,10 +184,13 @@ pub async fn scan(
             progress: progress::Progress::on_terminal(
                 object_settings
                     .sample
-                    .map(|n| n.saturating_mul(snapshots.len() as u64)),
+                    .map(|n| n.saturating_mul(heads.len() as u64)),
             ),
         };
-        scanner.scan_buckets(&mut snapshots).await;
+        scanner.scan_buckets(&mut heads).await;
+        counted.extend(order.into_iter().zip(heads));
+        counted.sort_by_key(|(i, _)| *i);
+        snapshots = counted.into_iter().map(|(_, b)| b).collect();
     }
     if let Some((at, limit)) = deadline
         && tokio::time::Instant::now() >= at
@@ -174,11 +220,7 @@ pub async fn scan(
             scope: Some(ScanScope {
                 buckets: settings.buckets.clone(),
                 exclude: settings.exclude.clone(),
-                object_source: if settings.objects.is_some() {
-                    ObjectSource::Head
-                } else {
-                    ObjectSource::None
-                },
+                object_source: scan_object_source(settings.objects.is_some(), &snapshots),
                 prefix: settings.objects.as_ref().and_then(|o| o.prefix.clone()),
                 sample: settings.objects.as_ref().and_then(|o| o.sample),
                 versions: settings.objects.as_ref().is_some_and(|o| o.versions),
@@ -274,5 +316,25 @@ async fn resolve_default_keys(
     for rule in enc.rules.iter_mut().filter(|r| r.algorithm.is_kms()) {
         let reference = rule.kms_key_id.as_deref().unwrap_or("alias/aws/s3");
         rule.kms_key = Some(resolver.resolve(reference, &region).await);
+    }
+}
+
+/// How the scan read objects, across its buckets: from S3 Inventory reports for the buckets
+/// that have one (`--inventory`), HEADs for the rest, or not at all (`--no-objects`).
+fn scan_object_source(objects: bool, buckets: &[BucketSnapshot]) -> ScanObjectSource {
+    let from_inventory = buckets
+        .iter()
+        .filter(|b| {
+            b.objects
+                .as_ref()
+                .and_then(|o| o.source.as_ref())
+                .is_some_and(ObjectSource::is_inventory)
+        })
+        .count();
+    match (objects, from_inventory) {
+        (_, 0) if !objects => ScanObjectSource::None,
+        (_, 0) => ScanObjectSource::Head,
+        (_, n) if n == buckets.len() => ScanObjectSource::Inventory,
+        _ => ScanObjectSource::Mixed,
     }
 }

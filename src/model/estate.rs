@@ -53,21 +53,28 @@ pub struct ScanInfo {
     pub tool_commit: Option<String>,
 }
 
-/// Where a scan's object facts came from.
+/// Where a scan's object facts came from, across its buckets (each bucket's own source is
+/// on its object summary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ObjectSource {
+pub enum ScanObjectSource {
     /// Objects were listed and each one read with HEAD.
     Head,
+    /// Every bucket's objects were counted from an S3 Inventory report (`--inventory`).
+    Inventory,
+    /// Some buckets from S3 Inventory reports, the others listed and HEADed.
+    Mixed,
     /// Objects were not read (`--no-objects`): the OBJ rules are not applicable.
     None,
 }
 
-impl ObjectSource {
+impl ScanObjectSource {
     pub fn as_str(self) -> &'static str {
         match self {
-            ObjectSource::Head => "head",
-            ObjectSource::None => "none",
+            ScanObjectSource::Head => "head",
+            ScanObjectSource::Inventory => "inventory",
+            ScanObjectSource::Mixed => "mixed",
+            ScanObjectSource::None => "none",
         }
     }
 }
@@ -82,8 +89,9 @@ pub struct ScanScope {
     /// The `--exclude` globs: buckets whose names match were skipped.
     #[serde(default)]
     pub exclude: Vec<String>,
-    /// How objects were read: `head` (listed, then HEAD each), `none` (`--no-objects`).
-    pub object_source: ObjectSource,
+    /// How objects were read: `head` (listed, then HEAD each), `inventory` (S3 Inventory
+    /// reports), `mixed` (some of each), `none` (`--no-objects`).
+    pub object_source: ScanObjectSource,
     /// `--prefix`: only objects whose key starts with it were read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
@@ -141,9 +149,9 @@ impl Estate {
             buckets: Vec::new(),
             exclude: Vec::new(),
             object_source: if objects.is_some() {
-                ObjectSource::Head
+                ScanObjectSource::Head
             } else {
-                ObjectSource::None
+                ScanObjectSource::None
             },
             prefix: objects.and_then(|o| o.prefix.clone()),
             sample: objects.and_then(|o| o.sample),

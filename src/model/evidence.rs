@@ -36,6 +36,8 @@ pub enum Evidence {
     ObjectKeys(ObjectKeys),
     ObjectKeyHealth(ObjectKeyHealth),
     ObjectsRead(ObjectsRead),
+    ObjectKeysNotRecorded(ObjectKeysNotRecorded),
+    ObjectDataAge(ObjectDataAge),
     /// Nothing beyond the message (a rule that does not apply, or an error whose message
     /// is the whole story).
     Empty(Empty),
@@ -383,6 +385,38 @@ pub struct ObjectsRead {
     pub listing_error: Option<String>,
 }
 
+/// OBJ-003/004 on a bucket whose objects come from S3 Inventory, which records each
+/// object's encryption mode but not its KMS key: the rule is `not_applicable`, and this
+/// says how many objects it could not judge.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ObjectKeysNotRecorded {
+    /// SSE-KMS and DSSE-KMS objects (current and noncurrent) whose key is unknown.
+    pub kms_objects_unjudged: u64,
+    /// The `manifest.json` the counts come from.
+    pub manifest: String,
+}
+
+/// OBJ-007: how old the inventory a bucket's object counts come from was when the scan
+/// started.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ObjectDataAge {
+    /// The `manifest.json` the counts come from.
+    pub manifest: String,
+    /// Its `creationTimestamp` (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
+    pub as_of: String,
+    /// When the scan started (RFC 3339): the age is judged against it, so a saved
+    /// snapshot is judged the same way later.
+    #[schemars(extend("format" = "date-time"))]
+    pub judged_at: String,
+    /// `judged_at - as_of`, in whole seconds.
+    pub age_seconds: i64,
+    /// The accepted age (`--max-age`), in seconds.
+    pub max_age_seconds: u64,
+}
+
 /// `From<Shape> for Evidence` for every shape, so a rule writes
 /// `.with_evidence(KeyRegion { .. })`.
 macro_rules! into_evidence {
@@ -414,5 +448,7 @@ into_evidence!(
     ObjectKeys,
     ObjectKeyHealth,
     ObjectsRead,
+    ObjectKeysNotRecorded,
+    ObjectDataAge,
     Empty,
 );

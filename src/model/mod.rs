@@ -16,14 +16,14 @@ mod rule_id;
 pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };
-pub use estate::{Estate, ObjectSource, SNAPSHOT_VERSION, ScanInfo, ScanScope, bucket_regions};
+pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, bucket_regions};
 pub use evidence::Evidence;
 pub use finding::AppliedWaiver;
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
 pub use objects::{
     MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES, ObjectRecord,
-    ObjectScanInfo, ObjectSummary, SseMode, UnreadableObject,
+    ObjectScanInfo, ObjectSource, ObjectSummary, SseMode, UnreadableObject,
 };
 pub use observed::Observed;
 pub use partition::partition_of;

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 /// How one object is encrypted at rest, as its HEAD reports it.
 #[derive(
@@ -138,6 +139,13 @@ impl ModeCounts {
         }
     }
 
+    /// Adds `n` to the cell of `mode` and to the total: byte sums, where each object
+    /// adds its size (see [`ObjectSummary::current_bytes`]).
+    pub fn add_n(&mut self, mode: SseMode, n: u64) {
+        self.total += n;
+        *self.cell(mode) += n;
+    }
+
     pub fn merge(&mut self, other: &ModeCounts) {
         self.total += other.total;
         self.unreadable += other.unreadable;
@@ -184,6 +192,49 @@ pub struct ObjectSummary {
     /// True when only a sample of the objects was read (`--sample`).
     #[serde(default)]
     pub sampled: bool,
+    /// Where these counts come from; `None` (every snapshot written before this field)
+    /// means this scan's HEADs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ObjectSource>,
+    /// Bytes of current versions per mode (each object adds its size; `unreadable` stays
+    /// 0): filled when the source states sizes (S3 Inventory's `Size`), `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_bytes: Option<ModeCounts>,
+    /// Bytes of noncurrent versions per mode, like [`Self::current_bytes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_bytes: Option<ModeCounts>,
+}
+
+/// Where a bucket's object counts come from. A report says it per bucket, because the
+/// same counts mean different things: a HEAD of every object by this scan, or what S3
+/// Inventory wrote down at its own time, without each object's KMS key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ObjectSource {
+    /// Every object (or version) was listed and HEADed by this scan.
+    Head,
+    /// An S3 Inventory report (`scan --inventory`): counts as of its creation, with no KMS
+    /// key ARN per object (S3 Inventory has no such field), so OBJ-003 and OBJ-004 cannot
+    /// judge the keys of its SSE-KMS objects.
+    Inventory {
+        /// The `manifest.json` as given: an `s3://bucket/key` URL or a local path.
+        manifest: String,
+        /// The manifest's `creationTimestamp`: when S3 began scanning the bucket for this
+        /// report. Objects written or re-encrypted since are not in the counts (OBJ-007).
+        #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
+        as_of: OffsetDateTime,
+        /// The manifest's `fileFormat` (`CSV` or `Parquet`).
+        format: String,
+        /// How many data files the manifest lists (each checked against its MD5).
+        files: usize,
+    },
+}
+
+impl ObjectSource {
+    pub fn is_inventory(&self) -> bool {
+        matches!(self, ObjectSource::Inventory { .. })
+    }
 }
 
 #[derive(

@@ -57,6 +57,7 @@ rule_ids! {
     Obj004 = "OBJ-004",
     Obj005 = "OBJ-005",
     Obj006 = "OBJ-006",
+    Obj007 = "OBJ-007",
 }
 
 impl fmt::Display for RuleId {

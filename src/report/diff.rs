@@ -494,6 +494,7 @@ mod tests {
             objects,
             noncurrent: None,
             kms_keys: BTreeMap::new(),
+            ..BucketSection::default()
         }
     }
 

@@ -352,8 +352,14 @@ impl ScopeView {
     fn new(scope: &crate::model::ScanScope) -> Self {
         let list = |v: &[String]| v.iter().map(|s| visible(s)).collect::<Vec<_>>().join(", ");
         let mut objects = match scope.object_source {
-            crate::model::ObjectSource::Head => "listed, then read with HEAD".to_string(),
-            crate::model::ObjectSource::None => "not read (--no-objects)".to_string(),
+            crate::model::ScanObjectSource::Head => "listed, then read with HEAD".to_string(),
+            crate::model::ScanObjectSource::Inventory => {
+                "counted from S3 Inventory reports (--inventory)".to_string()
+            }
+            crate::model::ScanObjectSource::Mixed => {
+                "from S3 Inventory reports where given, else listed and read with HEAD".to_string()
+            }
+            crate::model::ScanObjectSource::None => "not read (--no-objects)".to_string(),
         };
         if scope.versions {
             objects.push_str("; noncurrent versions too");
@@ -1351,6 +1357,7 @@ mod tests {
             objects: Some(counts),
             noncurrent: None,
             kms_keys: BTreeMap::new(),
+            ..BucketSection::default()
         }];
         let page = html(&r);
         assert!(page.contains("<svg"), "inline SVG");

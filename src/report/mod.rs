@@ -21,7 +21,9 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RuleConfig;
-use crate::model::{Estate, Finding, ModeCounts, Observed, ScanScope, Severity, SseMode, Status};
+use crate::model::{
+    Estate, Finding, ModeCounts, ObjectSource, Observed, ScanScope, Severity, SseMode, Status,
+};
 use crate::rules::waivers::{WaiverState, WaiverSummary};
 
 pub use self::csv::CsvRenderer;
@@ -222,7 +224,7 @@ pub struct EvaluationSection {
 }
 
 /// One bucket's object counts.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BucketSection {
     pub name: String,
     /// `None` when the region could not be read.
@@ -236,6 +238,19 @@ pub struct BucketSection {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("additionalProperties" = {"type": "integer", "minimum": 1}))]
     pub kms_keys: BTreeMap<String, u64>,
+    /// Where the object counts come from: `head` (this scan HEADed every object) or
+    /// `inventory` (an S3 Inventory report: its manifest, its date, which the counts are as
+    /// of, and no KMS key per object); absent when objects were not scanned. Added within
+    /// schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_source: Option<ObjectSource>,
+    /// Bytes of current objects per mode (the `objects` cells, summing sizes), when the
+    /// source states sizes (S3 Inventory's `Size`). Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<ModeCounts>,
+    /// Bytes of noncurrent versions per mode, like `bytes`. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_bytes: Option<ModeCounts>,
 }
 
 /// A KMS key the estate references.
@@ -297,6 +312,12 @@ impl Report {
                         .as_ref()
                         .map(|o| o.by_key.clone())
                         .unwrap_or_default(),
+                    object_source: b
+                        .objects
+                        .as_ref()
+                        .map(|o| o.source.clone().unwrap_or(ObjectSource::Head)),
+                    bytes: b.objects.as_ref().and_then(|o| o.current_bytes),
+                    noncurrent_bytes: b.objects.as_ref().and_then(|o| o.noncurrent_bytes),
                 })
                 .collect(),
             keys: estate
@@ -366,6 +387,7 @@ impl Report {
                     objects: None,
                     noncurrent: None,
                     kms_keys: BTreeMap::new(),
+                    ..BucketSection::default()
                 })
                 .into_iter()
                 .collect(),

@@ -193,7 +193,12 @@ fn sarif() {
     let mut report = Report::for_document(Some("b"), findings);
     pin_tool(&mut report);
     let sources = [PolicySource::judged(path, text, "arn:aws:s3:::b")];
-    insta::assert_snapshot!(rendered(&SarifRenderer { sources: &sources }, &report));
+    // %SRCROOT% is the working directory, which differs between checkouts.
+    let cwd = std::env::current_dir().unwrap();
+    let root = format!("file://{}/", cwd.display());
+    let out = rendered(&SarifRenderer { sources: &sources }, &report);
+    assert!(out.contains(&root), "{out}");
+    insta::assert_snapshot!(out.replace(&root, "file:///CHECKOUT/"));
 }
 
 #[test]

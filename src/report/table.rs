@@ -268,6 +268,33 @@ impl TableRenderer {
         lines
     }
 
+    /// Under the heading of a bucket whose objects were counted from S3 Inventory: what the
+    /// counts are and what they lack, so OBJ rules that are n/a there are not taken for
+    /// passes. Nothing for HEAD-scanned buckets (the usual case needs no line).
+    fn object_source(&self, report: &Report, bucket: &str) -> Vec<String> {
+        let source = report
+            .buckets
+            .iter()
+            .find(|b| b.name == bucket)
+            .and_then(|b| b.object_source.as_ref());
+        let Some(crate::model::ObjectSource::Inventory {
+            manifest, as_of, ..
+        }) = source
+        else {
+            return Vec::new();
+        };
+        let date = as_of
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| as_of.to_string());
+        wrap(
+            &terminal(&format!(
+                "  objects counted from the S3 Inventory of {date} ({manifest}), not HEADed: no KMS key per object"
+            )),
+            self.text_width(),
+            4,
+        )
+    }
+
     /// "✓ 9 passed: ENC-001 ENC-002 …", wrapped with a hanging indent.
     fn folded_passes(&self, rules: &[&str]) -> Vec<String> {
         let lead = format!("✓ {} passed:", rules.len());
@@ -324,6 +351,9 @@ impl Render for TableRenderer {
         let wrap_to = self.width.map(|_| layout.text);
         for (bucket, findings) in &by_bucket {
             for line in self.heading(report, bucket, findings) {
+                writeln!(out, "{line}")?;
+            }
+            for line in self.object_source(report, bucket) {
                 writeln!(out, "{line}")?;
             }
             let rows: Vec<(&Finding, Vec<String>)> = findings
@@ -771,6 +801,7 @@ mod tests {
                 objects: None,
                 noncurrent: None,
                 kms_keys: BTreeMap::new(),
+                ..Default::default()
             });
         }
         report

@@ -3,10 +3,10 @@
 
 use super::{Rule, RuleContext, Verdict, plural};
 use crate::model::evidence::{
-    ObjectCounts, ObjectKey, ObjectKeyHealth, ObjectKeyProblem, ObjectKeys, ObjectsRead,
-    RequiredMode,
+    ObjectCounts, ObjectDataAge, ObjectKey, ObjectKeyHealth, ObjectKeyProblem, ObjectKeys,
+    ObjectKeysNotRecorded, ObjectsRead, RequiredMode,
 };
-use crate::model::{KeyState, ModeCounts, ObjectSummary, Observed, RuleId, SseMode};
+use crate::model::{KeyState, ModeCounts, ObjectSource, ObjectSummary, Observed, RuleId, SseMode};
 
 pub(super) const RULES: &[Rule] = &[
     Rule {
@@ -32,6 +32,10 @@ pub(super) const RULES: &[Rule] = &[
     Rule {
         id: RuleId::Obj006,
         check: every_object_read,
+    },
+    Rule {
+        id: RuleId::Obj007,
+        check: object_data_current,
     },
 ];
 
@@ -95,9 +99,19 @@ fn scope(s: &ObjectSummary) -> String {
     };
     if s.sampled {
         format!("in a sample of {n} {what} (--sample)")
+    } else if let Some(ObjectSource::Inventory { as_of, .. }) = &s.source {
+        format!(
+            "among {n} {what} of the S3 Inventory of {}",
+            rfc3339(*as_of)
+        )
     } else {
         format!("among {n} {what}")
     }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// The common shape of "no object may be X": fail on any, error when the scan has a gap,
@@ -182,7 +196,31 @@ fn examples_under(s: &ObjectSummary, id: &str) -> Option<Vec<String>> {
 
 /// The verdict of a per-key rule when no object is under a KMS key: unknown if some
 /// objects went unread, else nothing to judge.
+///
+/// Counts from S3 Inventory have SSE-KMS objects but no keys: the inventory records each
+/// object's mode, never its key ARN. The rule is then `not_applicable`, never `pass`, with
+/// a message and evidence naming how many objects went unjudged. Not `error`: nothing
+/// failed to be read (the data source the user chose does not carry the fact, as
+/// `--no-objects` does not carry any object fact, which is `not_applicable` too), and an
+/// `error` would make every inventory scan "incomplete" (exit 3) for a reason no retry can
+/// fix. The bucket's object source in every report format says what the counts lack.
 fn without_kms_objects(s: &ObjectSummary) -> Option<Verdict> {
+    if let Some(ObjectSource::Inventory { manifest, .. }) = &s.source {
+        let counts = all_counts(s);
+        let unjudged = counts.sse_kms + counts.dsse_kms;
+        if unjudged > 0 {
+            return Some(
+                Verdict::not_applicable(format!(
+                    "not checked: S3 Inventory does not record which KMS key encrypts an object, so the keys of {} are unknown (HEAD-scan the bucket, without --inventory, to judge them)",
+                    plural(unjudged as usize, "SSE-KMS object")
+                ))
+                .with_evidence(ObjectKeysNotRecorded {
+                    kms_objects_unjudged: unjudged,
+                    manifest: manifest.clone(),
+                }),
+            );
+        }
+    }
     if !s.by_key.is_empty() {
         return None;
     }
@@ -352,6 +390,58 @@ fn every_object_read(ctx: &RuleContext) -> Verdict {
     Verdict::pass(format!(
         "all {} were read",
         plural(counts.total as usize, "listed object")
+    ))
+    .with_evidence(evidence)
+}
+
+/// OBJ-007: counts read from an S3 Inventory are as old as the inventory. Judged against
+/// the scan's start time (recorded in the snapshot), so `evaluate` reaches the same verdict
+/// later. Buckets this scan HEADed were read live: not applicable, never a pass.
+fn object_data_current(ctx: &RuleContext) -> Verdict {
+    let s = match summary(ctx) {
+        Err(v) => return v,
+        Ok(s) => s,
+    };
+    let Some(ObjectSource::Inventory {
+        manifest, as_of, ..
+    }) = &s.source
+    else {
+        return Verdict::not_applicable("objects were read live by this scan's HEADs");
+    };
+    let judged_at = ctx.estate.scan.started_at;
+    let max = ctx.config.max_object_data_age;
+    let age = judged_at - *as_of;
+    let evidence = ObjectDataAge {
+        manifest: manifest.clone(),
+        as_of: rfc3339(*as_of),
+        judged_at: rfc3339(judged_at),
+        age_seconds: age.whole_seconds(),
+        max_age_seconds: max.as_secs(),
+    };
+    let max_text = humantime::format_duration(max).to_string();
+    // A report dated after the scan began cannot be placed in time: a clock or a manifest
+    // that is wrong, either way not something to call current.
+    if age.is_negative() {
+        return Verdict::error(format!(
+            "the S3 Inventory is dated {}, after the scan started ({}): its age is unknown",
+            evidence.as_of, evidence.judged_at
+        ))
+        .with_evidence(evidence);
+    }
+    let age_text = humantime::format_duration(std::time::Duration::from_secs(
+        age.whole_seconds().unsigned_abs(),
+    ))
+    .to_string();
+    if age > max {
+        return Verdict::fail(format!(
+            "the S3 Inventory of {} was {age_text} old when the scan started, older than --max-age {max_text}: objects written or re-encrypted since are not counted",
+            evidence.as_of
+        ))
+        .with_evidence(evidence);
+    }
+    Verdict::pass(format!(
+        "the S3 Inventory of {} was {age_text} old when the scan started (--max-age {max_text})",
+        evidence.as_of
     ))
     .with_evidence(evidence)
 }
