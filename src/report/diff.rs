@@ -470,7 +470,7 @@ pub fn render_table(d: &Drift) -> String {
 mod tests {
     use super::*;
     use crate::model::Finding;
-    use crate::report::{BucketSection, KeySection, ScanSection, ToolInfo};
+    use crate::report::{BucketSection, KeySection};
 
     fn finding(bucket: &str, rule: &str, status: Status) -> Finding {
         Finding {
@@ -513,30 +513,11 @@ mod tests {
         keys: Vec<KeySection>,
         findings: Vec<Finding>,
     ) -> Report {
+        // A complete scan with no scope and no settings recorded: check-policy's shape.
         Report {
-            schema_version: 1,
-            tool: ToolInfo::current(),
-            scan: ScanSection {
-                started_at: String::new(),
-                finished_at: String::new(),
-                account: None,
-                principal: None,
-                endpoint: None,
-                complete: true,
-                gaps: Vec::new(),
-                scope: None,
-                command_line: None,
-                tool_version: None,
-                tool_commit: None,
-                config: None,
-                rules: None,
-            },
-            filter: None,
-            evaluation: None,
             buckets,
             keys,
-            findings,
-            waivers: Vec::new(),
+            ..Report::for_document(None, findings)
         }
     }
 
