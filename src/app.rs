@@ -258,6 +258,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
             prefix: args.prefix.clone(),
             sample: args.sample,
             direct_heads: args.head_via == crate::cli::HeadVia::Direct,
+            list_parallelism: usize::from(args.list_parallelism),
         }),
         timeout: args.timeout,
     };

@@ -10,6 +10,7 @@ mod head;
 mod keys;
 mod listing;
 mod objects;
+mod partition;
 mod progress;
 mod tls;
 mod whole_xml;

@@ -19,6 +19,7 @@ use super::errors::CallFailure;
 use super::head::{HeadClient, HeadSse, HeadTarget};
 use super::keys::KeyResolver;
 use super::listing::{self, Cursor, ObjectPage};
+use super::partition;
 use super::progress::Progress;
 use crate::model::{
     BucketSnapshot, MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES,
@@ -39,7 +40,14 @@ pub struct ObjectScanSettings {
     pub sample: Option<u64>,
     /// HEAD through [`HeadClient`] where it can (the fast path), else through the SDK.
     pub direct_heads: bool,
+    /// Parts of a bucket listed at once (see [`super::partition`]); 1 lists each bucket
+    /// as one stream, as does `sample` (whose first N objects are in key order).
+    pub list_parallelism: usize,
 }
+
+/// Levels of `/` below the scanned prefix that parallel listing discovers by delimiter
+/// before cutting by key ranges.
+const LIST_DEPTH: u32 = 2;
 
 /// Keys named per mode, per KMS key and per unreadable reason in the summary: enough for
 /// a finding to point at examples, bounded so memory stays flat.
@@ -47,7 +55,7 @@ const SAMPLE_KEYS: usize = 10;
 const SAMPLE_UNREADABLE: usize = 50;
 
 /// One listed object or version, waiting for its HEAD.
-struct Listed {
+pub(super) struct Listed {
     key: String,
     version_id: Option<String>,
     is_latest: bool,
@@ -370,6 +378,21 @@ async fn list(
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
     let prefix = settings.prefix.as_deref();
+    if settings.list_parallelism > 1 && settings.sample.is_none() {
+        let lister = SdkLister {
+            s3,
+            bucket,
+            versions: settings.versions,
+            page_size: None,
+        };
+        let parts = partition::PartitionSettings {
+            parallelism: settings.list_parallelism,
+            max_depth: LIST_DEPTH,
+        };
+        return partition::list(&lister, prefix.unwrap_or(""), parts, &partition::Ladder, tx)
+            .await
+            .map(|()| false);
+    }
     if settings.versions {
         let mut source = SdkVersions { s3, bucket, prefix };
         listing::drive(&mut source, prefix, limit, &mut tx).await
@@ -499,6 +522,123 @@ impl listing::PageSource for SdkVersions<'_> {
         Ok(ObjectPage {
             entries,
             delete_markers,
+            truncated: page.is_truncated,
+            next: page.next_key_marker.map(|key| Cursor::Markers {
+                key,
+                version: page.next_version_id_marker,
+            }),
+        })
+    }
+}
+
+/// ListObjectsV2 or ListObjectVersions through the SDK for one part of a bucket
+/// (parallel listing).
+pub(super) struct SdkLister<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub bucket: &'a str,
+    pub versions: bool,
+    /// `MaxKeys`; `None`: S3's 1,000. Tests use tiny pages.
+    pub page_size: Option<i32>,
+}
+
+impl partition::Lister for SdkLister<'_> {
+    type Entry = Listed;
+
+    fn call(&self) -> &'static str {
+        if self.versions {
+            "ListObjectVersions"
+        } else {
+            "ListObjectsV2"
+        }
+    }
+
+    fn versions(&self) -> bool {
+        self.versions
+    }
+
+    async fn page(&self, q: partition::Query<'_>) -> Result<partition::Page<Listed>, String> {
+        let prefix = (!q.prefix.is_empty()).then(|| q.prefix.to_string());
+        let delimiter = q.delimiter.then(|| "/".to_string());
+        let prefixes = |cps: Option<Vec<aws_sdk_s3::types::CommonPrefix>>| {
+            cps.unwrap_or_default()
+                .into_iter()
+                .map(|c| c.prefix.ok_or("a CommonPrefix without a Prefix"))
+                .collect::<Result<Vec<String>, _>>()
+        };
+        if !self.versions {
+            let token = match q.cursor {
+                Some(Cursor::Token(t)) => Some(t.clone()),
+                _ => None,
+            };
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(self.bucket)
+                .set_prefix(prefix)
+                .set_delimiter(delimiter)
+                .set_start_after(q.after.map(str::to_string))
+                .set_continuation_token(token)
+                .set_max_keys(self.page_size)
+                .send()
+                .await
+                .map_err(|e| CallFailure::from_sdk(e).to_string())?;
+            let mut entries = Vec::with_capacity(page.contents().len());
+            for o in page.contents.unwrap_or_default() {
+                let key = o.key.ok_or("an entry without a Key")?;
+                entries.push(Listed {
+                    key,
+                    version_id: None,
+                    is_latest: true,
+                    size: o.size,
+                    storage_class: o.storage_class.map(|s| s.as_str().to_string()),
+                    last_modified: o.last_modified.map(|t| t.to_string()),
+                });
+            }
+            return Ok(partition::Page {
+                entries,
+                delete_markers: Vec::new(),
+                prefixes: prefixes(page.common_prefixes)?,
+                truncated: page.is_truncated,
+                next: page.next_continuation_token.map(Cursor::Token),
+            });
+        }
+        let (key_marker, version_marker) = match q.cursor {
+            Some(Cursor::Markers { key, version }) => (Some(key.clone()), version.clone()),
+            _ => (q.after.map(str::to_string), None),
+        };
+        let page = self
+            .s3
+            .list_object_versions()
+            .bucket(self.bucket)
+            .set_prefix(prefix)
+            .set_delimiter(delimiter)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .set_max_keys(self.page_size)
+            .send()
+            .await
+            .map_err(|e| CallFailure::from_sdk(e).to_string())?;
+        let mut entries = Vec::with_capacity(page.versions().len());
+        for v in page.versions.unwrap_or_default() {
+            let key = v.key.ok_or("a Version without a Key")?;
+            entries.push(Listed {
+                key,
+                version_id: v.version_id,
+                is_latest: v.is_latest.unwrap_or(true),
+                size: v.size,
+                storage_class: v.storage_class.map(|s| s.as_str().to_string()),
+                last_modified: v.last_modified.map(|t| t.to_string()),
+            });
+        }
+        let mut delete_markers = Vec::new();
+        for m in page.delete_markers.unwrap_or_default() {
+            let key = m.key.ok_or("a DeleteMarker without a Key")?;
+            delete_markers.push((key, m.version_id));
+        }
+        Ok(partition::Page {
+            entries,
+            delete_markers,
+            prefixes: prefixes(page.common_prefixes)?,
             truncated: page.is_truncated,
             next: page.next_key_marker.map(|key| Cursor::Markers {
                 key,
