@@ -259,6 +259,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
             sample: args.sample,
             direct_heads: args.head_via == crate::cli::HeadVia::Direct,
             list_parallelism: usize::from(args.list_parallelism),
+            max_rps: args.max_rps,
         }),
         timeout: args.timeout,
     };

@@ -508,3 +508,57 @@ async fn a_failing_parallel_listing_makes_the_bucket_incomplete() {
     assert_eq!(report["scan"]["complete"], false);
     server.shutdown().await;
 }
+
+/// S3's per-prefix limit: a prefix answered 503 SlowDown gets a smaller window, the scan
+/// still reads every object (none unreadable from throttling), and 503s stay under 5% of
+/// the HEADs. At 40 ms a HEAD, 64 in flight would ask 1,600/s of a prefix that allows 500.
+/// (A slower machine only asks less, so the bound cannot fail for lack of speed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_prefix_throttling_slows_that_prefix_and_every_object_is_read() {
+    let config = Config::new(12)
+        .bucket(
+            BucketSpec::new("hot", 3_000)
+                .prefixes(4)
+                .mix(ModeMix::only(Mode::SseS3)),
+        )
+        .latency(Latency {
+            base_ms: 40,
+            jitter_ms: 0,
+        })
+        .head_rate_per_prefix(500);
+    let expected = config.expected("hot");
+    let server = fakes3::start(config).await.unwrap();
+    let (code, report) = scan(&server.endpoint(), &["--concurrency", "64"]).await;
+    let c = section(&report, "hot", "objects");
+    assert_eq!(c, serde_json::to_value(expected.current).unwrap());
+    assert_eq!(c["unreadable"], 0, "{c}");
+    assert_eq!(
+        code, 1,
+        "SSE-S3 objects fail OBJ-002, nothing is incomplete"
+    );
+    let stats = server.stats();
+    let heads = stats.op("HeadObject");
+    let throttled = stats.faults.rate_limited;
+    assert!(throttled > 0, "the limit was reached: {stats:?}");
+    assert!(
+        throttled * 20 < heads,
+        "{throttled} of {heads} HEADs throttled"
+    );
+    server.shutdown().await;
+}
+
+/// `--max-rps` caps the scan's request rate: 600 objects at 200 requests/s cannot take
+/// less than about three seconds, and every object is still read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_rps_caps_the_request_rate() {
+    let config =
+        Config::new(13).bucket(BucketSpec::new("polite", 600).mix(ModeMix::only(Mode::SseS3)));
+    let server = fakes3::start(config).await.unwrap();
+    let started = std::time::Instant::now();
+    let (_, report) = scan(&server.endpoint(), &["--max-rps", "200"]).await;
+    let took = started.elapsed();
+    assert_eq!(section(&report, "polite", "objects")["sse_s3"], 600);
+    // 600 HEADs plus listings, a burst of 20 allowed: at least (600 - 20) / 200 s.
+    assert!(took >= std::time::Duration::from_millis(2_900), "{took:?}");
+    server.shutdown().await;
+}

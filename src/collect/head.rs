@@ -44,6 +44,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::credentials::CredentialCache;
 use super::errors::{CallFailure, describe};
+use super::pace::{Attempts, is_throttling};
 use super::tls::{CaBundle, rustls_config};
 
 /// Characters left as they are in an object key's URL path: RFC 3986 unreserved plus `/`,
@@ -203,9 +204,10 @@ impl HeadClient {
         target: &HeadTarget,
         key: &str,
         version_id: Option<&str>,
+        pacing: Attempts<'_>,
     ) -> Result<HeadSse, CallFailure> {
         let uri = object_uri(target, key, version_id);
-        self.with_retries(|| async {
+        self.with_retries(pacing, || async {
             let response = self.send(Method::HEAD, target, &uri, &[]).await?;
             let status = response.status();
             if status == StatusCode::OK {
@@ -231,9 +233,10 @@ impl HeadClient {
         target: &HeadTarget,
         key: &str,
         version_id: Option<&str>,
+        pacing: Attempts<'_>,
     ) -> Result<(), CallFailure> {
         let uri = object_uri(target, key, version_id);
-        self.with_retries(|| async {
+        self.with_retries(pacing, || async {
             let response = self
                 .send(Method::GET, target, &uri, &[("range", "bytes=0-0")])
                 .await?;
@@ -258,14 +261,26 @@ impl HeadClient {
 
     /// Runs `attempt` until it succeeds, fails for good, or `max_attempts` are spent,
     /// each attempt bounded by the request timeout, with full-jitter backoff between.
-    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, CallFailure>
+    /// Every attempt waits for `pacing`'s rate cap and tells the prefix's window whether
+    /// S3 throttled it.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        pacing: Attempts<'_>,
+        mut attempt: F,
+    ) -> Result<T, CallFailure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Attempt>>,
     {
         let mut n = 1;
         loop {
-            let failure = match tokio::time::timeout(self.attempt_timeout, attempt()).await {
+            let epoch = pacing.before().await;
+            let outcome = tokio::time::timeout(self.attempt_timeout, attempt()).await;
+            pacing.after(
+                epoch,
+                matches!(&outcome, Ok(Err(Attempt::Transient(f))) if is_throttling(f)),
+            );
+            let failure = match outcome {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(Attempt::Final(f))) => return Err(f),
                 Ok(Err(Attempt::Transient(f))) => f,

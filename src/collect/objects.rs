@@ -19,6 +19,7 @@ use super::errors::CallFailure;
 use super::head::{HeadClient, HeadSse, HeadTarget};
 use super::keys::KeyResolver;
 use super::listing::{self, Cursor, ObjectPage};
+use super::pace;
 use super::partition;
 use super::progress::Progress;
 use crate::model::{
@@ -40,6 +41,8 @@ pub struct ObjectScanSettings {
     pub sample: Option<u64>,
     /// HEAD through [`HeadClient`] where it can (the fast path), else through the SDK.
     pub direct_heads: bool,
+    /// Cap on listing pages plus HEAD attempts per second, across the scan (`--max-rps`).
+    pub max_rps: Option<u32>,
     /// Parts of a bucket listed at once (see [`super::partition`]); 1 lists each bucket
     /// as one stream, as does `sample` (whose first N objects are in key order).
     pub list_parallelism: usize,
@@ -62,6 +65,25 @@ pub(super) struct Listed {
     size: Option<i64>,
     storage_class: Option<String>,
     last_modified: Option<String>,
+    /// Holds a place in its prefix's window until the object has been read.
+    ticket: Option<pace::Ticket>,
+}
+
+/// Where listers hand objects to the HEADs: each object first takes a ticket from its
+/// prefix's window, so a throttled prefix's lister waits and the others go on.
+#[derive(Clone)]
+struct Gated<'a> {
+    tx: mpsc::Sender<Listed>,
+    pacer: &'a pace::Pacer,
+    bucket: &'a str,
+}
+
+impl partition::Feed<Listed> for Gated<'_> {
+    async fn send(&mut self, mut entry: Listed) -> bool {
+        let gate = self.pacer.gate(self.bucket, &entry.key);
+        entry.ticket = Some(gate.ticket().await);
+        futures::SinkExt::send(&mut self.tx, entry).await.is_ok()
+    }
 }
 
 /// What one HEAD established.
@@ -87,6 +109,8 @@ pub struct ObjectScanner {
     pub progress: Progress,
     /// When to stop (`--timeout`), and the limit as given, for the report.
     pub deadline: Option<(tokio::time::Instant, std::time::Duration)>,
+    /// Prefix windows and the `--max-rps` cap.
+    pub pacer: pace::Pacer,
 }
 
 impl ObjectScanner {
@@ -137,7 +161,12 @@ impl ObjectScanner {
             (None, _) => Via::Sdk(&s3),
         };
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
-        let lister = list(&s3, &bucket.name, &self.settings, tx);
+        let feed = Gated {
+            tx,
+            pacer: &self.pacer,
+            bucket: &bucket.name,
+        };
+        let lister = list(&s3, &bucket.name, &self.settings, &self.pacer, feed);
         let implied = ImpliedKey {
             bucket_default: bucket.default_kms_key().map(str::to_string),
             aws_managed: OnceCell::new(),
@@ -207,22 +236,32 @@ impl ObjectScanner {
             .version_id
             .as_deref()
             .filter(|v| !(obj.is_latest && *v == "null"));
+        let pacing = pace::Attempts {
+            gate: obj.ticket.as_ref().map(pace::Ticket::gate),
+            pacer: &self.pacer,
+        };
         let result = match via {
-            Via::Direct(client, target) => client.head(target, &obj.key, version).await,
-            Via::Sdk(s3) => s3
-                .head_object()
-                .bucket(bucket)
-                .key(&obj.key)
-                .set_version_id(version.map(str::to_string))
-                .send()
-                .await
-                .map(|out| HeadSse {
-                    algorithm: out.server_side_encryption().map(|s| s.as_str().to_string()),
-                    kms_key: out.ssekms_key_id().map(str::to_string),
-                    bucket_key: out.bucket_key_enabled(),
-                    customer_key: out.sse_customer_algorithm().is_some(),
-                })
-                .map_err(CallFailure::from_sdk),
+            Via::Direct(client, target) => client.head(target, &obj.key, version, pacing).await,
+            Via::Sdk(s3) => {
+                // The SDK retries inside; its last answer is what the window learns.
+                let epoch = pacing.before().await;
+                let result = s3
+                    .head_object()
+                    .bucket(bucket)
+                    .key(&obj.key)
+                    .set_version_id(version.map(str::to_string))
+                    .send()
+                    .await
+                    .map(|out| HeadSse {
+                        algorithm: out.server_side_encryption().map(|s| s.as_str().to_string()),
+                        kms_key: out.ssekms_key_id().map(str::to_string),
+                        bucket_key: out.bucket_key_enabled(),
+                        customer_key: out.sse_customer_algorithm().is_some(),
+                    })
+                    .map_err(CallFailure::from_sdk);
+                pacing.after(epoch, result.as_ref().is_err_and(pace::is_throttling));
+                result
+            }
         };
         match result {
             Ok(sse) => {
@@ -250,7 +289,9 @@ impl ObjectScanner {
             Err(CallFailure::Service { status: 400, .. }) => {
                 let probe = match via {
                     Via::Direct(client, target) => {
-                        client.probe_first_byte(target, &obj.key, version).await
+                        client
+                            .probe_first_byte(target, &obj.key, version, pacing)
+                            .await
                     }
                     Via::Sdk(s3) => s3
                         .get_object()
@@ -374,7 +415,8 @@ async fn list(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     settings: &ObjectScanSettings,
-    mut tx: mpsc::Sender<Listed>,
+    pacer: &pace::Pacer,
+    mut tx: Gated<'_>,
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
     let prefix = settings.prefix.as_deref();
@@ -384,6 +426,7 @@ async fn list(
             bucket,
             versions: settings.versions,
             page_size: None,
+            pacer,
         };
         let parts = partition::PartitionSettings {
             parallelism: settings.list_parallelism,
@@ -394,10 +437,20 @@ async fn list(
             .map(|()| false);
     }
     if settings.versions {
-        let mut source = SdkVersions { s3, bucket, prefix };
+        let mut source = SdkVersions {
+            s3,
+            bucket,
+            prefix,
+            pacer,
+        };
         listing::drive(&mut source, prefix, limit, &mut tx).await
     } else {
-        let mut source = SdkObjects { s3, bucket, prefix };
+        let mut source = SdkObjects {
+            s3,
+            bucket,
+            prefix,
+            pacer,
+        };
         listing::drive(&mut source, prefix, limit, &mut tx).await
     }
 }
@@ -417,6 +470,7 @@ struct SdkObjects<'a> {
     s3: &'a aws_sdk_s3::Client,
     bucket: &'a str,
     prefix: Option<&'a str>,
+    pacer: &'a pace::Pacer,
 }
 
 impl listing::PageSource for SdkObjects<'_> {
@@ -435,6 +489,7 @@ impl listing::PageSource for SdkObjects<'_> {
             Some(Cursor::Token(t)) => Some(t.clone()),
             _ => None,
         };
+        self.pacer.request().await;
         let page = self
             .s3
             .list_objects_v2()
@@ -454,6 +509,7 @@ impl listing::PageSource for SdkObjects<'_> {
                 size: o.size,
                 storage_class: o.storage_class.map(|s| s.as_str().to_string()),
                 last_modified: o.last_modified.map(|t| t.to_string()),
+                ticket: None,
             });
         }
         Ok(ObjectPage {
@@ -470,6 +526,7 @@ struct SdkVersions<'a> {
     s3: &'a aws_sdk_s3::Client,
     bucket: &'a str,
     prefix: Option<&'a str>,
+    pacer: &'a pace::Pacer,
 }
 
 impl listing::PageSource for SdkVersions<'_> {
@@ -488,6 +545,7 @@ impl listing::PageSource for SdkVersions<'_> {
             Some(Cursor::Markers { key, version }) => (Some(key.clone()), version.clone()),
             _ => (None, None),
         };
+        self.pacer.request().await;
         let page = self
             .s3
             .list_object_versions()
@@ -510,6 +568,7 @@ impl listing::PageSource for SdkVersions<'_> {
                 size: v.size,
                 storage_class: v.storage_class.map(|s| s.as_str().to_string()),
                 last_modified: v.last_modified.map(|t| t.to_string()),
+                ticket: None,
             });
         }
         // Delete markers hold no data, so there is nothing to encrypt; they are still
@@ -539,6 +598,7 @@ pub(super) struct SdkLister<'a> {
     pub versions: bool,
     /// `MaxKeys`; `None`: S3's 1,000. Tests use tiny pages.
     pub page_size: Option<i32>,
+    pub pacer: &'a pace::Pacer,
 }
 
 impl partition::Lister for SdkLister<'_> {
@@ -570,6 +630,7 @@ impl partition::Lister for SdkLister<'_> {
                 Some(Cursor::Token(t)) => Some(t.clone()),
                 _ => None,
             };
+            self.pacer.request().await;
             let page = self
                 .s3
                 .list_objects_v2()
@@ -592,6 +653,7 @@ impl partition::Lister for SdkLister<'_> {
                     size: o.size,
                     storage_class: o.storage_class.map(|s| s.as_str().to_string()),
                     last_modified: o.last_modified.map(|t| t.to_string()),
+                    ticket: None,
                 });
             }
             return Ok(partition::Page {
@@ -606,6 +668,7 @@ impl partition::Lister for SdkLister<'_> {
             Some(Cursor::Markers { key, version }) => (Some(key.clone()), version.clone()),
             _ => (q.after.map(str::to_string), None),
         };
+        self.pacer.request().await;
         let page = self
             .s3
             .list_object_versions()
@@ -628,6 +691,7 @@ impl partition::Lister for SdkLister<'_> {
                 size: v.size,
                 storage_class: v.storage_class.map(|s| s.as_str().to_string()),
                 last_modified: v.last_modified.map(|t| t.to_string()),
+                ticket: None,
             });
         }
         let mut delete_markers = Vec::new();
