@@ -269,6 +269,8 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
             prefix: args.prefix.clone(),
             sample: args.sample,
             direct_heads: args.head_via == crate::cli::HeadVia::Direct,
+            list_parallelism: usize::from(args.list_parallelism),
+            max_rps: args.max_rps,
         }),
         timeout: args.timeout,
         command_line: crate::provenance::command_line(),

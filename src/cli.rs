@@ -255,6 +255,22 @@ pub struct ScanArgs {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = HeadVia::Direct, help_heading = "Performance")]
     pub head_via: HeadVia,
 
+    /// Parts of a bucket listed at once. One listing stream reads about 1,000 keys per
+    /// round trip, slower than the HEADs it feeds; s3audit splits each bucket by its
+    /// `/` prefixes (two levels deep), then by key ranges, and lists the parts in
+    /// parallel, every key exactly once. 1 lists each bucket as a single stream (as
+    /// --sample always does, to keep its first N keys in key order)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Performance")]
+    pub list_parallelism: u16,
+
+    /// At most N requests per second in all (listing pages and object HEADs), for a scan
+    /// that must stay polite to production traffic. Without it the scan still backs off
+    /// where S3 says so: a prefix answered 503 SlowDown gets fewer objects in flight (its
+    /// window halves, then grows back by one per window of successes) while the other
+    /// prefixes go on at full speed
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Performance")]
+    pub max_rps: Option<u32>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 

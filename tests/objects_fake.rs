@@ -410,3 +410,155 @@ async fn a_wrong_local_clock_is_corrected_from_s3s_date() {
         server.shutdown().await;
     }
 }
+
+/// Parallel listing reads every object of a bucket of uneven prefixes (and the awkward
+/// keys between them) exactly once, versions included, with the same counts as one
+/// stream; and it does list in parts (delimited discovery, then several listings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_listing_counts_every_object_exactly_once() {
+    for versions in [1, 3] {
+        let mut spec = BucketSpec::new("spread", 5_000)
+            .prefixes(17)
+            .awkward(true)
+            .denied(4)
+            .mix(ModeMix::uniform())
+            .versions(versions);
+        if versions > 1 {
+            spec = spec.delete_markers(30);
+        }
+        let config = Config::new(8).bucket(spec);
+        let expected = config.expected("spread");
+        let server = fakes3::start(config).await.unwrap();
+        for parallelism in ["1", "8"] {
+            server.reset_stats();
+            let mut args = vec!["--list-parallelism", parallelism];
+            if versions > 1 {
+                args.push("--versions");
+            }
+            let (_, report) = scan(&server.endpoint(), &args).await;
+            let case = format!("versions {versions}, --list-parallelism {parallelism}");
+            assert_eq!(
+                section(&report, "spread", "objects"),
+                serde_json::to_value(expected.current).unwrap(),
+                "{case}"
+            );
+            if versions > 1 {
+                assert_eq!(
+                    section(&report, "spread", "noncurrent"),
+                    serde_json::to_value(expected.noncurrent).unwrap(),
+                    "{case}"
+                );
+            }
+            assert_eq!(
+                status_of(&report, "spread", "OBJ-006"),
+                "fail",
+                "{case}: 4 denied"
+            );
+            let call = if versions > 1 {
+                "ListObjectVersions"
+            } else {
+                "ListObjectsV2"
+            };
+            let lists = server.stats().op(call);
+            let pages = expected.current.total.max(expected.noncurrent.total) / 1000;
+            if parallelism == "8" {
+                // At least one listing per non-empty prefix, beyond what one stream needs.
+                assert!(lists > pages + 10, "{case}: {lists} listings");
+            }
+        }
+        server.shutdown().await;
+    }
+}
+
+/// A parallel listing that fails makes the bucket's listing incomplete with the reason
+/// (the part that failed named), never a shorter complete count. (One failing part among
+/// good ones: `partition::proptests::one_failing_part_fails_the_listing`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_parallel_listing_makes_the_bucket_incomplete() {
+    let keys: Vec<String> = (0..300)
+        .map(|i| format!("{}/{i:04}", ["a", "b", "c"][i % 3]))
+        .collect();
+    let config = Config::new(4)
+        .bucket(
+            BucketSpec::new("parts", 0)
+                .keys(keys)
+                .mix(ModeMix::only(Mode::SseS3)),
+        )
+        .hostile(fakes3::Hostile {
+            listing_buckets: vec!["parts".into()],
+            listing: Some(fakes3::ListingFault::Malformed),
+            ..fakes3::Hostile::default()
+        });
+    let server = fakes3::start(config).await.unwrap();
+    let (code, report) = scan(
+        &server.endpoint(),
+        &["--max-attempts", "1", "--fail-on", "critical"],
+    )
+    .await;
+    assert_eq!(code, 3);
+    let f = finding(&report, "parts", "OBJ-006");
+    assert_eq!(f["status"], "error", "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("ListObjectsV2 of prefix"),
+        "{f}"
+    );
+    assert_eq!(report["scan"]["complete"], false);
+    server.shutdown().await;
+}
+
+/// S3's per-prefix limit: a prefix answered 503 SlowDown gets a smaller window, the scan
+/// still reads every object (none unreadable from throttling), and 503s stay under 5% of
+/// the HEADs. At 40 ms a HEAD, 64 in flight would ask 1,600/s of a prefix that allows 500.
+/// (A slower machine only asks less, so the bound cannot fail for lack of speed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_prefix_throttling_slows_that_prefix_and_every_object_is_read() {
+    let config = Config::new(12)
+        .bucket(
+            BucketSpec::new("hot", 3_000)
+                .prefixes(4)
+                .mix(ModeMix::only(Mode::SseS3)),
+        )
+        .latency(Latency {
+            base_ms: 40,
+            jitter_ms: 0,
+        })
+        .head_rate_per_prefix(500);
+    let expected = config.expected("hot");
+    let server = fakes3::start(config).await.unwrap();
+    let (code, report) = scan(&server.endpoint(), &["--concurrency", "64"]).await;
+    let c = section(&report, "hot", "objects");
+    assert_eq!(c, serde_json::to_value(expected.current).unwrap());
+    assert_eq!(c["unreadable"], 0, "{c}");
+    assert_eq!(
+        code, 1,
+        "SSE-S3 objects fail OBJ-002, nothing is incomplete"
+    );
+    let stats = server.stats();
+    let heads = stats.op("HeadObject");
+    let throttled = stats.faults.rate_limited;
+    assert!(throttled > 0, "the limit was reached: {stats:?}");
+    assert!(
+        throttled * 20 < heads,
+        "{throttled} of {heads} HEADs throttled"
+    );
+    server.shutdown().await;
+}
+
+/// `--max-rps` caps the scan's request rate: 600 objects at 200 requests/s cannot take
+/// less than about three seconds, and every object is still read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_rps_caps_the_request_rate() {
+    let config =
+        Config::new(13).bucket(BucketSpec::new("polite", 600).mix(ModeMix::only(Mode::SseS3)));
+    let server = fakes3::start(config).await.unwrap();
+    let started = std::time::Instant::now();
+    let (_, report) = scan(&server.endpoint(), &["--max-rps", "200"]).await;
+    let took = started.elapsed();
+    assert_eq!(section(&report, "polite", "objects")["sse_s3"], 600);
+    // 600 HEADs plus listings, a burst of 20 allowed: at least (600 - 20) / 200 s.
+    assert!(took >= std::time::Duration::from_millis(2_900), "{took:?}");
+    server.shutdown().await;
+}

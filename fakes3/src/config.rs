@@ -40,6 +40,20 @@ pub struct Config {
     /// Misbehaviour layered over the honest answers (none by default): see [`Hostile`].
     #[serde(default)]
     pub hostile: Hostile,
+    /// Delay of every object listing page (ListObjectsV2, ListObjects, ListObjectVersions)
+    /// in milliseconds, in place of `latency` for those calls: S3 takes tens of ms per
+    /// page of 1,000 keys, so one listing stream tops out near 10,000 keys/s. 0 (the
+    /// library's default, which keeps tests fast): listings wait `latency` like any call.
+    #[serde(default)]
+    pub list_page_ms: u64,
+    /// S3's per-prefix request rate for object reads (HEAD and GET Object), per second:
+    /// above it, the prefix answers 503 SlowDown. A prefix is the key up to and including
+    /// its first `/` (`""` for keys without one), per bucket; each has a token bucket
+    /// refilled at this rate holding at most a twentieth of a second's worth (at least
+    /// one). `None`: no limit. Checked after the latency delay, so a refused request
+    /// costs its round trip as on S3.
+    #[serde(default)]
+    pub head_rate_per_prefix: Option<u32>,
 }
 
 impl Default for Config {
@@ -54,6 +68,8 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             clock_offset_secs: 0,
             hostile: Hostile::default(),
+            list_page_ms: 0,
+            head_rate_per_prefix: None,
         }
     }
 }
@@ -88,6 +104,16 @@ impl Config {
 
     pub fn hostile(mut self, hostile: Hostile) -> Self {
         self.hostile = hostile;
+        self
+    }
+
+    pub fn list_page_ms(mut self, ms: u64) -> Self {
+        self.list_page_ms = ms;
+        self
+    }
+
+    pub fn head_rate_per_prefix(mut self, per_second: u32) -> Self {
+        self.head_rate_per_prefix = Some(per_second);
         self
     }
 
@@ -137,6 +163,16 @@ pub struct BucketSpec {
     /// Operation names (e.g. `"GetBucketPolicy"`, `"ListObjectsV2"`) that answer 403
     /// AccessDenied on this bucket.
     pub denied_operations: Vec<String>,
+    /// Spread the synthetic keys over this many first-level prefixes of uneven size,
+    /// `pGGGGG/NNNNNNNNNN.bin` (a seeded Zipf-like share each; some may be empty). 0: the
+    /// one-prefix layout `data/GGGGGGG/NNNNNNNNNN.bin`.
+    #[serde(default)]
+    pub prefixes: u32,
+    /// Serve exactly these keys (sorted, deduplicated) instead of synthetic ones; set
+    /// with [`BucketSpec::keys`], which also sets `objects`. For tests with hand-made or
+    /// random key sets; attributes are derived per key index as for any object.
+    #[serde(default)]
+    pub keys: Vec<String>,
 }
 
 impl BucketSpec {
@@ -158,7 +194,23 @@ impl BucketSpec {
             policy: None,
             public_access_block: None,
             denied_operations: Vec::new(),
+            prefixes: 0,
+            keys: Vec::new(),
         }
+    }
+
+    /// Spreads the synthetic keys over `n` first-level prefixes of uneven size.
+    pub fn prefixes(mut self, n: u32) -> Self {
+        self.prefixes = n;
+        self
+    }
+
+    /// Serves exactly these keys (duplicates merged); `objects` becomes their count.
+    pub fn keys<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        let set: std::collections::BTreeSet<String> = keys.into_iter().map(Into::into).collect();
+        self.objects = set.len() as u64;
+        self.keys = set.into_iter().collect();
+        self
     }
 
     pub fn region(mut self, region: impl Into<String>) -> Self {

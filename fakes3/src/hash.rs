@@ -52,6 +52,7 @@ pub(crate) mod tag {
     pub const KEY_ID: u64 = 11;
     pub const CREATED: u64 = 12;
     pub const REQUEST_ID: u64 = 13;
+    pub const PREFIX: u64 = 14;
 }
 
 #[cfg(test)]

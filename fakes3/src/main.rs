@@ -42,6 +42,19 @@ struct Args {
     /// Latency added to every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Latency of each object listing page (ListObjectsV2 / ListObjects /
+    /// ListObjectVersions) in milliseconds, in place of --latency-ms: S3 takes tens of ms
+    /// per page of 1,000 keys. 0: listings get --latency-ms like every call.
+    #[arg(long, default_value_t = 30)]
+    list_latency_ms: u64,
+    /// S3's per-prefix limit on object reads (HEAD, GET) per second: above it the
+    /// prefix (the key up to its first `/`) answers 503 SlowDown. S3's is 5,500.
+    #[arg(long, value_name = "PER_SECOND")]
+    head_rate_per_prefix: Option<u32>,
+    /// Spread each bucket's synthetic keys over N first-level prefixes of uneven size
+    /// (`pGGGGG/NNNNNNNNNN.bin`); 0 keeps them all under `data/`.
+    #[arg(long, default_value_t = 0)]
+    prefixes: u32,
     /// Uniform jitter (±) around --latency-ms, in milliseconds.
     #[arg(long, default_value_t = 0)]
     jitter_ms: u64,
@@ -117,6 +130,8 @@ fn build_config(a: &Args) -> Result<Config, String> {
         base_ms: a.latency_ms,
         jitter_ms: a.jitter_ms,
     };
+    config.list_page_ms = a.list_latency_ms;
+    config.head_rate_per_prefix = a.head_rate_per_prefix;
     config.faults = Faults {
         slowdown_503: a.slowdown,
         internal_500: a.errors,
@@ -143,7 +158,8 @@ fn build_config(a: &Args) -> Result<Config, String> {
             .mix(a.mix)
             .kms_keys(a.kms_keys.clone())
             .awkward(a.awkward)
-            .denied(a.denied.min(objects));
+            .denied(a.denied.min(objects))
+            .prefixes(a.prefixes);
         if versions > 1 {
             b.delete_markers = a.delete_markers.min(objects);
         }

@@ -73,6 +73,46 @@ fn synth_key(j: u64) -> String {
     format!("{SYNTH_PREFIX}{:07}/{j:010}{SYNTH_SUFFIX}", j / 1000)
 }
 
+/// Synthetic keys spread over first-level prefixes: `pGGGGG/NNNNNNNNNN.bin`, prefix `g`
+/// holding the contiguous index range `starts[g]..starts[g + 1]` (fixed width again, so
+/// index order is byte order).
+const PREFIXED_LEN: usize = 1 + 5 + 1 + 10 + 4;
+
+fn prefixed_key(g: usize, j: u64) -> String {
+    format!("p{g:05}/{j:010}{SYNTH_SUFFIX}")
+}
+
+fn parse_prefixed(key: &str) -> Option<(usize, u64)> {
+    let b = key.as_bytes();
+    if b.len() != PREFIXED_LEN || b[0] != b'p' || b[6] != b'/' || !key.ends_with(SYNTH_SUFFIX) {
+        return None;
+    }
+    let (group, idx) = (&b[1..6], &b[7..17]);
+    if !group.iter().chain(idx).all(u8::is_ascii_digit) {
+        return None;
+    }
+    let num = |d: &[u8]| d.iter().fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
+    Some((num(group) as usize, num(idx)))
+}
+
+/// Where each of `n` prefixes starts in `0..synth`: sizes are uneven (a Zipf-like weight
+/// `1 / (1 + r)` with `r` drawn per prefix from the seed), as real buckets are, so a lister
+/// that splits by prefix meets both tiny and huge ones. `n + 1` entries, the last `synth`.
+fn prefix_starts(seed: u64, n: u32, synth: u64) -> Vec<u64> {
+    let weights: Vec<u128> = (0..u64::from(n))
+        .map(|g| 1_000_000 / u128::from(1 + h3(seed, tag::PREFIX, g) % u64::from(n)))
+        .collect();
+    let total: u128 = weights.iter().sum();
+    let mut starts = Vec::with_capacity(n as usize + 1);
+    let mut acc = 0u128;
+    for w in &weights {
+        starts.push((u128::from(synth) * acc / total) as u64);
+        acc += w;
+    }
+    starts.push(synth);
+    starts
+}
+
 fn parse_synth(key: &str) -> Option<u64> {
     let b = key.as_bytes();
     if b.len() != SYNTH_LEN || !key.starts_with(SYNTH_PREFIX) || !key.ends_with(SYNTH_SUFFIX) {
@@ -170,6 +210,9 @@ pub(crate) struct BucketModel {
     pub kms_keys: Vec<String>,
     awkward: Vec<String>,
     synth: u64,
+    /// With `spec.prefixes > 0`: where each prefix's index range starts (see
+    /// [`prefix_starts`]); empty for the `data/` layout.
+    starts: Vec<u64>,
     pub created: i64,
 }
 
@@ -213,12 +256,29 @@ impl BucketModel {
             spec.kms_keys.clone()
         };
         let mut awkward = Vec::new();
-        if spec.awkward_keys {
+        if !spec.keys.is_empty() {
+            awkward = spec.keys.clone();
+            awkward.sort();
+            awkward.dedup();
+            if awkward.len() as u64 != spec.objects {
+                return Err(format!(
+                    "bucket {}: objects ({}) must equal the number of distinct explicit keys ({})",
+                    spec.name,
+                    spec.objects,
+                    awkward.len()
+                ));
+            }
+        } else if spec.awkward_keys {
             awkward = awkward_keys();
             awkward.truncate(usize::try_from(spec.objects).unwrap_or(usize::MAX));
             awkward.sort();
         }
         let synth = spec.objects - awkward.len() as u64;
+        let starts = if spec.prefixes > 0 {
+            prefix_starts(bseed, spec.prefixes, synth)
+        } else {
+            Vec::new()
+        };
         let created = BASE_TIME - 365 * 86_400 + (h2(bseed, tag::CREATED) % (300 * 86_400)) as i64;
         Ok(BucketModel {
             spec: spec.clone(),
@@ -230,6 +290,7 @@ impl BucketModel {
             kms_keys,
             awkward,
             synth,
+            starts,
             created,
         })
     }
@@ -246,17 +307,35 @@ impl BucketModel {
         self.awkward.len() as u64
     }
 
+    /// The `j`th synthetic key in byte order, in this bucket's layout.
+    fn synth_key(&self, j: u64) -> String {
+        if self.starts.is_empty() {
+            synth_key(j)
+        } else {
+            prefixed_key(self.starts.partition_point(|&s| s <= j) - 1, j)
+        }
+    }
+
+    fn parse_synth(&self, key: &str) -> Option<u64> {
+        if self.starts.is_empty() {
+            return parse_synth(key);
+        }
+        let (g, j) = parse_prefixed(key)?;
+        (g + 1 < self.starts.len() && (self.starts[g]..self.starts[g + 1]).contains(&j))
+            .then_some(j)
+    }
+
     #[cfg(test)]
     pub fn key_of(&self, id: u64) -> String {
         if id < self.n_awk() {
             self.awkward[id as usize].clone()
         } else {
-            synth_key(id - self.n_awk())
+            self.synth_key(id - self.n_awk())
         }
     }
 
     pub fn lookup(&self, key: &str) -> Option<u64> {
-        if let Some(j) = parse_synth(key)
+        if let Some(j) = self.parse_synth(key)
             && j < self.synth
         {
             return Some(self.n_awk() + j);
@@ -471,7 +550,7 @@ impl Cursor {
         let (mut lo, mut hi) = (0u64, m.synth);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if synth_key(mid).as_bytes() < from {
+            if m.synth_key(mid).as_bytes() < from {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -494,7 +573,7 @@ impl Cursor {
 
     pub fn next(&mut self, m: &BucketModel) -> Option<(String, u64)> {
         if self.peek.is_none() && self.j < m.synth {
-            self.peek = Some(synth_key(self.j));
+            self.peek = Some(m.synth_key(self.j));
         }
         let take_awkward = match (&self.peek, m.awkward.get(self.a)) {
             (None, None) => return None,
@@ -659,6 +738,45 @@ mod tests {
         for k in keys.iter().step_by(97) {
             assert_eq!(Cursor::seek(&m, k.as_bytes()).next(&m).unwrap().0, *k);
         }
+    }
+
+    #[test]
+    fn prefixes_are_uneven_contiguous_and_round_trip() {
+        let m = model(BucketSpec::new("bkt", 20_000).prefixes(12).awkward(true));
+        let mut c = Cursor::seek(&m, b"");
+        let mut sizes = std::collections::BTreeMap::<String, u64>::new();
+        let mut keys = Vec::new();
+        while let Some((k, id)) = c.next(&m) {
+            assert_eq!(m.lookup(&k), Some(id), "{k}");
+            assert_eq!(m.key_of(id), k);
+            if let Some((g, _)) = parse_prefixed(&k) {
+                *sizes.entry(format!("p{g:05}/")).or_default() += 1;
+            }
+            keys.push(k);
+        }
+        assert_eq!(keys.len(), 20_000);
+        assert!(keys.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()));
+        let (lo, hi) = (sizes.values().min().unwrap(), sizes.values().max().unwrap());
+        assert!(sizes.len() >= 8 && *hi >= 4 * lo, "uneven: {sizes:?}");
+        // A key in the wrong prefix for its index is not an object.
+        let (g, j) = parse_prefixed(keys.iter().find(|k| k.starts_with('p')).unwrap()).unwrap();
+        assert_eq!(m.lookup(&prefixed_key(g + 1, j)), None);
+    }
+
+    #[test]
+    fn explicit_keys_are_served_sorted_and_deduplicated() {
+        let keys = ["b", "a/", "a", "\u{e9}", "a//b"];
+        let m = model(BucketSpec::new("bkt", 0).keys(keys));
+        assert_eq!(m.objects(), 5);
+        let mut c = Cursor::seek(&m, b"");
+        let mut seen = Vec::new();
+        while let Some((k, _)) = c.next(&m) {
+            seen.push(k);
+        }
+        assert_eq!(seen, ["a", "a/", "a//b", "b", "\u{e9}"]);
+        let mut bad = BucketSpec::new("bkt", 0).keys(["x"]);
+        bad.objects = 2;
+        assert!(BucketModel::new(&bad, 7, "1").is_err());
     }
 
     #[test]

@@ -43,6 +43,14 @@ pub(crate) struct Shared {
     kms: Kms,
     stats: Counters,
     seq: AtomicU64,
+    /// Token buckets of `config.head_rate_per_prefix`, per (bucket, prefix).
+    prefix_rates: std::sync::Mutex<HashMap<(String, String), PrefixBucket>>,
+}
+
+/// One prefix's token bucket: `tokens` as of `at`.
+struct PrefixBucket {
+    tokens: f64,
+    at: tokio::time::Instant,
 }
 
 impl Shared {
@@ -74,6 +82,7 @@ impl Shared {
             kms,
             stats: Counters::default(),
             seq: AtomicU64::new(0),
+            prefix_rates: std::sync::Mutex::default(),
         })
     }
 
@@ -423,9 +432,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Outcome {
     if let Some(op) = op {
         shared.stats.op(op);
     }
-    delay(&shared, seq).await;
+    delay(&shared, seq, op).await;
     if let Some(op) = op {
         shared.config.hostile.hang_if_named(op).await;
+    }
+    if matches!(op, Some(Op::HeadObject | Op::GetObject)) && over_prefix_rate(&shared, &r) {
+        shared.stats.rate_limited();
+        return Outcome::Respond(finish(&shared, fault_response(&r, &route, true), seq));
     }
     if let Some(op) = op
         && let Some(fault) = draw_fault(&shared, op, seq)
@@ -530,8 +543,46 @@ fn draw_fault(shared: &Shared, op: Op, seq: u64) -> Option<FaultKind> {
     }
 }
 
-async fn delay(shared: &Shared, seq: u64) {
-    let l = shared.config.latency;
+/// Whether this object read exceeds its prefix's rate (`config.head_rate_per_prefix`),
+/// taking a token from the prefix's bucket when it does not.
+fn over_prefix_rate(shared: &Shared, req: &Req) -> bool {
+    let Some(rate) = shared.config.head_rate_per_prefix else {
+        return false;
+    };
+    let rate = f64::from(rate.max(1));
+    let burst = (rate / 20.0).max(1.0);
+    let key = req.key.as_deref().unwrap_or("");
+    let prefix = key.find('/').map_or("", |i| &key[..=i]);
+    let now = tokio::time::Instant::now();
+    let mut rates = shared
+        .prefix_rates
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let b = rates
+        .entry((req.bucket.clone(), prefix.to_owned()))
+        .or_insert(PrefixBucket {
+            tokens: burst,
+            at: now,
+        });
+    b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
+    b.at = now;
+    if b.tokens >= 1.0 {
+        b.tokens -= 1.0;
+        false
+    } else {
+        true
+    }
+}
+
+async fn delay(shared: &Shared, seq: u64, op: Option<Op>) {
+    let list = matches!(
+        op,
+        Some(Op::ListObjectsV2 | Op::ListObjects | Op::ListObjectVersions)
+    );
+    let mut l = shared.config.latency;
+    if list && shared.config.list_page_ms > 0 {
+        l.base_ms = shared.config.list_page_ms;
+    }
     if l.base_ms == 0 && l.jitter_ms == 0 {
         return;
     }

@@ -136,6 +136,10 @@ pub struct FaultCounts {
     pub slowdown_503: u64,
     pub internal_500: u64,
     pub reset: u64,
+    /// 503 SlowDown answers to object reads above `Config::head_rate_per_prefix` (also
+    /// counted in `statuses`, not in `slowdown_503`, which counts injected faults).
+    #[serde(default)]
+    pub rate_limited: u64,
 }
 
 const METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OTHER"];
@@ -153,6 +157,7 @@ pub(crate) struct Counters {
     slowdown: AtomicU64,
     internal: AtomicU64,
     reset: AtomicU64,
+    rate_limited: AtomicU64,
     samples: Mutex<Vec<String>>,
 }
 
@@ -191,6 +196,10 @@ impl Counters {
             FaultKind::Reset => &self.reset,
         }
         .fetch_add(1, Relaxed);
+    }
+
+    pub fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Relaxed);
     }
 
     pub fn rejected(&self, mutating: bool, what: String) {
@@ -240,6 +249,7 @@ impl Counters {
                 slowdown_503: get(&self.slowdown),
                 internal_500: get(&self.internal),
                 reset: get(&self.reset),
+                rate_limited: get(&self.rate_limited),
             },
             rejected: self
                 .samples
@@ -257,6 +267,7 @@ impl Counters {
             &self.slowdown,
             &self.internal,
             &self.reset,
+            &self.rate_limited,
         ];
         for a in all
             .into_iter()

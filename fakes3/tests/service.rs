@@ -597,3 +597,55 @@ async fn kms_describe_rotation_aliases() {
         "bucket keys are echoed as given: {seen:?}"
     );
 }
+
+/// Each first-level prefix has its own HEAD/GET budget: over it, 503 SlowDown (with S3's
+/// XML body on GET); another prefix, and listings, are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_reads_are_rate_limited_per_prefix() {
+    // One request per second per prefix, a burst of one: two back-to-back reads of the
+    // same prefix cannot both pass unless a full second passes between them.
+    let cfg = Config::new(3)
+        .bucket(BucketSpec::new("limited", 10).keys(["a/1", "a/2", "b/1", "top"]))
+        .head_rate_per_prefix(1);
+    let server = fakes3::start(cfg).await.unwrap();
+    let mut c = Client::new(&server.endpoint());
+    assert_eq!(c.head("/limited/a/1").await.status, 200);
+    let t = Instant::now();
+    let second = c.get("/limited/a/2").await;
+    if t.elapsed() < Duration::from_millis(900) {
+        assert_eq!(second.status, 503);
+        assert!(
+            second.text().contains("<Code>SlowDown</Code>"),
+            "{}",
+            second.text()
+        );
+        assert_eq!(server.stats().faults.rate_limited, 1);
+    }
+    assert_eq!(c.head("/limited/b/1").await.status, 200);
+    assert_eq!(c.head("/limited/top").await.status, 200);
+    assert_eq!(c.get("/limited?list-type=2").await.status, 200);
+    assert_eq!(
+        server.stats().faults.slowdown_503,
+        0,
+        "not counted as injected"
+    );
+}
+
+/// Listing pages take `list_page_ms` instead of the general latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_have_their_own_latency() {
+    let cfg = Config::new(2)
+        .bucket(BucketSpec::new("paged", 10).prefixes(3))
+        .list_page_ms(60);
+    let server = fakes3::start(cfg).await.unwrap();
+    let mut c = Client::new(&server.endpoint());
+    let t = Instant::now();
+    let page = c.get("/paged?list-type=2&delimiter=/").await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(55),
+        "{:?}",
+        t.elapsed()
+    );
+    let prefixes = blocks(&page.text(), "CommonPrefixes").len();
+    assert!((1..=3).contains(&prefixes), "{}", page.text());
+}

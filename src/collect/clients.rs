@@ -32,11 +32,67 @@ pub struct ConnectionSettings {
     pub request_timeout: Duration,
 }
 
+/// How every request of a scan is sent and retried, whichever HTTP path sends it: the
+/// SDK's clients (configured from it in [`Clients::new`]) and the direct HEAD client
+/// ([`HeadClient`]) take the same timeouts, attempt budget and backoff curve, so both
+/// behave the same under throttling and faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportPolicy {
+    /// Attempts per request, the first included (`--max-attempts`).
+    pub max_attempts: u32,
+    /// How long one attempt may take (`--request-timeout`).
+    pub attempt_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Backoff before retry n is uniform in `[0, min(cap, base * 2^(n-1))]` ("full
+    /// jitter"), the SDK's standard curve.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+}
+
+impl TransportPolicy {
+    pub fn new(max_attempts: u32, attempt_timeout: Duration) -> Self {
+        TransportPolicy {
+            max_attempts: max_attempts.max(1),
+            attempt_timeout,
+            connect_timeout: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(20),
+        }
+    }
+
+    /// The SDK's retry configuration: adaptive mode (client-side rate limiting on
+    /// throttling, which a scan fanning out thousands of requests needs) on this curve.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::adaptive()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.backoff_base)
+            .with_max_backoff(self.backoff_cap)
+    }
+
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .build()
+    }
+
+    /// The upper bound of the backoff before retry `attempt` (1-based).
+    pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
+        self.backoff_base
+            .saturating_mul(1u32 << (attempt.max(1) - 1).min(16))
+            .min(self.backoff_cap)
+    }
+
+    /// A full-jitter backoff before retry `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        self.backoff_ceiling(attempt).mul_f64(fastrand::f64())
+    }
+}
+
 pub struct Clients {
     sdk: SdkConfig,
     ca_bundle: Option<CaBundle>,
-    max_attempts: u32,
-    request_timeout: Duration,
+    transport: TransportPolicy,
     /// The endpoint S3 calls go to, if not AWS's own (see [`s3_endpoint`]).
     s3_endpoint: Option<String>,
     /// The region the scan starts from (ListBuckets, STS).
@@ -47,22 +103,12 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(settings: &ConnectionSettings) -> anyhow::Result<Self> {
+        let transport = TransportPolicy::new(settings.max_attempts, settings.request_timeout);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Names the auditor in CloudTrail and S3 access logs (user agent `app/s3audit`).
             .app_name(aws_config::AppName::new("s3audit").expect("valid app name"))
-            // Adaptive retry adds client-side rate limiting on throttling responses, which
-            // is what a scan that fans out thousands of requests needs.
-            .retry_config(
-                RetryConfig::adaptive()
-                    .with_max_attempts(settings.max_attempts.max(1))
-                    .with_initial_backoff(Duration::from_millis(100)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(settings.request_timeout)
-                    .build(),
-            );
+            .retry_config(transport.retry_config())
+            .timeout_config(transport.timeout_config());
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
@@ -95,8 +141,7 @@ impl Clients {
             s3_endpoint: s3_endpoint(&sdk),
             sdk,
             ca_bundle,
-            max_attempts: settings.max_attempts,
-            request_timeout: settings.request_timeout,
+            transport,
             home_region,
             s3: Mutex::default(),
             kms: Mutex::default(),
@@ -131,8 +176,7 @@ impl Clients {
             self.s3_endpoint.as_deref(),
             self.ca_bundle.as_ref(),
             pool,
-            self.max_attempts,
-            self.request_timeout,
+            self.transport,
         )
     }
 
@@ -172,4 +216,34 @@ fn s3_endpoint(sdk: &SdkConfig) -> Option<String> {
     sdk.service_config()
         .and_then(|conf| conf.load_config(key))
         .or_else(global)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_http_paths_get_the_same_budget_timeouts_and_backoff() {
+        let p = TransportPolicy::new(5, Duration::from_secs(7));
+        let retry = p.retry_config();
+        assert_eq!(retry.max_attempts(), 5);
+        assert_eq!(retry.initial_backoff(), p.backoff_base);
+        assert_eq!(retry.max_backoff(), p.backoff_cap);
+        let timeouts = p.timeout_config();
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(p.attempt_timeout)
+        );
+        assert_eq!(timeouts.connect_timeout(), Some(p.connect_timeout));
+        // The direct client's curve: full jitter under min(cap, base * 2^(n-1)).
+        assert_eq!(p.backoff_ceiling(1), Duration::from_millis(100));
+        assert_eq!(p.backoff_ceiling(4), Duration::from_millis(800));
+        assert_eq!(p.backoff_ceiling(30), p.backoff_cap);
+        for n in 1..20 {
+            assert!(p.backoff(n) <= p.backoff_ceiling(n));
+        }
+        let spread: std::collections::HashSet<_> = (0..50).map(|_| p.backoff(3)).collect();
+        assert!(spread.len() > 1, "backoff must be jittered");
+        assert_eq!(TransportPolicy::new(0, p.attempt_timeout).max_attempts, 1);
+    }
 }

@@ -42,8 +42,10 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::clients::TransportPolicy;
 use super::credentials::CredentialCache;
 use super::errors::{CallFailure, describe};
+use super::pace::{Attempts, is_throttling};
 use super::tls::{CaBundle, rustls_config};
 
 /// Characters left as they are in an object key's URL path: RFC 3986 unreserved plus `/`,
@@ -60,11 +62,6 @@ const QUERY_VALUE: &AsciiSet = &KEY_PATH.add(b'/');
 /// Names the auditor in CloudTrail data events and S3 access logs, as the SDK's clients
 /// do (`app/s3audit`).
 const USER_AGENT: &str = concat!("s3audit/", env!("CARGO_PKG_VERSION"), " app/s3audit");
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Backoff before retry n is uniform in [0, min(BACKOFF_CAP, BACKOFF_BASE * 2^(n-1))]
-/// ("full jitter"), the SDK's standard retry curve.
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const BACKOFF_CAP: Duration = Duration::from_secs(20);
 /// S3 refuses requests signed more than 15 minutes away from its clock. As in the SDK, a
 /// 403 whose `Date` is further than this from our clock means ours is wrong: the offset is
 /// learned and the HEAD signed again.
@@ -103,9 +100,8 @@ pub struct HeadClient {
     /// The S3 endpoint override, if any; buckets then go in the path.
     endpoint: Option<String>,
     resolver: DefaultResolver,
-    max_attempts: u32,
-    /// How long one attempt may take before it counts as a timeout and is retried.
-    attempt_timeout: Duration,
+    /// Attempts, per-attempt timeout and backoff: the same policy as the SDK's clients.
+    transport: TransportPolicy,
     settings: SigningSettings,
     /// The proxy rules of the environment, read as the SDK's client reads them.
     proxy: Matcher,
@@ -115,14 +111,13 @@ pub struct HeadClient {
 
 impl HeadClient {
     /// A client with `pool` keep-alive connections per host (the scan's concurrency), the
-    /// SDK's credentials and trust store, and `max_attempts` attempts per HEAD.
+    /// SDK's credentials and trust store, and the scan's transport policy (attempts, timeouts, backoff).
     pub fn new(
         sdk: &SdkConfig,
         endpoint: Option<&str>,
         ca_bundle: Option<&CaBundle>,
         pool: usize,
-        max_attempts: u32,
-        attempt_timeout: Duration,
+        transport: TransportPolicy,
     ) -> anyhow::Result<Self> {
         let credentials = sdk
             .credentials_provider()
@@ -130,7 +125,7 @@ impl HeadClient {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        http.set_connect_timeout(Some(transport.connect_timeout));
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(rustls_config(ca_bundle)?)
             .https_or_http()
@@ -153,8 +148,7 @@ impl HeadClient {
             use_dual_stack: sdk.use_dual_stack().unwrap_or(false),
             endpoint: endpoint.map(str::to_string),
             resolver: DefaultResolver::new(),
-            max_attempts: max_attempts.max(1),
-            attempt_timeout,
+            transport,
             settings,
             proxy: Matcher::from_env(),
             skew_ms: AtomicI64::new(0),
@@ -203,9 +197,10 @@ impl HeadClient {
         target: &HeadTarget,
         key: &str,
         version_id: Option<&str>,
+        pacing: Attempts<'_>,
     ) -> Result<HeadSse, CallFailure> {
         let uri = object_uri(target, key, version_id);
-        self.with_retries(|| async {
+        self.with_retries(pacing, || async {
             let response = self.send(Method::HEAD, target, &uri, &[]).await?;
             let status = response.status();
             if status == StatusCode::OK {
@@ -231,9 +226,10 @@ impl HeadClient {
         target: &HeadTarget,
         key: &str,
         version_id: Option<&str>,
+        pacing: Attempts<'_>,
     ) -> Result<(), CallFailure> {
         let uri = object_uri(target, key, version_id);
-        self.with_retries(|| async {
+        self.with_retries(pacing, || async {
             let response = self
                 .send(Method::GET, target, &uri, &[("range", "bytes=0-0")])
                 .await?;
@@ -258,26 +254,38 @@ impl HeadClient {
 
     /// Runs `attempt` until it succeeds, fails for good, or `max_attempts` are spent,
     /// each attempt bounded by the request timeout, with full-jitter backoff between.
-    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, CallFailure>
+    /// Every attempt waits for `pacing`'s rate cap and tells the prefix's window whether
+    /// S3 throttled it.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        pacing: Attempts<'_>,
+        mut attempt: F,
+    ) -> Result<T, CallFailure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Attempt>>,
     {
         let mut n = 1;
         loop {
-            let failure = match tokio::time::timeout(self.attempt_timeout, attempt()).await {
+            let epoch = pacing.before().await;
+            let outcome = tokio::time::timeout(self.transport.attempt_timeout, attempt()).await;
+            pacing.after(
+                epoch,
+                matches!(&outcome, Ok(Err(Attempt::Transient(f))) if is_throttling(f)),
+            );
+            let failure = match outcome {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(Attempt::Final(f))) => return Err(f),
                 Ok(Err(Attempt::Transient(f))) => f,
                 Err(_) => CallFailure::Unreachable(format!(
                     "no answer within {}",
-                    humantime::format_duration(self.attempt_timeout)
+                    humantime::format_duration(self.transport.attempt_timeout)
                 )),
             };
-            if n >= self.max_attempts {
+            if n >= self.transport.max_attempts {
                 return Err(gave_up(failure, n));
             }
-            tokio::time::sleep(backoff(n)).await;
+            tokio::time::sleep(self.transport.backoff(n)).await;
             n += 1;
         }
     }
@@ -479,14 +487,6 @@ fn gave_up(failure: CallFailure, attempts: u32) -> CallFailure {
     }
 }
 
-/// Full-jitter exponential backoff before retry `attempt` (1-based).
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(fastrand::f64())
-}
-
 /// The SSE headers of a HEAD answer. The encryption value is kept as sent, so that a
 /// value S3 does not document is seen as such: bytes that are not UTF-8 are replaced (and
 /// so match nothing documented), and a repeated header is kept as all its values joined,
@@ -532,7 +532,14 @@ mod tests {
         if let Some(url) = endpoint {
             sdk = sdk.endpoint_url(url);
         }
-        HeadClient::new(&sdk.build(), endpoint, None, 4, 3, Duration::from_secs(30)).unwrap()
+        HeadClient::new(
+            &sdk.build(),
+            endpoint,
+            None,
+            4,
+            TransportPolicy::new(3, Duration::from_secs(30)),
+        )
+        .unwrap()
     }
 
     async fn base(client: &HeadClient, bucket: &str, region: &str) -> Option<(String, String)> {
@@ -598,20 +605,6 @@ mod tests {
         assert_eq!(enc("x<&>'\"?#="), "x%3C%26%3E%27%22%3F%23%3D");
         let q = |v: &str| utf8_percent_encode(v, QUERY_VALUE).to_string();
         assert_eq!(q("a/b+c=d"), "a%2Fb%2Bc%3Dd");
-    }
-
-    #[test]
-    fn backoff_is_jittered_below_an_exponential_ceiling() {
-        for attempt in 1..20 {
-            let ceiling = BACKOFF_BASE
-                .saturating_mul(1 << (attempt - 1).min(16))
-                .min(BACKOFF_CAP);
-            for _ in 0..50 {
-                assert!(backoff(attempt) <= ceiling);
-            }
-        }
-        let spread: std::collections::HashSet<_> = (0..50).map(|_| backoff(3)).collect();
-        assert!(spread.len() > 1, "backoff must be jittered");
     }
 
     #[test]

@@ -260,13 +260,12 @@ pub trait PageSource {
 /// the receiver went away); `Err` when it cannot be trusted to be complete. Each page is
 /// checked before any of its entries is sent, so a page that repeats earlier keys is
 /// never counted.
-pub async fn drive<S: PageSource>(
+pub async fn drive<S: PageSource, F: super::partition::Feed<S::Entry>>(
     source: &mut S,
     prefix: Option<&str>,
     limit: u64,
-    tx: &mut futures::channel::mpsc::Sender<S::Entry>,
+    tx: &mut F,
 ) -> Result<bool, String> {
-    use futures::SinkExt;
     let call = source.call();
     let mut pages = Pages::new(call);
     let mut keys = KeyOrder::new(call, prefix);
@@ -298,7 +297,7 @@ pub async fn drive<S: PageSource>(
                 return Ok(true);
             }
             listed += 1;
-            if tx.send(entry).await.is_err() {
+            if !tx.send(entry).await {
                 return Ok(false);
             }
         }

@@ -11,6 +11,8 @@ pub mod inventory;
 mod keys;
 mod listing;
 mod objects;
+mod pace;
+mod partition;
 mod progress;
 mod tls;
 mod whole_xml;
@@ -181,6 +183,10 @@ pub async fn scan(
             )),
             sink: inventory,
             deadline,
+            pacer: pace::Pacer::new(
+                object_settings.max_rps,
+                object_settings.concurrency.max(1) * 2,
+            ),
             progress: progress::Progress::on_terminal(
                 object_settings
                     .sample

@@ -19,6 +19,8 @@ use super::errors::CallFailure;
 use super::head::{HeadClient, HeadSse, HeadTarget};
 use super::keys::KeyResolver;
 use super::listing::{self, Cursor, ObjectPage};
+use super::pace;
+use super::partition;
 use super::progress::Progress;
 use crate::model::{
     BucketSnapshot, MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES,
@@ -39,7 +41,16 @@ pub struct ObjectScanSettings {
     pub sample: Option<u64>,
     /// HEAD through [`HeadClient`] where it can (the fast path), else through the SDK.
     pub direct_heads: bool,
+    /// Cap on listing pages plus HEAD attempts per second, across the scan (`--max-rps`).
+    pub max_rps: Option<u32>,
+    /// Parts of a bucket listed at once (see [`super::partition`]); 1 lists each bucket
+    /// as one stream, as does `sample` (whose first N objects are in key order).
+    pub list_parallelism: usize,
 }
+
+/// Levels of `/` below the scanned prefix that parallel listing discovers by delimiter
+/// before cutting by key ranges.
+const LIST_DEPTH: u32 = 2;
 
 /// Keys named per mode, per KMS key and per unreadable reason in the summary: enough for
 /// a finding to point at examples, bounded so memory stays flat.
@@ -47,13 +58,32 @@ const SAMPLE_KEYS: usize = 10;
 const SAMPLE_UNREADABLE: usize = 50;
 
 /// One listed object or version, waiting for its HEAD.
-struct Listed {
+pub(super) struct Listed {
     key: String,
     version_id: Option<String>,
     is_latest: bool,
     size: Option<i64>,
     storage_class: Option<String>,
     last_modified: Option<String>,
+    /// Holds a place in its prefix's window until the object has been read.
+    ticket: Option<pace::Ticket>,
+}
+
+/// Where listers hand objects to the HEADs: each object first takes a ticket from its
+/// prefix's window, so a throttled prefix's lister waits and the others go on.
+#[derive(Clone)]
+struct Gated<'a> {
+    tx: mpsc::Sender<Listed>,
+    pacer: &'a pace::Pacer,
+    bucket: &'a str,
+}
+
+impl partition::Feed<Listed> for Gated<'_> {
+    async fn send(&mut self, mut entry: Listed) -> bool {
+        let gate = self.pacer.gate(self.bucket, &entry.key);
+        entry.ticket = Some(gate.ticket().await);
+        futures::SinkExt::send(&mut self.tx, entry).await.is_ok()
+    }
 }
 
 /// What one HEAD established.
@@ -79,6 +109,8 @@ pub struct ObjectScanner {
     pub progress: Progress,
     /// When to stop (`--timeout`), and the limit as given, for the report.
     pub deadline: Option<(tokio::time::Instant, std::time::Duration)>,
+    /// Prefix windows and the `--max-rps` cap.
+    pub pacer: pace::Pacer,
 }
 
 impl ObjectScanner {
@@ -129,7 +161,12 @@ impl ObjectScanner {
             (None, _) => Via::Sdk(&s3),
         };
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
-        let lister = list(&s3, &bucket.name, &self.settings, tx);
+        let feed = Gated {
+            tx,
+            pacer: &self.pacer,
+            bucket: &bucket.name,
+        };
+        let lister = list(&s3, &bucket.name, &self.settings, &self.pacer, feed);
         let implied = ImpliedKey {
             bucket_default: bucket.default_kms_key().map(str::to_string),
             aws_managed: OnceCell::new(),
@@ -199,22 +236,32 @@ impl ObjectScanner {
             .version_id
             .as_deref()
             .filter(|v| !(obj.is_latest && *v == "null"));
+        let pacing = pace::Attempts {
+            gate: obj.ticket.as_ref().map(pace::Ticket::gate),
+            pacer: &self.pacer,
+        };
         let result = match via {
-            Via::Direct(client, target) => client.head(target, &obj.key, version).await,
-            Via::Sdk(s3) => s3
-                .head_object()
-                .bucket(bucket)
-                .key(&obj.key)
-                .set_version_id(version.map(str::to_string))
-                .send()
-                .await
-                .map(|out| HeadSse {
-                    algorithm: out.server_side_encryption().map(|s| s.as_str().to_string()),
-                    kms_key: out.ssekms_key_id().map(str::to_string),
-                    bucket_key: out.bucket_key_enabled(),
-                    customer_key: out.sse_customer_algorithm().is_some(),
-                })
-                .map_err(CallFailure::from_sdk),
+            Via::Direct(client, target) => client.head(target, &obj.key, version, pacing).await,
+            Via::Sdk(s3) => {
+                // The SDK retries inside; its last answer is what the window learns.
+                let epoch = pacing.before().await;
+                let result = s3
+                    .head_object()
+                    .bucket(bucket)
+                    .key(&obj.key)
+                    .set_version_id(version.map(str::to_string))
+                    .send()
+                    .await
+                    .map(|out| HeadSse {
+                        algorithm: out.server_side_encryption().map(|s| s.as_str().to_string()),
+                        kms_key: out.ssekms_key_id().map(str::to_string),
+                        bucket_key: out.bucket_key_enabled(),
+                        customer_key: out.sse_customer_algorithm().is_some(),
+                    })
+                    .map_err(CallFailure::from_sdk);
+                pacing.after(epoch, result.as_ref().is_err_and(pace::is_throttling));
+                result
+            }
         };
         match result {
             Ok(sse) => {
@@ -242,7 +289,9 @@ impl ObjectScanner {
             Err(CallFailure::Service { status: 400, .. }) => {
                 let probe = match via {
                     Via::Direct(client, target) => {
-                        client.probe_first_byte(target, &obj.key, version).await
+                        client
+                            .probe_first_byte(target, &obj.key, version, pacing)
+                            .await
                     }
                     Via::Sdk(s3) => s3
                         .get_object()
@@ -366,15 +415,42 @@ async fn list(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     settings: &ObjectScanSettings,
-    mut tx: mpsc::Sender<Listed>,
+    pacer: &pace::Pacer,
+    mut tx: Gated<'_>,
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
     let prefix = settings.prefix.as_deref();
+    if settings.list_parallelism > 1 && settings.sample.is_none() {
+        let lister = SdkLister {
+            s3,
+            bucket,
+            versions: settings.versions,
+            page_size: None,
+            pacer,
+        };
+        let parts = partition::PartitionSettings {
+            parallelism: settings.list_parallelism,
+            max_depth: LIST_DEPTH,
+        };
+        return partition::list(&lister, prefix.unwrap_or(""), parts, &partition::Ladder, tx)
+            .await
+            .map(|()| false);
+    }
     if settings.versions {
-        let mut source = SdkVersions { s3, bucket, prefix };
+        let mut source = SdkVersions {
+            s3,
+            bucket,
+            prefix,
+            pacer,
+        };
         listing::drive(&mut source, prefix, limit, &mut tx).await
     } else {
-        let mut source = SdkObjects { s3, bucket, prefix };
+        let mut source = SdkObjects {
+            s3,
+            bucket,
+            prefix,
+            pacer,
+        };
         listing::drive(&mut source, prefix, limit, &mut tx).await
     }
 }
@@ -394,6 +470,7 @@ struct SdkObjects<'a> {
     s3: &'a aws_sdk_s3::Client,
     bucket: &'a str,
     prefix: Option<&'a str>,
+    pacer: &'a pace::Pacer,
 }
 
 impl listing::PageSource for SdkObjects<'_> {
@@ -412,6 +489,7 @@ impl listing::PageSource for SdkObjects<'_> {
             Some(Cursor::Token(t)) => Some(t.clone()),
             _ => None,
         };
+        self.pacer.request().await;
         let page = self
             .s3
             .list_objects_v2()
@@ -431,6 +509,7 @@ impl listing::PageSource for SdkObjects<'_> {
                 size: o.size,
                 storage_class: o.storage_class.map(|s| s.as_str().to_string()),
                 last_modified: o.last_modified.map(|t| t.to_string()),
+                ticket: None,
             });
         }
         Ok(ObjectPage {
@@ -447,6 +526,7 @@ struct SdkVersions<'a> {
     s3: &'a aws_sdk_s3::Client,
     bucket: &'a str,
     prefix: Option<&'a str>,
+    pacer: &'a pace::Pacer,
 }
 
 impl listing::PageSource for SdkVersions<'_> {
@@ -465,6 +545,7 @@ impl listing::PageSource for SdkVersions<'_> {
             Some(Cursor::Markers { key, version }) => (Some(key.clone()), version.clone()),
             _ => (None, None),
         };
+        self.pacer.request().await;
         let page = self
             .s3
             .list_object_versions()
@@ -487,6 +568,7 @@ impl listing::PageSource for SdkVersions<'_> {
                 size: v.size,
                 storage_class: v.storage_class.map(|s| s.as_str().to_string()),
                 last_modified: v.last_modified.map(|t| t.to_string()),
+                ticket: None,
             });
         }
         // Delete markers hold no data, so there is nothing to encrypt; they are still
@@ -499,6 +581,128 @@ impl listing::PageSource for SdkVersions<'_> {
         Ok(ObjectPage {
             entries,
             delete_markers,
+            truncated: page.is_truncated,
+            next: page.next_key_marker.map(|key| Cursor::Markers {
+                key,
+                version: page.next_version_id_marker,
+            }),
+        })
+    }
+}
+
+/// ListObjectsV2 or ListObjectVersions through the SDK for one part of a bucket
+/// (parallel listing).
+pub(super) struct SdkLister<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub bucket: &'a str,
+    pub versions: bool,
+    /// `MaxKeys`; `None`: S3's 1,000. Tests use tiny pages.
+    pub page_size: Option<i32>,
+    pub pacer: &'a pace::Pacer,
+}
+
+impl partition::Lister for SdkLister<'_> {
+    type Entry = Listed;
+
+    fn call(&self) -> &'static str {
+        if self.versions {
+            "ListObjectVersions"
+        } else {
+            "ListObjectsV2"
+        }
+    }
+
+    fn versions(&self) -> bool {
+        self.versions
+    }
+
+    async fn page(&self, q: partition::Query<'_>) -> Result<partition::Page<Listed>, String> {
+        let prefix = (!q.prefix.is_empty()).then(|| q.prefix.to_string());
+        let delimiter = q.delimiter.then(|| "/".to_string());
+        let prefixes = |cps: Option<Vec<aws_sdk_s3::types::CommonPrefix>>| {
+            cps.unwrap_or_default()
+                .into_iter()
+                .map(|c| c.prefix.ok_or("a CommonPrefix without a Prefix"))
+                .collect::<Result<Vec<String>, _>>()
+        };
+        if !self.versions {
+            let token = match q.cursor {
+                Some(Cursor::Token(t)) => Some(t.clone()),
+                _ => None,
+            };
+            self.pacer.request().await;
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(self.bucket)
+                .set_prefix(prefix)
+                .set_delimiter(delimiter)
+                .set_start_after(q.after.map(str::to_string))
+                .set_continuation_token(token)
+                .set_max_keys(self.page_size)
+                .send()
+                .await
+                .map_err(|e| CallFailure::from_sdk(e).to_string())?;
+            let mut entries = Vec::with_capacity(page.contents().len());
+            for o in page.contents.unwrap_or_default() {
+                let key = o.key.ok_or("an entry without a Key")?;
+                entries.push(Listed {
+                    key,
+                    version_id: None,
+                    is_latest: true,
+                    size: o.size,
+                    storage_class: o.storage_class.map(|s| s.as_str().to_string()),
+                    last_modified: o.last_modified.map(|t| t.to_string()),
+                    ticket: None,
+                });
+            }
+            return Ok(partition::Page {
+                entries,
+                delete_markers: Vec::new(),
+                prefixes: prefixes(page.common_prefixes)?,
+                truncated: page.is_truncated,
+                next: page.next_continuation_token.map(Cursor::Token),
+            });
+        }
+        let (key_marker, version_marker) = match q.cursor {
+            Some(Cursor::Markers { key, version }) => (Some(key.clone()), version.clone()),
+            _ => (q.after.map(str::to_string), None),
+        };
+        self.pacer.request().await;
+        let page = self
+            .s3
+            .list_object_versions()
+            .bucket(self.bucket)
+            .set_prefix(prefix)
+            .set_delimiter(delimiter)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .set_max_keys(self.page_size)
+            .send()
+            .await
+            .map_err(|e| CallFailure::from_sdk(e).to_string())?;
+        let mut entries = Vec::with_capacity(page.versions().len());
+        for v in page.versions.unwrap_or_default() {
+            let key = v.key.ok_or("a Version without a Key")?;
+            entries.push(Listed {
+                key,
+                version_id: v.version_id,
+                is_latest: v.is_latest.unwrap_or(true),
+                size: v.size,
+                storage_class: v.storage_class.map(|s| s.as_str().to_string()),
+                last_modified: v.last_modified.map(|t| t.to_string()),
+                ticket: None,
+            });
+        }
+        let mut delete_markers = Vec::new();
+        for m in page.delete_markers.unwrap_or_default() {
+            let key = m.key.ok_or("a DeleteMarker without a Key")?;
+            delete_markers.push((key, m.version_id));
+        }
+        Ok(partition::Page {
+            entries,
+            delete_markers,
+            prefixes: prefixes(page.common_prefixes)?,
             truncated: page.is_truncated,
             next: page.next_key_marker.map(|key| Cursor::Markers {
                 key,

@@ -1,0 +1,380 @@
+//! How fast the object scan asks: an adaptive window per S3 prefix and an optional cap
+//! on the total request rate.
+//!
+//! S3 serves about 5,500 GET/HEAD per second *per prefix* and answers 503 SlowDown above
+//! that. A scan reading many prefixes at once should slow down only the prefix that was
+//! throttled, so each first-level prefix of each bucket (the key up to its first `/`) has
+//! its own window: how many of its objects may be outstanding (listed into the HEAD
+//! pipeline and not yet read). The lister takes a ticket from the window before it hands
+//! an object on, so a throttled prefix's lister waits while the others keep the pipeline
+//! full, instead of the pipeline filling up with objects of the one slow prefix.
+//!
+//! The window follows AIMD, as TCP and the SDK's adaptive retry mode do: a 503 halves it
+//! (to half of what was outstanding, at least 1), each success grows it by `1 / window`
+//! (one more per window's worth of successes). Only one halving per round: a throttled
+//! attempt that started before the last halving saw the old window and is not counted
+//! again, which needs no clock. `--max-rps` is a token bucket over every listing page and
+//! HEAD attempt of the scan; its clock is a parameter, so it is tested without sleeping.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// The AIMD window of one prefix.
+#[derive(Debug, Clone)]
+pub struct Aimd {
+    window: f64,
+    max: f64,
+    /// Halvings so far; an attempt records it when it starts.
+    epoch: u64,
+}
+
+/// Where a prefix's window starts: a full pipeline of HEADs aimed at one prefix that S3
+/// throttles at a fraction of it would be refused in bulk before the first halving.
+const INITIAL_WINDOW: f64 = 16.0;
+
+impl Aimd {
+    /// Starts at [`INITIAL_WINDOW`] and doubles each round (one more per success, "slow
+    /// start") until S3 first throttles the prefix; from then on it grows by one per round.
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1) as f64;
+        Aimd {
+            window: INITIAL_WINDOW.min(max),
+            max,
+            epoch: 0,
+        }
+    }
+
+    /// Objects of this prefix that may be outstanding.
+    pub fn limit(&self) -> usize {
+        self.window as usize
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// An attempt that started at `started` was throttled while `outstanding` objects
+    /// were outstanding. `true` when this halved the window.
+    pub fn throttled(&mut self, started: u64, outstanding: usize) -> bool {
+        if started != self.epoch {
+            return false;
+        }
+        self.window = (self.window.min(outstanding as f64) / 2.0).max(1.0);
+        self.epoch += 1;
+        true
+    }
+
+    pub fn succeeded(&mut self) {
+        let step = if self.epoch == 0 {
+            1.0
+        } else {
+            1.0 / self.window
+        };
+        self.window = (self.window + step).min(self.max);
+    }
+}
+
+/// A token bucket refilled at `rate` per second, holding at most `burst`; a request that
+/// finds it empty waits its turn (reservations queue up, so waiters are served in order).
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    /// A tenth of a second's worth of burst, at least one request.
+    pub fn new(rate: u32, now: Instant) -> Self {
+        let rate = f64::from(rate.max(1));
+        let burst = (rate / 10.0).max(1.0);
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            at: now,
+        }
+    }
+
+    /// Takes a token at `now`: how long the caller must wait before sending.
+    pub fn reserve(&mut self, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = self.at.max(now);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+}
+
+struct GateState {
+    aimd: Aimd,
+    outstanding: usize,
+}
+
+/// One prefix's window, shared by its lister (tickets) and its HEADs (observations).
+pub struct PrefixGate {
+    state: Mutex<GateState>,
+    room: Notify,
+}
+
+impl PrefixGate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until the prefix may have one more object outstanding.
+    pub async fn ticket(self: &Arc<Self>) -> Ticket {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut s = self.lock();
+                if s.outstanding < s.aimd.limit() {
+                    s.outstanding += 1;
+                    return Ticket { gate: self.clone() };
+                }
+            }
+            room.await;
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.lock().aimd.epoch()
+    }
+
+    /// What an attempt that started at `started` met.
+    pub fn observe(&self, started: u64, throttled: bool) {
+        let mut s = self.lock();
+        if throttled {
+            let outstanding = s.outstanding;
+            if s.aimd.throttled(started, outstanding) {
+                tracing::debug!(
+                    window = s.aimd.limit(),
+                    "503 SlowDown: prefix window halved"
+                );
+            }
+        } else {
+            let before = s.aimd.limit();
+            s.aimd.succeeded();
+            if s.aimd.limit() > before {
+                drop(s);
+                self.room.notify_waiters();
+            }
+        }
+    }
+}
+
+/// An object of a prefix, outstanding until dropped (after its HEAD, or when the scan
+/// stops).
+pub struct Ticket {
+    gate: Arc<PrefixGate>,
+}
+
+impl Ticket {
+    pub fn gate(&self) -> &PrefixGate {
+        &self.gate
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.gate.lock().outstanding -= 1;
+        self.gate.room.notify_waiters();
+    }
+}
+
+/// Windows beyond which those at rest (fully open, nothing outstanding) are forgotten:
+/// a bucket with a million top-level names must not keep a million windows.
+const MAX_GATES: usize = 10_000;
+
+/// The scan's pacing: a window per (bucket, prefix) and the optional `--max-rps`.
+pub struct Pacer {
+    gates: Mutex<HashMap<(String, String), Arc<PrefixGate>>>,
+    max_window: usize,
+    rps: Option<Mutex<TokenBucket>>,
+}
+
+impl Pacer {
+    /// `max_window`: the most objects one prefix may have outstanding (the pipeline's
+    /// width, so one prefix alone can fill it).
+    pub fn new(max_rps: Option<u32>, max_window: usize) -> Self {
+        Pacer {
+            gates: Mutex::default(),
+            max_window,
+            rps: max_rps.map(|r| Mutex::new(TokenBucket::new(r, Instant::now()))),
+        }
+    }
+
+    /// The window of the prefix `key` is in.
+    pub fn gate(&self, bucket: &str, key: &str) -> Arc<PrefixGate> {
+        let prefix = key.find('/').map_or("", |i| &key[..=i]);
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = gates.get(&(bucket.to_string(), prefix.to_string())) {
+            return g.clone();
+        }
+        if gates.len() >= MAX_GATES {
+            gates.retain(|_, g| {
+                let s = g.lock();
+                s.outstanding > 0 || s.aimd.limit() < self.max_window
+            });
+        }
+        let gate = Arc::new(PrefixGate {
+            state: Mutex::new(GateState {
+                aimd: Aimd::new(self.max_window),
+                outstanding: 0,
+            }),
+            room: Notify::new(),
+        });
+        gates.insert((bucket.to_string(), prefix.to_string()), gate.clone());
+        gate
+    }
+
+    /// Waits for a token of `--max-rps`, if set. Called before every listing page and
+    /// every HEAD (or GET) attempt.
+    pub async fn request(&self) {
+        let Some(rps) = &self.rps else { return };
+        let wait = rps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reserve(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// S3 asking for fewer requests: 503 (SlowDown), 429, or a throttling code.
+pub fn is_throttling(f: &super::errors::CallFailure) -> bool {
+    match f {
+        super::errors::CallFailure::Service { status, code, .. } => {
+            matches!(status, 503 | 429)
+                || code
+                    .as_deref()
+                    .is_some_and(|c| c == "SlowDown" || c.contains("Throttl"))
+        }
+        _ => false,
+    }
+}
+
+/// What one object's HEAD attempts report to: its prefix's window and the rate cap.
+#[derive(Clone, Copy)]
+pub struct Attempts<'a> {
+    pub gate: Option<&'a PrefixGate>,
+    pub pacer: &'a Pacer,
+}
+
+impl Attempts<'_> {
+    /// Before an attempt: waits for the rate cap; returns the window's epoch.
+    pub async fn before(&self) -> u64 {
+        self.pacer.request().await;
+        self.gate.map_or(0, PrefixGate::epoch)
+    }
+
+    /// After an attempt that started at `epoch`.
+    pub fn after(&self, epoch: u64, throttled: bool) {
+        if let Some(g) = self.gate {
+            g.observe(epoch, throttled);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_503_halves_the_window_once_per_round_and_successes_regrow_it() {
+        let mut a = Aimd::new(64);
+        assert_eq!(a.limit(), 16);
+        // Slow start: doubles per round of successes until the first 503.
+        for _ in 0..16 {
+            a.succeeded();
+        }
+        assert_eq!(a.limit(), 32);
+        for _ in 0..100 {
+            a.succeeded();
+        }
+        assert_eq!(a.limit(), 64, "capped");
+        // 40 outstanding when the first 503 of a burst comes back: half of those.
+        let e = a.epoch();
+        assert!(a.throttled(e, 40));
+        assert_eq!(a.limit(), 20);
+        // The rest of the burst started under the old window: ignored.
+        for _ in 0..30 {
+            assert!(!a.throttled(e, 40));
+        }
+        assert_eq!(a.limit(), 20);
+        // A 503 on an attempt sent under the new window halves again.
+        assert!(a.throttled(a.epoch(), 20));
+        assert_eq!(a.limit(), 10);
+        // Additive increase: about one more per window's worth of successes.
+        for _ in 0..9 {
+            a.succeeded();
+        }
+        assert_eq!(a.limit(), 10);
+        for _ in 0..2 {
+            a.succeeded();
+        }
+        assert_eq!(a.limit(), 11);
+        // Never below one, never above the maximum.
+        for _ in 0..20 {
+            a.throttled(a.epoch(), 1);
+        }
+        assert_eq!(a.limit(), 1);
+        for _ in 0..100_000 {
+            a.succeeded();
+        }
+        assert_eq!(a.limit(), 64);
+    }
+
+    #[test]
+    fn the_rate_cap_spaces_requests_evenly_after_its_burst() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(100, t0);
+        // A burst of a tenth of a second's worth goes at once.
+        for _ in 0..10 {
+            assert_eq!(b.reserve(t0), Duration::ZERO);
+        }
+        // Then one every 10 ms: the n-th waits n x 10 ms.
+        let waits: Vec<u128> = (0..3).map(|_| b.reserve(t0).as_millis()).collect();
+        assert_eq!(waits, [10, 20, 30]);
+        // Time refills it, never beyond the burst.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..10 {
+            assert_eq!(b.reserve(later), Duration::ZERO);
+        }
+        assert_eq!(b.reserve(later).as_millis(), 10);
+        // A clock that goes backwards costs nothing extra.
+        assert!(b.reserve(t0) <= Duration::from_millis(20));
+    }
+
+    #[tokio::test]
+    async fn tickets_wait_for_room_in_their_prefix_only() {
+        let pacer = Pacer::new(None, 2);
+        // (A window never exceeds the pipeline's width: 2 here.)
+        let a = pacer.gate("b", "a/1");
+        assert!(Arc::ptr_eq(&a, &pacer.gate("b", "a/2")));
+        let other = pacer.gate("b", "z/1");
+        assert!(!Arc::ptr_eq(&a, &other));
+        let t1 = a.ticket().await;
+        let _t2 = a.ticket().await;
+        // Full: a third waits, while another prefix still admits.
+        let mut third = Box::pin(a.ticket());
+        assert!(futures::poll!(third.as_mut()).is_pending());
+        let _o = other.ticket().await;
+        drop(t1);
+        assert!(futures::poll!(third.as_mut()).is_ready());
+        // A throttled attempt halves what was outstanding (2 -> 1).
+        a.observe(a.epoch(), true);
+        assert_eq!(a.lock().aimd.limit(), 1);
+    }
+}
