@@ -224,6 +224,45 @@ impl VersionOrder {
     }
 }
 
+/// The order checks of one listing stream: keys for a current-object listing, versions
+/// and delete markers (each list its own order) for a version listing. Every page is
+/// checked whole before any of it is counted.
+pub struct PageOrder {
+    versioned: bool,
+    keys: KeyOrder,
+    versions: VersionOrder,
+    markers: VersionOrder,
+}
+
+impl PageOrder {
+    pub fn new(call: &'static str, prefix: Option<&str>, versioned: bool) -> Self {
+        PageOrder {
+            versioned,
+            keys: KeyOrder::new(call, prefix),
+            versions: VersionOrder::new(call, prefix),
+            markers: VersionOrder::new(call, prefix),
+        }
+    }
+
+    pub fn check_page<E: Entry>(
+        &mut self,
+        entries: &[E],
+        delete_markers: &[(String, Option<String>)],
+    ) -> Result<(), String> {
+        if self.versioned {
+            self.versions
+                .check_page(entries.iter().map(|e| (e.key(), e.version_id())))?;
+            self.markers.check_page(
+                delete_markers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_deref())),
+            )
+        } else {
+            self.keys.check_page(entries.iter().map(Entry::key))
+        }
+    }
+}
+
 /// One page of an object listing, as the service described it.
 pub struct ObjectPage<E> {
     /// Objects (or versions) to scan, in listed order.
@@ -268,9 +307,7 @@ pub async fn drive<S: PageSource, F: super::partition::Feed<S::Entry>>(
 ) -> Result<bool, String> {
     let call = source.call();
     let mut pages = Pages::new(call);
-    let mut keys = KeyOrder::new(call, prefix);
-    let mut versions = VersionOrder::new(call, prefix);
-    let mut markers = VersionOrder::new(call, prefix);
+    let mut order = PageOrder::new(call, prefix, source.versions());
     let mut cursor: Option<Cursor> = None;
     let mut listed: u64 = 0;
     loop {
@@ -281,16 +318,7 @@ pub async fn drive<S: PageSource, F: super::partition::Feed<S::Entry>>(
                 if pages.count() == 1 { "" } else { "s" }
             )
         })?;
-        if source.versions() {
-            versions.check_page(page.entries.iter().map(|e| (e.key(), e.version_id())))?;
-            markers.check_page(
-                page.delete_markers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_deref())),
-            )?;
-        } else {
-            keys.check_page(page.entries.iter().map(Entry::key))?;
-        }
+        order.check_page(&page.entries, &page.delete_markers)?;
         let count = page.entries.len() + page.delete_markers.len();
         for entry in page.entries {
             if listed >= limit {

@@ -420,14 +420,14 @@ async fn list(
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
     let prefix = settings.prefix.as_deref();
+    let lister = SdkLister {
+        s3,
+        bucket,
+        versions: settings.versions,
+        page_size: None,
+        pacer,
+    };
     if settings.list_parallelism > 1 && settings.sample.is_none() {
-        let lister = SdkLister {
-            s3,
-            bucket,
-            versions: settings.versions,
-            page_size: None,
-            pacer,
-        };
         let parts = partition::PartitionSettings {
             parallelism: settings.list_parallelism,
             max_depth: LIST_DEPTH,
@@ -436,23 +436,8 @@ async fn list(
             .await
             .map(|()| false);
     }
-    if settings.versions {
-        let mut source = SdkVersions {
-            s3,
-            bucket,
-            prefix,
-            pacer,
-        };
-        listing::drive(&mut source, prefix, limit, &mut tx).await
-    } else {
-        let mut source = SdkObjects {
-            s3,
-            bucket,
-            prefix,
-            pacer,
-        };
-        listing::drive(&mut source, prefix, limit, &mut tx).await
-    }
+    let mut source = OneStream { lister, prefix };
+    listing::drive(&mut source, prefix, limit, &mut tx).await
 }
 
 impl listing::Entry for Listed {
@@ -465,127 +450,37 @@ impl listing::Entry for Listed {
     }
 }
 
-/// ListObjectsV2 through the SDK, one page per call.
-struct SdkObjects<'a> {
-    s3: &'a aws_sdk_s3::Client,
-    bucket: &'a str,
+/// The whole bucket (under `--prefix`) as one listing stream, page after page: the same
+/// SDK calls as a part of a parallel listing, without a delimiter or a start key.
+struct OneStream<'a> {
+    lister: SdkLister<'a>,
     prefix: Option<&'a str>,
-    pacer: &'a pace::Pacer,
 }
 
-impl listing::PageSource for SdkObjects<'_> {
+impl listing::PageSource for OneStream<'_> {
     type Entry = Listed;
 
     fn call(&self) -> &'static str {
-        "ListObjectsV2"
+        partition::Lister::call(&self.lister)
     }
 
     fn versions(&self) -> bool {
-        false
+        self.lister.versions
     }
 
     async fn fetch(&mut self, from: Option<&Cursor>) -> Result<ObjectPage<Listed>, String> {
-        let token = match from {
-            Some(Cursor::Token(t)) => Some(t.clone()),
-            _ => None,
+        let query = partition::Query {
+            prefix: self.prefix.unwrap_or(""),
+            delimiter: false,
+            after: None,
+            cursor: from,
         };
-        self.pacer.request().await;
-        let page = self
-            .s3
-            .list_objects_v2()
-            .bucket(self.bucket)
-            .set_prefix(self.prefix.map(str::to_string))
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| CallFailure::from_sdk(e).to_string())?;
-        let mut entries = Vec::with_capacity(page.contents().len());
-        for o in page.contents.unwrap_or_default() {
-            let key = o.key.ok_or("an entry without a Key")?;
-            entries.push(Listed {
-                key,
-                version_id: None,
-                is_latest: true,
-                size: o.size,
-                storage_class: o.storage_class.map(|s| s.as_str().to_string()),
-                last_modified: o.last_modified.map(|t| t.to_string()),
-                ticket: None,
-            });
-        }
+        let page = partition::Lister::page(&self.lister, query).await?;
         Ok(ObjectPage {
-            entries,
-            delete_markers: Vec::new(),
-            truncated: page.is_truncated,
-            next: page.next_continuation_token.map(Cursor::Token),
-        })
-    }
-}
-
-/// ListObjectVersions through the SDK, one page per call.
-struct SdkVersions<'a> {
-    s3: &'a aws_sdk_s3::Client,
-    bucket: &'a str,
-    prefix: Option<&'a str>,
-    pacer: &'a pace::Pacer,
-}
-
-impl listing::PageSource for SdkVersions<'_> {
-    type Entry = Listed;
-
-    fn call(&self) -> &'static str {
-        "ListObjectVersions"
-    }
-
-    fn versions(&self) -> bool {
-        true
-    }
-
-    async fn fetch(&mut self, from: Option<&Cursor>) -> Result<ObjectPage<Listed>, String> {
-        let (key_marker, version_marker) = match from {
-            Some(Cursor::Markers { key, version }) => (Some(key.clone()), version.clone()),
-            _ => (None, None),
-        };
-        self.pacer.request().await;
-        let page = self
-            .s3
-            .list_object_versions()
-            .bucket(self.bucket)
-            .set_prefix(self.prefix.map(str::to_string))
-            .set_key_marker(key_marker)
-            .set_version_id_marker(version_marker)
-            .send()
-            .await
-            .map_err(|e| CallFailure::from_sdk(e).to_string())?;
-        let mut entries = Vec::with_capacity(page.versions().len());
-        for v in page.versions.unwrap_or_default() {
-            let key = v.key.ok_or("a Version without a Key")?;
-            entries.push(Listed {
-                key,
-                version_id: v.version_id,
-                // S3 always states IsLatest; a server that does not is taken at its
-                // most conservative: the version is counted as current.
-                is_latest: v.is_latest.unwrap_or(true),
-                size: v.size,
-                storage_class: v.storage_class.map(|s| s.as_str().to_string()),
-                last_modified: v.last_modified.map(|t| t.to_string()),
-                ticket: None,
-            });
-        }
-        // Delete markers hold no data, so there is nothing to encrypt; they are still
-        // checked for order.
-        let mut delete_markers = Vec::new();
-        for m in page.delete_markers.unwrap_or_default() {
-            let key = m.key.ok_or("a DeleteMarker without a Key")?;
-            delete_markers.push((key, m.version_id));
-        }
-        Ok(ObjectPage {
-            entries,
-            delete_markers,
-            truncated: page.is_truncated,
-            next: page.next_key_marker.map(|key| Cursor::Markers {
-                key,
-                version: page.next_version_id_marker,
-            }),
+            entries: page.entries,
+            delete_markers: page.delete_markers,
+            truncated: page.truncated,
+            next: page.next,
         })
     }
 }
@@ -687,6 +582,8 @@ impl partition::Lister for SdkLister<'_> {
             entries.push(Listed {
                 key,
                 version_id: v.version_id,
+                // S3 always states IsLatest; a server that does not is taken at its
+                // most conservative: the version is counted as current.
                 is_latest: v.is_latest.unwrap_or(true),
                 size: v.size,
                 storage_class: v.storage_class.map(|s| s.as_str().to_string()),
@@ -694,6 +591,8 @@ impl partition::Lister for SdkLister<'_> {
                 ticket: None,
             });
         }
+        // Delete markers hold no data, so there is nothing to encrypt; they are still
+        // checked for order.
         let mut delete_markers = Vec::new();
         for m in page.delete_markers.unwrap_or_default() {
             let key = m.key.ok_or("a DeleteMarker without a Key")?;

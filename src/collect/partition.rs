@@ -35,7 +35,7 @@ use futures::SinkExt;
 use futures::channel::mpsc;
 use tokio::sync::Notify;
 
-use super::listing::{Cursor, Entry, KeyOrder, Pages, VersionOrder};
+use super::listing::{Cursor, Entry, PageOrder, Pages};
 
 /// One page of a part's listing.
 pub struct Page<E> {
@@ -245,9 +245,7 @@ async fn run<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
     let mut until = part.until.clone();
     let mut delimited = part.delimited;
     let mut pages = Pages::new(call);
-    let mut keys = KeyOrder::new(call, Some(prefix));
-    let mut versions = VersionOrder::new(call, Some(prefix));
-    let mut markers = VersionOrder::new(call, Some(prefix));
+    let mut order = PageOrder::new(call, Some(prefix), lister.versions());
     let mut last_prefix: Option<String> = None;
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -286,16 +284,7 @@ async fn run<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             )
         })?;
         // Check the page before counting any of it.
-        if lister.versions() {
-            versions.check_page(page.entries.iter().map(|e| (e.key(), e.version_id())))?;
-            markers.check_page(
-                page.delete_markers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_deref())),
-            )?;
-        } else {
-            keys.check_page(page.entries.iter().map(Entry::key))?;
-        }
+        order.check_page(&page.entries, &page.delete_markers)?;
         let page_keys = page
             .entries
             .iter()
