@@ -217,7 +217,7 @@ fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
-    let (rule_config, config_source) = rule_settings(&args.rules)?;
+    let (rule_config, config_source, config_file) = rule_settings(&args.rules)?;
     let connection = ConnectionSettings {
         profile: args.connection.profile,
         region: args.connection.region,
@@ -251,6 +251,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         &args.evidence,
         &args.rules,
         &rule_config,
+        config_file.as_deref(),
         &[
             args.output.output.as_deref(),
             args.save_snapshot.as_deref(),
@@ -393,7 +394,7 @@ fn scan_and_write(
 }
 
 fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
-    let (rule_config, config_source) = rule_settings(&args.rules)?;
+    let (rule_config, config_source, config_file) = rule_settings(&args.rules)?;
     distinct_paths(
         &[report_destination(&args.output)],
         &[
@@ -401,20 +402,16 @@ fn evaluate(args: EvaluateArgs, ui: Ui) -> anyhow::Result<u8> {
             ("--config", args.rules.config.as_deref()),
         ],
     )?;
-    let estate = load_snapshot(&args.snapshot)?;
+    let (estate, snapshot_bytes) = read_snapshot(&args.snapshot)?;
     let evidence = Evidence::open(
         &args.evidence,
         &args.rules,
         &rule_config,
+        config_file.as_deref(),
         &[args.output.output.as_deref()],
     )?
-    .map(|evidence| {
-        // The snapshot's own bytes: the evidence is what was judged, byte for byte.
-        std::fs::read(&args.snapshot)
-            .with_context(|| format!("cannot read snapshot {}", args.snapshot.display()))
-            .map(|bytes| (evidence, bytes))
-    })
-    .transpose()?;
+    // The snapshot's own bytes: the evidence is what was judged, byte for byte.
+    .map(|evidence| (evidence, snapshot_bytes));
     let mut report = judge(&estate, &rule_config);
     // The snapshot's scan stays described as scanned; this run is the evaluation.
     report.judged_with(
@@ -455,6 +452,7 @@ impl Evidence {
         args: &EvidenceArgs,
         rules: &RuleArgs,
         rule_config: &RuleConfig,
+        config_file: Option<&[u8]>,
         outputs: &[Option<&Path>],
     ) -> anyhow::Result<Option<Self>> {
         let Some(dir) = args.evidence.as_deref() else {
@@ -480,7 +478,7 @@ impl Evidence {
             .as_deref()
             .map(evidence::load_signing_key)
             .transpose()?;
-        let config = evidence_config(rules, rule_config)?;
+        let config = evidence_config(rules, rule_config, config_file)?;
         let bundle = Bundle::create(dir)?;
         Ok(Some(Evidence {
             bundle,
@@ -518,14 +516,17 @@ impl Evidence {
 }
 
 /// The rule settings a bundle records, as a file `--config` reads: the config file's own
-/// bytes when it alone set them, else the effective settings (defaults, the file and
-/// `--allowed-kms-key` merged).
-fn evidence_config(args: &RuleArgs, config: &RuleConfig) -> anyhow::Result<Vec<u8>> {
-    if let Some(path) = &args.config
+/// bytes (`file`, as read once for the run) when it alone set them, else the effective
+/// settings (defaults, the file and `--allowed-kms-key` merged).
+fn evidence_config(
+    args: &RuleArgs,
+    config: &RuleConfig,
+    file: Option<&[u8]>,
+) -> anyhow::Result<Vec<u8>> {
+    if let Some(bytes) = file
         && args.allowed_kms_keys.is_empty()
     {
-        return std::fs::read(path)
-            .with_context(|| format!("cannot read config file {}", path.display()));
+        return Ok(bytes.to_vec());
     }
     let body = config.to_toml().context("cannot write the rule settings")?;
     Ok(format!(
@@ -1021,9 +1022,17 @@ fn write_report_with(
 }
 
 fn load_snapshot(path: &Path) -> anyhow::Result<Estate> {
-    let text = std::fs::read_to_string(path)
+    Ok(read_snapshot(path)?.0)
+}
+
+/// The snapshot at `path`, and the bytes it was parsed from (what an evidence bundle
+/// files: read once, so the bundle holds exactly what was judged).
+fn read_snapshot(path: &Path) -> anyhow::Result<(Estate, Vec<u8>)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read snapshot {}", path.display()))?;
+    let text = std::str::from_utf8(&bytes)
         .with_context(|| format!("cannot read snapshot {}", path.display()))?;
-    let version = serde_json::from_str::<serde_json::Value>(&text)
+    let version = serde_json::from_str::<serde_json::Value>(text)
         .with_context(|| format!("invalid snapshot {}: not JSON", path.display()))?
         .get("snapshot_version")
         .and_then(|v| v.as_u64());
@@ -1034,26 +1043,31 @@ fn load_snapshot(path: &Path) -> anyhow::Result<Estate> {
             version.map_or("missing".to_string(), |v| v.to_string())
         );
     }
-    serde_json::from_str(&text).with_context(|| format!("invalid snapshot {}", path.display()))
+    let estate = serde_json::from_str(text)
+        .with_context(|| format!("invalid snapshot {}", path.display()))?;
+    Ok((estate, bytes))
 }
 
 fn rule_config(args: &RuleArgs) -> anyhow::Result<RuleConfig> {
     Ok(rule_settings(args)?.0)
 }
 
-/// The rule settings of `args`, and the config file they came from (its path as given
-/// and the SHA-256 of the bytes read), for the report's provenance.
-fn rule_settings(args: &RuleArgs) -> anyhow::Result<(RuleConfig, Option<ConfigSource>)> {
-    let (file, source) = match &args.config {
+/// The rule settings of `args`; the config file they came from (its path as given and
+/// the SHA-256 of the bytes read), for the report's provenance; and those bytes, which an
+/// evidence bundle files. The file is read once, so all three describe the same bytes.
+fn rule_settings(
+    args: &RuleArgs,
+) -> anyhow::Result<(RuleConfig, Option<ConfigSource>, Option<Vec<u8>>)> {
+    let (file, source, bytes) = match &args.config {
         Some(path) => {
-            let (file, sha256) = ConfigFile::load_hashed(path)?;
+            let (file, bytes) = ConfigFile::read(path)?;
             let source = ConfigSource {
                 path: path.display().to_string(),
-                sha256,
+                sha256: crate::provenance::sha256_hex(&bytes),
             };
-            (file, Some(source))
+            (file, Some(source), Some(bytes))
         }
-        None => (ConfigFile::default(), None),
+        None => (ConfigFile::default(), None, None),
     };
     let defaults = RuleConfig::default();
     let mut allowed_kms_keys = file.allowed_kms_keys;
@@ -1074,7 +1088,7 @@ fn rule_settings(args: &RuleArgs) -> anyhow::Result<(RuleConfig, Option<ConfigSo
             (None, None) => defaults.max_object_data_age,
         },
     };
-    Ok((config, source))
+    Ok((config, source, bytes))
 }
 
 /// Catches what would otherwise surface as an opaque DNS failure minutes later.

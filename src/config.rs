@@ -64,7 +64,7 @@ pub struct ConfigFile {
     pub required_object_mode: Option<SseMode>,
     /// OBJ-007's age limit as a duration (`"8d"`, `"36h"`); `--max-age` overrides it.
     pub max_object_data_age: Option<String>,
-    /// `[[waiver]]` tables as written; [`ConfigFile::load`] validates them into `waivers`.
+    /// `[[waiver]]` tables as written; [`ConfigFile::read`] validates them into `waivers`.
     #[serde(default, rename = "waiver")]
     waiver_tables: Vec<WaiverTable>,
     /// The waivers, validated.
@@ -116,23 +116,20 @@ impl<'de> Deserialize<'de> for Expiry {
 }
 
 impl ConfigFile {
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        Ok(Self::load_hashed(path)?.0)
-    }
-
-    /// [`ConfigFile::load`], and the SHA-256 of the bytes it parsed, which the report
-    /// records: read once, so the hash is of exactly what was judged with.
-    pub fn load_hashed(path: &Path) -> anyhow::Result<(Self, String)> {
+    /// The config file at `path`, and the bytes it was parsed from: read once, so the
+    /// report's SHA-256 of the file and the copy in an evidence bundle are of exactly what
+    /// was judged with.
+    pub fn read(path: &Path) -> anyhow::Result<(Self, Vec<u8>)> {
         let bytes = std::fs::read(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        let sha256 = crate::provenance::sha256_hex(&bytes);
-        let text = String::from_utf8(bytes).map_err(|_| {
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
             anyhow::anyhow!(
                 "cannot read config file {}: stream did not contain valid UTF-8",
                 path.display()
             )
         })?;
-        Self::parse(&text, &path.display().to_string()).map(|config| (config, sha256))
+        let config = Self::parse(text, &path.display().to_string())?;
+        Ok((config, bytes))
     }
 
     /// The file's `text`; errors name the file as `name` and say where: one line each.
