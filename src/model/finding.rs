@@ -131,3 +131,23 @@ pub struct AppliedWaiver {
     /// scan started.
     pub expires: String,
 }
+
+#[cfg(test)]
+impl Finding {
+    /// A finding of `rule` on `bucket`, for unit tests: high severity, the bucket's `aws`
+    /// ARN, nothing else said. Tests override the fields they are about.
+    pub(crate) fn on_bucket(rule: &str, bucket: &str, status: Status) -> Finding {
+        Finding {
+            rule: rule.parse().expect("a rule id of the catalogue"),
+            status,
+            severity: Severity::High,
+            resource: format!("arn:aws:s3:::{bucket}"),
+            bucket: Some(bucket.into()),
+            message: String::new(),
+            evidence: serde_json::Value::Null,
+            remediation: String::new(),
+            frameworks: Vec::new(),
+            waiver: None,
+        }
+    }
+}

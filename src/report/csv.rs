@@ -73,21 +73,16 @@ impl Render for CsvRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Finding, Severity, Status};
+    use crate::model::{Finding, Status};
     use crate::report::escape::{is_hidden, terminal};
 
     fn finding(bucket: &str, message: &str, remediation: &str) -> Finding {
         Finding {
-            rule: crate::model::RuleId::Enc001,
-            status: Status::Fail,
-            severity: Severity::High,
-            resource: format!("arn:aws:s3:::{bucket}"),
-            bucket: Some(bucket.into()),
             message: message.into(),
             evidence: serde_json::json!({"bucket": bucket, "reason": "\u{9b}\u{202e}"}),
             remediation: remediation.into(),
             frameworks: vec!["+frame".into()],
-            waiver: None,
+            ..Finding::on_bucket("ENC-001", bucket, Status::Fail)
         }
     }
 

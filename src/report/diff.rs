@@ -474,16 +474,8 @@ mod tests {
 
     fn finding(bucket: &str, rule: &str, status: Status) -> Finding {
         Finding {
-            rule: rule.parse().unwrap(),
-            status,
-            severity: Severity::High,
-            resource: format!("arn:aws:s3:::{bucket}"),
-            bucket: Some(bucket.into()),
             message: format!("{rule} {}", status.as_str()),
-            evidence: serde_json::Value::Null,
-            remediation: String::new(),
-            frameworks: Vec::new(),
-            waiver: None,
+            ..Finding::on_bucket(rule, bucket, status)
         }
     }
 

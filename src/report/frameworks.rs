@@ -560,21 +560,10 @@ fn fitted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Finding, Severity};
+    use crate::model::Finding;
 
     fn finding(rule: &str, status: Status) -> Finding {
-        Finding {
-            rule: rule.parse().unwrap(),
-            status,
-            severity: Severity::High,
-            resource: "arn:aws:s3:::b".into(),
-            bucket: Some("b".into()),
-            message: String::new(),
-            evidence: Value::Null,
-            remediation: String::new(),
-            frameworks: Vec::new(),
-            waiver: None,
-        }
+        Finding::on_bucket(rule, "b", status)
     }
 
     fn status_of(c: &Coverage, id: &str) -> CoverageStatus {

@@ -1067,16 +1067,12 @@ mod tests {
 
     fn finding(rule: &str, status: Status, severity: Severity, bucket: &str) -> Finding {
         Finding {
-            rule: rule.parse().unwrap(),
-            status,
             severity,
-            resource: format!("arn:aws:s3:::{bucket}"),
-            bucket: Some(bucket.into()),
             message: format!("message about {bucket}"),
             evidence: serde_json::json!({"bucket": bucket}),
             remediation: "Apply this:\n{\n  \"Effect\": \"Deny\"\n}".into(),
             frameworks: vec!["PCI DSS v4.0 3.5.1".into(), "NIST SP 800-53 SC-28".into()],
-            waiver: None,
+            ..Finding::on_bucket(rule, bucket, status)
         }
     }
 

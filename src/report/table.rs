@@ -749,16 +749,10 @@ mod tests {
 
     fn finding(bucket: &str, rule: &str, status: Status, severity: Severity) -> Finding {
         Finding {
-            rule: rule.parse().unwrap(),
-            status,
             severity,
-            resource: format!("arn:aws:s3:::{bucket}"),
-            bucket: Some(bucket.into()),
             message: format!("{rule} says {}", status.as_str()),
-            evidence: serde_json::Value::Null,
             remediation: format!("Fix {rule} like this:\n{{\n  \"Effect\": \"Deny\"\n}}"),
-            frameworks: Vec::new(),
-            waiver: None,
+            ..Finding::on_bucket(rule, bucket, status)
         }
     }
 

@@ -238,22 +238,10 @@ pub fn apply(findings: &mut [Finding], waivers: &[Waiver], as_of: Date) -> Vec<W
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Severity;
     use time::macros::date;
 
     fn finding(rule: &str, bucket: &str, status: Status) -> Finding {
-        Finding {
-            rule: rule.parse().unwrap(),
-            status,
-            severity: Severity::High,
-            resource: format!("arn:aws:s3:::{bucket}"),
-            bucket: Some(bucket.into()),
-            message: String::new(),
-            evidence: serde_json::Value::Null,
-            remediation: String::new(),
-            frameworks: Vec::new(),
-            waiver: None,
-        }
+        Finding::on_bucket(rule, bucket, status)
     }
 
     fn waiver(rule: &str, resource: &str, expires: Date) -> Waiver {
