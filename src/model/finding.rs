@@ -132,6 +132,19 @@ pub struct AppliedWaiver {
     pub expires: String,
 }
 
+impl Finding {
+    /// Whether this is a `not_applicable` that stands for data the scan's source does not
+    /// carry rather than for nothing to judge: OBJ-003/004 on objects counted from an S3
+    /// Inventory, which records no KMS key (evidence `kms_objects_unjudged`). Nothing that
+    /// rests on such a finding may read as a pass.
+    pub fn leaves_unjudged(&self) -> bool {
+        self.status == Status::NotApplicable
+            && self.evidence["kms_objects_unjudged"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+    }
+}
+
 #[cfg(test)]
 impl Finding {
     /// A finding of `rule` on `bucket`, for unit tests: high severity, the bucket's `aws`

@@ -37,6 +37,10 @@ pub enum CoverageStatus {
     /// Every finding seen passes, but the scan did not cover everything (the report's
     /// gaps): what was not read could fail, so this is not a pass.
     Incomplete,
+    /// Every finding seen passes, but some rested on objects whose KMS keys the data did
+    /// not record (counted from an S3 Inventory): those keys could fail, so this is not a
+    /// pass.
+    KeysNotRecorded,
     /// The report holds no pass, fail or error finding of any mapped rule.
     NotAssessed,
     /// No report given: the requirement has rules.
@@ -53,6 +57,7 @@ impl CoverageStatus {
             CoverageStatus::FailWaived => "fail (waived)",
             CoverageStatus::Pass => "pass",
             CoverageStatus::Incomplete => "pass so far (scan incomplete)",
+            CoverageStatus::KeysNotRecorded => "pass so far (object keys not recorded)",
             CoverageStatus::NotAssessed => "not assessed",
             CoverageStatus::Mapped => "mapped",
             CoverageStatus::OutOfScope => "out of scope",
@@ -70,6 +75,10 @@ pub struct Counts {
     pub error: usize,
     pub pass: usize,
     pub not_applicable: usize,
+    /// Of the n/a findings, those that left objects unjudged (S3 Inventory records no
+    /// KMS key): the requirement cannot pass on them. Absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unjudged: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -159,7 +168,10 @@ pub fn coverage(catalogue: &Catalogue, report: Option<&Report>) -> Coverage {
                 }
                 Status::Error => c.error += 1,
                 Status::Pass => c.pass += 1,
-                Status::NotApplicable => c.not_applicable += 1,
+                Status::NotApplicable => {
+                    c.not_applicable += 1;
+                    c.unjudged += usize::from(f.leaves_unjudged());
+                }
             }
         }
         by_rule
@@ -195,6 +207,7 @@ pub fn coverage(catalogue: &Catalogue, report: Option<&Report>) -> Coverage {
                             error: a.error + c.error,
                             pass: a.pass + c.pass,
                             not_applicable: a.not_applicable + c.not_applicable,
+                            unjudged: a.unjudged + c.unjudged,
                         });
                 if total.fail > total.waived {
                     CoverageStatus::Fail
@@ -204,6 +217,8 @@ pub fn coverage(catalogue: &Catalogue, report: Option<&Report>) -> Coverage {
                     CoverageStatus::FailWaived
                 } else if total.pass > 0 && !complete {
                     CoverageStatus::Incomplete
+                } else if total.pass > 0 && total.unjudged > 0 {
+                    CoverageStatus::KeysNotRecorded
                 } else if total.pass > 0 {
                     CoverageStatus::Pass
                 } else {
@@ -339,6 +354,7 @@ pub fn coverage_table(coverage: &Coverage, width: Option<u16>, color: bool) -> S
             "ERROR",
             CoverageStatus::FailWaived.text(),
             CoverageStatus::Incomplete.text(),
+            CoverageStatus::KeysNotRecorded.text(),
             "pass",
             "not assessed",
             "out of scope",
@@ -591,6 +607,34 @@ mod tests {
         assert_eq!(status_of(&c, "4.2.1.1"), CoverageStatus::OutOfScope);
         let without = coverage(pci, None);
         assert_eq!(status_of(&without, "4.2.1"), CoverageStatus::Mapped);
+    }
+
+    /// Objects counted from an S3 Inventory carry no KMS key: OBJ-004 is n/a for them,
+    /// not judged. A requirement that rests on it (3.7.5, with KMS-001 passing) must not
+    /// read "pass": the keys of those objects were never seen.
+    #[test]
+    fn objects_whose_keys_were_not_recorded_pass_no_requirement() {
+        let pci = frameworks::lookup("pci-dss-4.0.1").unwrap();
+        let unjudged = Finding {
+            evidence: serde_json::json!({"kms_objects_unjudged": 3, "manifest": "m.json"}),
+            ..finding("OBJ-004", Status::NotApplicable)
+        };
+        let report = Report::for_document(
+            None,
+            vec![finding("KMS-001", Status::Pass), unjudged.clone()],
+        );
+        let c = coverage(pci, Some(&report));
+        assert_eq!(status_of(&c, "3.7.5"), CoverageStatus::KeysNotRecorded);
+        // An n/a with nothing left unjudged (no KMS objects at all) is still a pass.
+        let none_left = Finding {
+            evidence: serde_json::json!({"kms_objects_unjudged": 0, "manifest": "m.json"}),
+            ..unjudged
+        };
+        let report = Report::for_document(None, vec![finding("KMS-001", Status::Pass), none_left]);
+        assert_eq!(
+            status_of(&coverage(pci, Some(&report)), "3.7.5"),
+            CoverageStatus::Pass
+        );
     }
 
     /// A scan that did not cover everything (e.g. a listing cut short) cannot make a
