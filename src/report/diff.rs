@@ -196,11 +196,13 @@ pub fn diff(
             None if was => findings.not_covered.push(change),
             None => {}
             Some(s) if was => {
-                // n/a because NEW did not read objects OLD had read is not a fix.
+                // n/a because NEW did not read objects OLD had read, or read them from a
+                // source that does not record what the rule judges, is not a fix.
                 let unread = s == Status::NotApplicable
-                    && change.bucket.as_deref().is_some_and(|b| {
-                        old_objects.get(b) == Some(&true) && new_objects.get(b) != Some(&true)
-                    });
+                    && (n.is_some_and(|f| f.leaves_unjudged())
+                        || change.bucket.as_deref().is_some_and(|b| {
+                            old_objects.get(b) == Some(&true) && new_objects.get(b) != Some(&true)
+                        }));
                 if unread {
                     findings.not_covered.push(change);
                 } else {
@@ -586,6 +588,30 @@ mod tests {
         assert_eq!(d.buckets_removed, ["gone"]);
         assert!(d.regressed);
         assert!(d.reasons[0].contains("1 new failing"), "{:?}", d.reasons);
+    }
+
+    /// OLD HEAD-scanned the bucket and OBJ-004 failed; NEW counted its objects from an S3
+    /// Inventory, which records no KMS key, so OBJ-004 is n/a with objects unjudged. NEW
+    /// did read the objects, but not their keys: that is not a fix.
+    #[test]
+    fn keys_an_inventory_did_not_record_are_not_covered_never_resolved() {
+        let old = report(
+            vec![bucket("b", Some(counts(0, 3)))],
+            vec![],
+            vec![finding("b", "OBJ-004", Status::Fail)],
+        );
+        let unjudged = Finding {
+            evidence: serde_json::json!({"kms_objects_unjudged": 3, "manifest": "m.json"}),
+            ..finding("b", "OBJ-004", Status::NotApplicable)
+        };
+        let new = report(
+            vec![bucket("b", Some(counts(0, 3)))],
+            vec![],
+            vec![unjudged],
+        );
+        let d = run(&old, &new);
+        assert_eq!(ids(&d.findings.not_covered), [("OBJ-004", "b")]);
+        assert!(d.findings.resolved.is_empty(), "{:?}", d.findings.resolved);
     }
 
     #[test]
