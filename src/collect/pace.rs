@@ -9,12 +9,22 @@
 //! an object on, so a throttled prefix's lister waits while the others keep the pipeline
 //! full, instead of the pipeline filling up with objects of the one slow prefix.
 //!
-//! The window follows AIMD, as TCP and the SDK's adaptive retry mode do: a 503 halves it
-//! (to half of what was outstanding, at least 1), each success grows it by `1 / window`
-//! (one more per window's worth of successes). Only one halving per round: a throttled
-//! attempt that started before the last halving saw the old window and is not counted
-//! again, which needs no clock. `--max-rps` is a token bucket over every listing page and
-//! HEAD attempt of the scan; its clock is a parameter, so it is tested without sleeping.
+//! The window follows AIMD, as TCP does: a 503 halves it (to half of what was outstanding,
+//! at least 1), each success grows it by `1 / window` (one more per window's worth of
+//! successes). Only one halving per round: a throttled attempt that started before the
+//! last halving saw the old window and is not counted again, which needs no clock.
+//!
+//! A window bounds how many objects are outstanding, not how fast they are sent: HEADs
+//! that finish together (a scheduler stall, a burst of fast answers) are sent again
+//! together, and S3 counts requests per second. So from a prefix's first 503 on, its
+//! attempts also go through a token bucket whose rate follows CUBIC, as the AWS SDKs'
+//! adaptive retry mode paces a client ([`RateControl`]): cut to 70 % of the rate the prefix
+//! was being sent at, then regrowing along a cubic curve that flattens out at that rate
+//! and probes above it only slowly, so a prefix near S3's limit is throttled about once
+//! every several seconds rather than once per round.
+//!
+//! `--max-rps` is a token bucket over every listing page and HEAD attempt of the scan.
+//! Every clock here is a parameter, so all of it is tested without sleeping.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -90,8 +100,12 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A tenth of a second's worth of burst, at least one request.
     pub fn new(rate: u32, now: Instant) -> Self {
-        let rate = f64::from(rate.max(1));
-        let burst = (rate / 10.0).max(1.0);
+        Self::with_burst(f64::from(rate.max(1)), 0.1, now)
+    }
+
+    /// `burst_secs` worth of `rate` may go at once (at least one request).
+    fn with_burst(rate: f64, burst_secs: f64, now: Instant) -> Self {
+        let burst = (rate * burst_secs).max(1.0);
         TokenBucket {
             rate,
             burst,
@@ -100,11 +114,24 @@ impl TokenBucket {
         }
     }
 
-    /// Takes a token at `now`: how long the caller must wait before sending.
-    pub fn reserve(&mut self, now: Instant) -> Duration {
+    /// Changes the rate from `now` on (what accrued until now accrued at the old rate);
+    /// the burst stays the same share of a second.
+    fn set_rate(&mut self, rate: f64, burst_secs: f64, now: Instant) {
+        self.refill(now);
+        self.rate = rate.max(MIN_RATE);
+        self.burst = (self.rate * burst_secs).max(1.0);
+        self.tokens = self.tokens.min(self.burst);
+    }
+
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.at = self.at.max(now);
+    }
+
+    /// Takes a token at `now`: how long the caller must wait before sending.
+    pub fn reserve(&mut self, now: Instant) -> Duration {
+        self.refill(now);
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
@@ -114,8 +141,126 @@ impl TokenBucket {
     }
 }
 
+/// The slowest a throttled prefix is paced (requests per second), the SDKs' floor.
+const MIN_RATE: f64 = 0.5;
+/// CUBIC's multiplicative decrease: a 503 cuts the rate to this share of what was sent.
+const BETA: f64 = 0.7;
+/// Seconds after a cut at which the rate is back where it was cut from. The SDKs' curve
+/// (`0.4 (t - K)^3` requests/s) is made for one client's few requests a second: a prefix
+/// cut from S3's 5,500/s would take 16 s to come back. Here the curve is scaled to the
+/// rate it was cut from, so every prefix comes back in the same time, whatever its rate.
+const RECOVERY_SECS: f64 = 2.0;
+/// How much of a second's worth of a paced prefix's rate may go at once: S3 counts its
+/// rate over short intervals, so paced sends are kept evenly spaced.
+const PREFIX_BURST_SECS: f64 = 0.02;
+/// The send rate is measured over the last `SLOTS` slots of `SLOT` each.
+const SLOT: Duration = Duration::from_millis(20);
+const SLOTS: u64 = 10;
+
+/// How fast one prefix's attempts are sent: measured always, paced from its first 503 on.
+#[derive(Debug, Clone)]
+pub struct RateControl {
+    /// Attempts sent per slot, a ring indexed by slot number modulo `SLOTS`.
+    sent: [u32; SLOTS as usize],
+    /// The slot of the last send (slots count `SLOT`s since `origin`).
+    slot: u64,
+    origin: Instant,
+    /// When the sends now in the ring began, if the ring was empty before them: the rate of
+    /// a burst after a pause is its own, not averaged with the pause.
+    active_since: Instant,
+    /// `None` until the first 503: a prefix S3 never throttled is not paced.
+    bucket: Option<TokenBucket>,
+    /// The rate the last cut was made from, and when.
+    cut_from: f64,
+    cut_at: Instant,
+}
+
+impl RateControl {
+    pub fn new(now: Instant) -> Self {
+        RateControl {
+            sent: [0; SLOTS as usize],
+            slot: 0,
+            origin: now,
+            active_since: now,
+            bucket: None,
+            cut_from: 0.0,
+            cut_at: now,
+        }
+    }
+
+    /// Moves the ring to `now`'s slot, clearing the slots skipped over.
+    fn advance(&mut self, now: Instant) {
+        let slot = (now.saturating_duration_since(self.origin).as_nanos() / SLOT.as_nanos())
+            .try_into()
+            .unwrap_or(u64::MAX);
+        if slot <= self.slot {
+            return;
+        }
+        for s in (self.slot + 1)..=slot.min(self.slot + SLOTS) {
+            self.sent[(s % SLOTS) as usize] = 0;
+        }
+        self.slot = slot;
+    }
+
+    /// Attempts per second sent over the measured interval: the ring's span, or since the
+    /// sends in it began when that is later (never less than one slot).
+    pub fn measured(&mut self, now: Instant) -> f64 {
+        self.advance(now);
+        let total: u32 = self.sent.iter().sum();
+        let ring_start = self.origin + SLOT * (self.slot.saturating_sub(SLOTS - 1) as u32);
+        let span = now
+            .saturating_duration_since(ring_start.max(self.active_since))
+            .max(SLOT);
+        f64::from(total) / span.as_secs_f64()
+    }
+
+    /// The paced rate at `now`, if the prefix is paced: the cubic curve through 70 % of
+    /// `cut_from` at the cut, `cut_from` after [`RECOVERY_SECS`], and above it after that.
+    pub fn rate(&self, now: Instant) -> Option<f64> {
+        self.bucket.as_ref()?;
+        let t = now.saturating_duration_since(self.cut_at).as_secs_f64() - RECOVERY_SECS;
+        let scale = (1.0 - BETA) / RECOVERY_SECS.powi(3);
+        Some((self.cut_from * (1.0 + scale * t.powi(3))).max(MIN_RATE))
+    }
+
+    /// Counts an attempt about to be sent at `now`: how long it must wait first.
+    pub fn send(&mut self, now: Instant) -> Duration {
+        self.advance(now);
+        if self.sent.iter().all(|&n| n == 0) {
+            self.active_since = now;
+        }
+        self.sent[(self.slot % SLOTS) as usize] += 1;
+        let rate = self.rate(now);
+        match (&mut self.bucket, rate) {
+            (Some(bucket), Some(rate)) => {
+                bucket.set_rate(rate, PREFIX_BURST_SECS, now);
+                bucket.reserve(now)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// S3 throttled the prefix at `now` (once per round): cut to 70 % of the rate it was
+    /// being sent at (or paced at, if that was lower).
+    pub fn throttled(&mut self, now: Instant) {
+        let measured = self.measured(now);
+        let from = self
+            .rate(now)
+            .map_or(measured, |r| r.min(measured))
+            .max(MIN_RATE);
+        self.cut_from = from;
+        self.cut_at = now;
+        let rate = from * BETA;
+        match &mut self.bucket {
+            Some(bucket) => bucket.set_rate(rate, PREFIX_BURST_SECS, now),
+            None => self.bucket = Some(TokenBucket::with_burst(rate, PREFIX_BURST_SECS, now)),
+        }
+    }
+}
+
 struct GateState {
     aimd: Aimd,
+    rate: RateControl,
     outstanding: usize,
 }
 
@@ -157,9 +302,11 @@ impl PrefixGate {
         if throttled {
             let outstanding = s.outstanding;
             if s.aimd.throttled(started, outstanding) {
+                s.rate.throttled(Instant::now());
                 tracing::debug!(
                     window = s.aimd.limit(),
-                    "503 SlowDown: prefix window halved"
+                    rate = s.rate.rate(Instant::now()),
+                    "503 SlowDown: prefix window halved and rate cut"
                 );
             }
         } else {
@@ -230,6 +377,7 @@ impl Pacer {
         let gate = Arc::new(PrefixGate {
             state: Mutex::new(GateState {
                 aimd: Aimd::new(self.max_window),
+                rate: RateControl::new(Instant::now()),
                 outstanding: 0,
             }),
             room: Notify::new(),
@@ -273,10 +421,16 @@ pub struct Attempts<'a> {
 }
 
 impl Attempts<'_> {
-    /// Before an attempt: waits for the rate cap; returns the window's epoch.
+    /// Before an attempt: waits for the rate cap and the prefix's pace; returns the
+    /// window's epoch.
     pub async fn before(&self) -> u64 {
         self.pacer.request().await;
-        self.gate.map_or(0, PrefixGate::epoch)
+        let Some(gate) = self.gate else { return 0 };
+        let wait = gate.lock().rate.send(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        gate.epoch()
     }
 
     /// After an attempt that started at `epoch`.
@@ -376,5 +530,70 @@ mod tests {
         // A throttled attempt halves what was outstanding (2 -> 1).
         a.observe(a.epoch(), true);
         assert_eq!(a.lock().aimd.limit(), 1);
+    }
+
+    #[test]
+    fn an_unthrottled_prefix_is_measured_but_not_paced() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0);
+        // 1,000 sends over 200 ms: 5,000/s, none of them held back.
+        for i in 0..1_000u32 {
+            assert_eq!(
+                r.send(t0 + Duration::from_micros(200 * u64::from(i))),
+                Duration::ZERO
+            );
+        }
+        let m = r.measured(t0 + Duration::from_millis(200));
+        assert!((4_900.0..=5_100.0).contains(&m), "{m}");
+        assert_eq!(r.rate(t0), None);
+        // A burst after a long pause is measured as the burst, not averaged with the pause.
+        let later = t0 + Duration::from_secs(30);
+        for _ in 0..16 {
+            r.send(later);
+        }
+        let m = r.measured(later + Duration::from_millis(20));
+        assert!((790.0..=810.0).contains(&m), "{m}");
+    }
+
+    #[test]
+    fn a_503_cuts_the_rate_to_70_percent_and_it_comes_back_along_a_cubic() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0);
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // 1,000/s for 200 ms, then S3 says SlowDown.
+        for i in 0..200 {
+            r.send(ms(i));
+        }
+        r.throttled(ms(200));
+        let rate = |r: &RateControl, at| r.rate(at).unwrap();
+        assert!(
+            (690.0..=710.0).contains(&rate(&r, ms(200))),
+            "{}",
+            rate(&r, ms(200))
+        );
+        // Flat near the old rate, back to it after RECOVERY_SECS, then probing above it.
+        let back = rate(&r, ms(2_200));
+        assert!((995.0..=1_005.0).contains(&back), "{back}");
+        assert!(rate(&r, ms(1_200)) < back && rate(&r, ms(1_200)) > 900.0);
+        assert!(rate(&r, ms(4_200)) > 1_250.0);
+        // Paced: sends at one instant are spaced 1/700 s apart after a 20 ms burst.
+        let waits: Vec<Duration> = (0..30).map(|_| r.send(ms(200))).collect();
+        let burst = waits.iter().filter(|w| w.is_zero()).count();
+        assert!((10..=15).contains(&burst), "{burst} sent at once");
+        let step = waits[29] - waits[28];
+        assert!((1_400..=1_460).contains(&step.as_micros()), "{step:?}");
+        // A second cut is made from the paced rate, not from a higher measured burst.
+        for _ in 0..1_000 {
+            r.send(ms(290));
+        }
+        let paced = rate(&r, ms(300));
+        r.throttled(ms(300));
+        let cut = rate(&r, ms(300));
+        assert!((cut - paced * BETA).abs() < 1.0, "{cut} vs {paced}");
+        // Never below the floor.
+        for i in 0..100 {
+            r.throttled(ms(400 + i));
+        }
+        assert!(rate(&r, ms(500)) >= MIN_RATE);
     }
 }
