@@ -236,6 +236,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.no_objects && !args.inventories.is_empty() {
         anyhow::bail!("--inventory counts objects: drop --no-objects");
     }
+    let objects_from = objects_from(args.objects_from, args.no_objects, &args.inventories)?;
     distinct_paths(
         &[
             report_destination(&args.output),
@@ -276,6 +277,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         timeout: args.timeout,
         command_line: crate::provenance::command_line(),
         inventories: args.inventories,
+        objects_from,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -287,6 +289,34 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     let judged = (&rule_config, config_source);
     let written = scan_and_write(&settings, &outputs, evidence, judged, ui, &interrupt);
     interrupt.settle(written)
+}
+
+/// `--objects-from`, checked against the flags it could contradict.
+fn objects_from(
+    asked: crate::cli::ObjectsFrom,
+    no_objects: bool,
+    inventories: &[String],
+) -> anyhow::Result<collect::inventory::ObjectsFrom> {
+    use collect::inventory::ObjectsFrom as Source;
+    let from = match asked {
+        crate::cli::ObjectsFrom::Auto => return Ok(Source::Auto),
+        crate::cli::ObjectsFrom::Head => Source::Head,
+        crate::cli::ObjectsFrom::Inventory => Source::Inventory,
+    };
+    if no_objects {
+        anyhow::bail!(
+            "--objects-from says where objects are read from, --no-objects not to read them: drop one"
+        );
+    }
+    match from {
+        Source::Head if !inventories.is_empty() => anyhow::bail!(
+            "--objects-from head HEADs every bucket's objects, --inventory counts a bucket's from its S3 Inventory: they contradict, drop one"
+        ),
+        Source::Inventory if inventories.is_empty() => anyhow::bail!(
+            "--objects-from inventory needs at least one --inventory MANIFEST (without one no object would be read: --no-objects says that)"
+        ),
+        _ => Ok(from),
+    }
 }
 
 /// Where a scan writes.

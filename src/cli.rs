@@ -234,6 +234,16 @@ pub struct ScanArgs {
     #[arg(long = "inventory", value_name = "MANIFEST", help_heading = "Objects")]
     pub inventories: Vec<String>,
 
+    /// Where object counts come from. `auto`: a bucket's S3 Inventory where --inventory
+    /// names one, a listing and a HEAD per object for every other bucket. `head`: HEADs
+    /// for every bucket (refuses --inventory, which says the opposite). `inventory`: S3
+    /// Inventory only, for an audit that must not send a request per object: the objects
+    /// of a bucket no --inventory names are not read, and the report says so (its OBJ
+    /// rules are errors, the scan incomplete: exit 3); leave such buckets out with
+    /// --bucket/--exclude
+    #[arg(long, value_enum, value_name = "SOURCE", default_value_t = ObjectsFrom::Auto, help_heading = "Objects")]
+    pub objects_from: ObjectsFrom,
+
     /// HEAD requests in flight at once, across all buckets (S3 serves 5,500 GET/HEAD per second per prefix)
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Performance")]
     pub concurrency: u16,
@@ -580,6 +590,14 @@ pub struct CoverageArgs {
     /// statuses from
     #[arg(value_name = "REPORT")]
     pub report: Option<PathBuf>,
+}
+
+/// `scan --objects-from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectsFrom {
+    Auto,
+    Head,
+    Inventory,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -486,6 +486,35 @@ fn usage_errors_exit_2_and_help_teaches() {
 }
 
 #[test]
+fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
+    // Nothing listens on port 1: a request would fail differently.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--objects-from", "head", "--inventory", "m/manifest.json"],
+            "--objects-from head HEADs every bucket's objects, --inventory counts",
+        ),
+        (
+            &["--objects-from", "inventory"],
+            "--objects-from inventory needs at least one --inventory",
+        ),
+        (
+            &["--objects-from", "inventory", "--no-objects"],
+            "--no-objects not to read them",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = scan_at("http://127.0.0.1:1").args(*args).output().unwrap();
+        assert_usage_error(&out, needle);
+    }
+    let help = s3audit().args(["scan", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--objects-from <SOURCE>") && text.contains("refuses --inventory"),
+        "{text}"
+    );
+}
+
+#[test]
 fn completions_and_man_pages_come_from_the_cli_definitions() {
     let run = |args: &[&str]| {
         let out = s3audit().args(args).output().unwrap();

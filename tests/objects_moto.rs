@@ -787,6 +787,102 @@ async fn inventories_in_csv_and_parquet_count_like_heads() {
     );
 }
 
+/// Requests that list or HEAD the objects of `bucket` (path-style, as moto is addressed).
+fn object_reads_of(moto: &Moto, bucket: &str) -> Vec<String> {
+    moto.requests()
+        .into_iter()
+        .filter(|r| {
+            r.contains(&format!("/{bucket}"))
+                && (r.starts_with("HEAD") || r.contains("list-type") || r.contains("versions"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_from_chooses_inventory_heads_or_both_and_says_what_was_not_read() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    for b in ["inv-csv", "live"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    put_all(&s3, "live", vec![("a".into(), None)]).await;
+    let root = tempfile::tempdir().unwrap();
+    let manifest = inv::local_csv(root.path(), "inv-csv", inv::now_ms() - 3600 * 1000);
+    let manifest = manifest.to_str().unwrap();
+
+    // inventory: the bucket without one is not read at all, and nothing about its objects
+    // passes: every OBJ rule is an error naming why, and the scan is incomplete.
+    let (code, report, out) = scan_json(
+        &moto.endpoint,
+        &["--objects-from", "inventory", "--inventory", manifest],
+    );
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_inventory_counts(&report, "inv-csv", 2);
+    assert_eq!(
+        counts(&report, "live", "object_source")["kind"],
+        "not_read",
+        "{report}"
+    );
+    for rule in [
+        "OBJ-001", "OBJ-002", "OBJ-003", "OBJ-004", "OBJ-005", "OBJ-006", "OBJ-007",
+    ] {
+        let f = finding(&report, "live", rule);
+        assert_eq!(f["status"], "error", "{f}");
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("objects not read: --objects-from inventory"),
+            "{f}"
+        );
+    }
+    assert_eq!(report["scan"]["complete"], false);
+    let gaps = report["scan"]["gaps"].to_string();
+    assert!(gaps.contains("bucket live: objects not read"), "{gaps}");
+    assert_eq!(report["scan"]["scope"]["object_source"], "inventory");
+    assert!(object_reads_of(&moto, "live").is_empty());
+    // The bucket's settings are still read live.
+    assert_ne!(status_of(&report, "live", "ENC-001"), "error");
+
+    // Judged by OBJ-006 alone (no failure to decide the code): incomplete, exit 3, never 0.
+    let (code, _, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--objects-from",
+            "inventory",
+            "--inventory",
+            manifest,
+            "--bucket",
+            "inv-csv",
+            "--bucket",
+            "live",
+            "--rule",
+            "OBJ-006",
+        ],
+    );
+    assert_eq!(code, 3);
+
+    // head: every bucket is HEADed (the inventory bucket holds no object in moto).
+    let (code, report, out) = scan_json(&moto.endpoint, &["--objects-from", "head"]);
+    // Bucket rules fail on moto's buckets (no TLS-only policy): 1, not 3.
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out.stderr));
+    for (bucket, total) in [("inv-csv", 0), ("live", 1)] {
+        assert_eq!(counts(&report, bucket, "object_source")["kind"], "head");
+        assert_eq!(counts(&report, bucket, "objects")["total"], total);
+    }
+    assert_eq!(report["scan"]["scope"]["object_source"], "head");
+    assert_eq!(report["scan"]["complete"], true);
+
+    // auto (the default): the inventory where given, HEADs for the rest.
+    let (_, report, _) = scan_json(&moto.endpoint, &["--inventory", manifest]);
+    assert_eq!(report["scan"]["scope"]["object_source"], "mixed");
+    assert_eq!(
+        counts(&report, "inv-csv", "object_source")["kind"],
+        "inventory"
+    );
+    assert_eq!(counts(&report, "live", "object_source")["kind"], "head");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_inventory_in_s3_is_read_through_the_sdk() {
     let moto = Moto::start();

@@ -28,8 +28,8 @@ use errors::CallFailure;
 pub use objects::ObjectScanSettings;
 
 use crate::model::{
-    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, SNAPSHOT_VERSION, ScanInfo,
-    ScanObjectSource, ScanScope, bucket_regions,
+    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, ObjectSummary,
+    SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, bucket_regions,
 };
 
 /// What to scan, validated by the CLI layer.
@@ -53,6 +53,8 @@ pub struct ScanSettings {
     /// `--inventory`: manifests whose source buckets' objects are counted from S3 Inventory
     /// instead of HEADs (see [`inventory`]).
     pub inventories: Vec<String>,
+    /// `--objects-from`: whether buckets without an inventory are HEADed or left unread.
+    pub objects_from: inventory::ObjectsFrom,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -193,7 +195,13 @@ pub async fn scan(
                     .map(|n| n.saturating_mul(heads.len() as u64)),
             ),
         };
-        scanner.scan_buckets(&mut heads).await;
+        if settings.objects_from == inventory::ObjectsFrom::Inventory {
+            for bucket in &mut heads {
+                bucket.objects = Some(ObjectSummary::not_read(inventory::NOT_IN_ANY_INVENTORY));
+            }
+        } else {
+            scanner.scan_buckets(&mut heads).await;
+        }
         counted.extend(order.into_iter().zip(heads));
         counted.sort_by_key(|(i, _)| *i);
         snapshots = counted.into_iter().map(|(_, b)| b).collect();
@@ -327,20 +335,21 @@ async fn resolve_default_keys(
 
 /// How the scan read objects, across its buckets: from S3 Inventory reports for the buckets
 /// that have one (`--inventory`), HEADs for the rest, or not at all (`--no-objects`).
+/// Buckets whose objects were deliberately not read (`--objects-from inventory`) count as
+/// neither: they are gaps of their own.
 fn scan_object_source(objects: bool, buckets: &[BucketSnapshot]) -> ScanObjectSource {
-    let from_inventory = buckets
-        .iter()
-        .filter(|b| {
-            b.objects
-                .as_ref()
-                .and_then(|o| o.source.as_ref())
-                .is_some_and(ObjectSource::is_inventory)
-        })
-        .count();
-    match (objects, from_inventory) {
-        (_, 0) if !objects => ScanObjectSource::None,
-        (_, 0) => ScanObjectSource::Head,
-        (_, n) if n == buckets.len() => ScanObjectSource::Inventory,
+    let (mut from_inventory, mut headed) = (0, 0);
+    for b in buckets.iter().filter_map(|b| b.objects.as_ref()) {
+        match &b.source {
+            Some(ObjectSource::Inventory { .. }) => from_inventory += 1,
+            Some(ObjectSource::NotRead { .. }) => {}
+            Some(ObjectSource::Head) | None => headed += 1,
+        }
+    }
+    match (from_inventory, headed) {
+        _ if !objects => ScanObjectSource::None,
+        (0, _) => ScanObjectSource::Head,
+        (_, 0) => ScanObjectSource::Inventory,
         _ => ScanObjectSource::Mixed,
     }
 }

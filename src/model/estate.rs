@@ -191,6 +191,9 @@ impl Estate {
                 }
             }
             if let Some(o) = &b.objects {
+                if let Some(reason) = o.not_read_reason() {
+                    gaps.push(format!("bucket {}: objects not read: {reason}", b.name));
+                }
                 if let Some(e) = &o.listing_error {
                     gaps.push(format!("bucket {}: object listing incomplete: {e}", b.name));
                 }

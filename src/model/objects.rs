@@ -229,11 +229,38 @@ pub enum ObjectSource {
         /// How many data files the manifest lists (each checked against its MD5).
         files: usize,
     },
+    /// The objects were deliberately not read (`--objects-from inventory` for a bucket no
+    /// `--inventory` names): nothing is known of them, so every OBJ rule is `error` and
+    /// the scan is incomplete, never a pass by omission.
+    NotRead {
+        /// Why, as the OBJ rules and the report's gaps say it.
+        reason: String,
+    },
 }
 
 impl ObjectSource {
     pub fn is_inventory(&self) -> bool {
         matches!(self, ObjectSource::Inventory { .. })
+    }
+}
+
+impl ObjectSummary {
+    /// The summary of a bucket whose objects were deliberately not read, for `reason`.
+    pub fn not_read(reason: &str) -> Self {
+        ObjectSummary {
+            source: Some(ObjectSource::NotRead {
+                reason: reason.to_string(),
+            }),
+            ..ObjectSummary::default()
+        }
+    }
+
+    /// Why the objects were not read, when they were not ([`ObjectSource::NotRead`]).
+    pub fn not_read_reason(&self) -> Option<&str> {
+        match &self.source {
+            Some(ObjectSource::NotRead { reason }) => Some(reason),
+            _ => None,
+        }
     }
 }
 

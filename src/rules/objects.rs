@@ -39,11 +39,18 @@ pub(super) const RULES: &[Rule] = &[
     },
 ];
 
+/// The bucket's object counts; every OBJ rule is `not_applicable` without any
+/// (`--no-objects`) and `error` when they were deliberately not read (nothing is known).
 fn summary<'a>(ctx: &RuleContext<'a>) -> Result<&'a ObjectSummary, Verdict> {
-    ctx.bucket
+    let s = ctx
+        .bucket
         .objects
         .as_ref()
-        .ok_or_else(|| Verdict::not_applicable("objects were not scanned (--no-objects)"))
+        .ok_or_else(|| Verdict::not_applicable("objects were not scanned (--no-objects)"))?;
+    match s.not_read_reason() {
+        Some(reason) => Err(Verdict::error(format!("objects not read: {reason}"))),
+        None => Ok(s),
+    }
 }
 
 /// Current and noncurrent together: an old version is data at rest like any other.

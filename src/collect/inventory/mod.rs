@@ -88,6 +88,22 @@ pub struct Loaded {
     pub summary: ObjectSummary,
 }
 
+/// Where object counts come from (`--objects-from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ObjectsFrom {
+    /// From a bucket's S3 Inventory when `--inventory` names one, HEADs for the rest.
+    #[default]
+    Auto,
+    /// HEADs for every bucket (no `--inventory` may be given).
+    Head,
+    /// S3 Inventory only: the objects of a bucket without one are not read, which the
+    /// report says (every OBJ rule `error`, the scan incomplete).
+    Inventory,
+}
+
+/// Why a bucket's objects were not read under `--objects-from inventory`.
+pub const NOT_IN_ANY_INVENTORY: &str = "--objects-from inventory, and no --inventory names this bucket (give its manifest, or leave it out with --bucket/--exclude)";
+
 /// What the inventory reader needs from the scan.
 #[derive(Debug, Clone)]
 pub struct InventorySettings {
