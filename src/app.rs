@@ -237,6 +237,9 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         anyhow::bail!("--inventory counts objects: drop --no-objects");
     }
     let objects_from = objects_from(args.objects_from, args.no_objects, &args.inventories)?;
+    if args.offline {
+        offline_inputs(&args.inventories)?;
+    }
     distinct_paths(
         &[
             report_destination(&args.output),
@@ -278,6 +281,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         command_line: crate::provenance::command_line(),
         inventories: args.inventories,
         objects_from,
+        offline: args.offline,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -317,6 +321,21 @@ fn objects_from(
         ),
         _ => Ok(from),
     }
+}
+
+/// `--offline` reads local inventories and nothing else: at least one, none in S3.
+fn offline_inputs(inventories: &[String]) -> anyhow::Result<()> {
+    if inventories.is_empty() {
+        anyhow::bail!(
+            "--offline audits local S3 Inventory reports: give at least one --inventory MANIFEST"
+        );
+    }
+    if let Some(remote) = inventories.iter().find(|i| i.starts_with("s3://")) {
+        anyhow::bail!(
+            "--offline makes no AWS call, so it cannot read --inventory {remote}: copy the inventory with aws s3 sync and give the local manifest.json"
+        );
+    }
+    Ok(())
 }
 
 /// Where a scan writes.

@@ -244,6 +244,15 @@ pub struct ScanArgs {
     #[arg(long, value_enum, value_name = "SOURCE", default_value_t = ObjectsFrom::Auto, help_heading = "Objects")]
     pub objects_from: ObjectsFrom,
 
+    /// Audit local S3 Inventory reports alone, with no AWS call at all (no credentials or
+    /// network needed): the buckets are the --inventory manifests' source buckets (local
+    /// paths only, their files laid out as `aws s3 sync` copies them), their objects are
+    /// counted and judged as usual, and their settings, policies and keys are not read: the
+    /// report says so, those rules are errors (never pass) and the scan is incomplete (exit
+    /// 3 unless something fails)
+    #[arg(long, help_heading = "Objects")]
+    pub offline: bool,
+
     /// HEAD requests in flight at once, across all buckets (S3 serves 5,500 GET/HEAD per second per prefix)
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Performance")]
     pub concurrency: u16,

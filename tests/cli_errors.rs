@@ -501,6 +501,14 @@ fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
             &["--objects-from", "inventory", "--no-objects"],
             "--no-objects not to read them",
         ),
+        (
+            &["--offline"],
+            "--offline audits local S3 Inventory reports: give at least one --inventory",
+        ),
+        (
+            &["--offline", "--inventory", "s3://dest/inv/manifest.json"],
+            "--offline makes no AWS call, so it cannot read --inventory s3://dest/inv/manifest.json",
+        ),
     ];
     for (args, needle) in cases {
         let out = scan_at("http://127.0.0.1:1").args(*args).output().unwrap();
@@ -509,7 +517,9 @@ fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
     let help = s3audit().args(["scan", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(
-        text.contains("--objects-from <SOURCE>") && text.contains("refuses --inventory"),
+        text.contains("--objects-from <SOURCE>")
+            && text.contains("refuses --inventory")
+            && text.contains("no AWS call at all"),
         "{text}"
     );
 }

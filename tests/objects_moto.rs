@@ -883,6 +883,114 @@ async fn objects_from_chooses_inventory_heads_or_both_and_says_what_was_not_read
     assert_eq!(counts(&report, "live", "object_source")["kind"], "head");
 }
 
+#[test]
+fn offline_reads_local_inventories_with_no_aws_call_and_judges_no_setting() {
+    let root = tempfile::tempdir().unwrap();
+    let day = 24 * 3600 * 1000;
+    let a = inv::local_csv(root.path(), "inv-a", inv::now_ms() - day);
+    let b = inv::local_csv(root.path(), "inv-b", inv::now_ms() - 2 * day);
+    // Nothing listens on port 1, and there are no credentials: any AWS call would fail.
+    let run = |extra: &[&str]| {
+        common::scan_at("http://127.0.0.1:1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .args(["--max-attempts", "1"])
+            .args(["--inventory", a.to_str().unwrap()])
+            .args(["--inventory", b.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Proof that the environment reaches no AWS: the same scan online stops at once.
+    let online = run(&["--format", "json"]);
+    assert_eq!(online.status.code(), Some(2));
+
+    let out = run(&["--offline", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // OBJ-001 fails on the inventories' NOT-SSE objects.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["inv-a", "inv-b"],
+        "buckets come from the inventories"
+    );
+    for bucket in ["inv-a", "inv-b"] {
+        assert_inventory_counts(&report, bucket, 2);
+        // Bucket settings were not read: errors naming --offline, never pass.
+        for rule in ["ENC-001", "ENC-002", "POL-001", "POL-002", "KMS-001"] {
+            let f = finding(&report, bucket, rule);
+            assert_eq!(f["status"], "error", "{f}");
+            assert!(f["message"].as_str().unwrap().contains("--offline"), "{f}");
+        }
+        assert_eq!(status_of(&report, bucket, "OBJ-007"), "pass");
+    }
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["status"] == "pass" && !f["rule"].as_str().unwrap().starts_with("OBJ")),
+        "no bucket-level rule passes offline"
+    );
+    let scan = &report["scan"];
+    assert_eq!(scan["complete"], false);
+    assert_eq!(scan["scope"]["offline"], true);
+    assert_eq!(scan["scope"]["object_source"], "inventory");
+    assert!(
+        scan["account"].is_null() && scan["endpoint"].is_null(),
+        "{scan}"
+    );
+    assert!(
+        scan["gaps"]
+            .to_string()
+            .contains("bucket inv-a: default encryption not read: --offline"),
+        "{scan}"
+    );
+    assert!(
+        scan["command_line"].to_string().contains("--offline"),
+        "{scan}"
+    );
+
+    // Nothing failing: incomplete is exit 3, and the summary says offline.
+    let out = run(&["--offline", "--rule", "OBJ-006"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --bucket narrows as online: an inventory of a bucket left out is refused, once.
+    let out = run(&["--offline", "--bucket", "inv-b"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("source bucket inv-a is not one this scan reads")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let out = run(&["--offline", "--format", "table"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("offline: bucket settings not read"),
+        "{table}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_inventory_in_s3_is_read_through_the_sdk() {
     let moto = Moto::start();

@@ -2653,6 +2653,7 @@ fn scoped_estate() -> Estate {
         regions: vec!["us-east-1".into()],
         start_region: "us-east-1".into(),
         inferred: false,
+        offline: false,
     });
     e.scan.command_line = Some(
         [

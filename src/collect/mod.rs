@@ -11,6 +11,7 @@ pub mod inventory;
 mod keys;
 mod listing;
 mod objects;
+mod offline;
 mod pace;
 mod partition;
 mod progress;
@@ -55,6 +56,8 @@ pub struct ScanSettings {
     pub inventories: Vec<String>,
     /// `--objects-from`: whether buckets without an inventory are HEADed or left unread.
     pub objects_from: inventory::ObjectsFrom,
+    /// `--offline`: the local `--inventory` manifests alone, no AWS call (see [`offline`]).
+    pub offline: bool,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -73,7 +76,8 @@ pub enum ScanError {
     #[error("no such bucket in this account: {}", .0.join(", "))]
     UnknownBuckets(Vec<String>),
     /// An `--inventory` that cannot be used: checksum mismatch, missing file, bad schema.
-    #[error("{0}")]
+    /// Transparent: `{0}` with `#[from]` (a source) printed the line twice in `{:#}`.
+    #[error(transparent)]
     Inventory(#[from] inventory::InventoryError),
     #[error(transparent)]
     Setup(#[from] anyhow::Error),
@@ -85,6 +89,9 @@ pub async fn scan(
     settings: &ScanSettings,
     inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
 ) -> Result<Estate, ScanError> {
+    if settings.offline {
+        return offline::scan(settings).await;
+    }
     let started_at = OffsetDateTime::now_utc();
     let clients = Arc::new(Clients::new(&settings.connection).await?);
     let endpoint = clients.endpoint_url().map(str::to_string);
@@ -102,16 +109,8 @@ pub async fn scan(
     let selected = select(listing.buckets, &settings.buckets, &settings.exclude)?;
     // Manifests first: one for a bucket this scan does not read is a usage error now, not
     // after every bucket was read.
-    let manifests = inventory::read_manifests(&clients, &settings.inventories).await?;
-    for (spec, m) in &manifests {
-        if !selected.iter().any(|b| b.name == m.source_bucket) {
-            return Err(inventory::InventoryError(format!(
-                "inventory {spec}: its source bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
-                m.source_bucket
-            ))
-            .into());
-        }
-    }
+    let manifests = inventory::read_manifests(Some(&clients), &settings.inventories).await?;
+    inventory::check_sources(&manifests, |name| selected.iter().any(|b| b.name == name))?;
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
@@ -147,14 +146,12 @@ pub async fn scan(
 
     if let Some(object_settings) = &settings.objects {
         // Buckets with an inventory are counted from it; the HEAD scan reads the others.
-        let inventory_settings = inventory::InventorySettings {
-            prefix: object_settings.prefix.clone(),
-            parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
-        };
+        let inventory_settings = inventory::InventorySettings::new(object_settings.prefix.clone());
         let mut from_inventory = Vec::new();
         for (spec, manifest) in manifests {
             let bucket = manifest.source_bucket.clone();
-            let loaded = inventory::load(&clients, spec, manifest, &inventory_settings).await?;
+            let loaded =
+                inventory::load(Some(&clients), spec, manifest, &inventory_settings).await?;
             from_inventory.push((bucket, loaded.summary));
         }
         let (mut counted, to_head): (Vec<_>, Vec<_>) = std::mem::take(&mut snapshots)
@@ -241,6 +238,7 @@ pub async fn scan(
                 regions: bucket_regions(&snapshots),
                 start_region: clients.home_region.clone(),
                 inferred: false,
+                offline: false,
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),

@@ -114,11 +114,24 @@ pub struct InventorySettings {
     pub parallel: usize,
 }
 
+impl InventorySettings {
+    /// `--prefix`, and as many files decoded at once as there are cores (at most 8).
+    pub fn new(prefix: Option<String>) -> Self {
+        InventorySettings {
+            prefix,
+            parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+        }
+    }
+}
+
 /// Reads the manifests only (checked against `manifest.checksum`): which bucket each is for,
 /// before any data file is fetched, so a manifest for a bucket the scan does not select is
 /// refused at once.
+///
+/// `clients` is `None` under `--offline`: an `s3://` manifest is then refused (the CLI
+/// refuses it first; this is the backstop that keeps an offline scan from any AWS call).
 pub async fn read_manifests(
-    clients: &Clients,
+    clients: Option<&Clients>,
     specs: &[String],
 ) -> Result<Vec<(String, Manifest)>, InventoryError> {
     let mut out = Vec::with_capacity(specs.len());
@@ -126,7 +139,7 @@ pub async fn read_manifests(
         let location = Location::parse(spec)?;
         let (text, checksum) = match &location {
             Location::S3 { bucket, key } => {
-                let s3 = destination_client(clients, bucket).await;
+                let s3 = destination_client(online(clients, spec)?, bucket).await;
                 let text = get_small(&s3, bucket, key, spec).await?;
                 let sibling = sibling_key(key, "manifest.checksum");
                 let checksum =
@@ -184,9 +197,37 @@ fn missing_checksum(spec: &str, e: InventoryError) -> InventoryError {
     )
 }
 
-/// Reads every data file of `manifest` and counts its rows into one summary.
+/// The scan's clients, or the error an `s3://` inventory gets under `--offline`.
+fn online<'a>(clients: Option<&'a Clients>, spec: &str) -> Result<&'a Clients, InventoryError> {
+    clients.ok_or_else(|| {
+        err(
+            format!("inventory {spec}"),
+            "--offline reads local inventories only (copy it with aws s3 sync)",
+        )
+    })
+}
+
+/// Refuses a manifest whose source bucket is not one the scan reads (`selected` says):
+/// its objects could not be judged with its settings.
+pub fn check_sources(
+    manifests: &[(String, Manifest)],
+    selected: impl Fn(&str) -> bool,
+) -> Result<(), InventoryError> {
+    for (spec, m) in manifests {
+        if !selected(&m.source_bucket) {
+            return Err(InventoryError(format!(
+                "inventory {spec}: its source bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
+                m.source_bucket
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every data file of `manifest` and counts its rows into one summary (`clients`:
+/// as for [`read_manifests`]).
 pub async fn load(
-    clients: &Clients,
+    clients: Option<&Clients>,
     spec: String,
     manifest: Manifest,
     settings: &InventorySettings,
@@ -197,7 +238,7 @@ pub async fn load(
         Location::S3 { .. } => {
             let bucket = manifest.destination_bucket.clone();
             Fetcher::S3 {
-                s3: destination_client(clients, &bucket).await,
+                s3: destination_client(online(clients, &spec)?, &bucket).await,
                 bucket,
             }
         }
