@@ -240,6 +240,11 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.offline {
         offline_inputs(&args.inventories)?;
     }
+    let verify_sample = verify_sample(
+        (args.verify_sample, args.verify_seed),
+        args.offline,
+        &args.inventories,
+    )?;
     distinct_paths(
         &[
             report_destination(&args.output),
@@ -282,6 +287,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         inventories: args.inventories,
         objects_from,
         offline: args.offline,
+        verify_sample,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -336,6 +342,28 @@ fn offline_inputs(inventories: &[String]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--verify-sample N` and its seed (`--verify-seed`, else a random one the report
+/// records): HEADs of live objects, so neither without an inventory nor offline.
+fn verify_sample(
+    (sample, seed): (Option<u64>, Option<u64>),
+    offline: bool,
+    inventories: &[String],
+) -> anyhow::Result<Option<(usize, u64)>> {
+    let Some(n) = sample else {
+        return Ok(None);
+    };
+    if offline {
+        anyhow::bail!("--verify-sample HEADs live objects, --offline makes no AWS call: drop one");
+    }
+    if inventories.is_empty() {
+        anyhow::bail!(
+            "--verify-sample checks an S3 Inventory against the live objects: give --inventory MANIFEST"
+        );
+    }
+    let seed = seed.unwrap_or_else(|| fastrand::u64(..));
+    Ok(Some((usize::try_from(n)?, seed)))
 }
 
 /// Where a scan writes.

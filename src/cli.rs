@@ -253,6 +253,24 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Objects")]
     pub offline: bool,
 
+    /// Check each --inventory against the live bucket: HEAD N of its current objects,
+    /// picked at random (uniformly, while its files are decoded), through the scan's own
+    /// HEAD path. OBJ-008 fails on any disagreement (a mode that differs, an object gone),
+    /// and the sampled objects' KMS keys let OBJ-003/004 judge those keys (a sample, as
+    /// their evidence says). Needs the network: not with --offline
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000), help_heading = "Objects")]
+    pub verify_sample: Option<u64>,
+
+    /// The seed that picks --verify-sample's objects: the same seed picks the same
+    /// objects of the same inventory again [default: random, recorded in OBJ-008's evidence]
+    #[arg(
+        long,
+        value_name = "SEED",
+        requires = "verify_sample",
+        help_heading = "Objects"
+    )]
+    pub verify_seed: Option<u64>,
+
     /// HEAD requests in flight at once, across all buckets (S3 serves 5,500 GET/HEAD per second per prefix)
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Performance")]
     pub concurrency: u16,

@@ -502,6 +502,20 @@ fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
             "--no-objects not to read them",
         ),
         (
+            &[
+                "--offline",
+                "--inventory",
+                "m/manifest.json",
+                "--verify-sample",
+                "5",
+            ],
+            "--verify-sample HEADs live objects, --offline makes no AWS call",
+        ),
+        (
+            &["--verify-sample", "5"],
+            "--verify-sample checks an S3 Inventory against the live objects: give --inventory",
+        ),
+        (
             &["--offline"],
             "--offline audits local S3 Inventory reports: give at least one --inventory",
         ),
@@ -519,7 +533,8 @@ fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
     assert!(
         text.contains("--objects-from <SOURCE>")
             && text.contains("refuses --inventory")
-            && text.contains("no AWS call at all"),
+            && text.contains("no AWS call at all")
+            && text.contains("--verify-seed <SEED>"),
         "{text}"
     );
 }

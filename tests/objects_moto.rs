@@ -992,6 +992,134 @@ fn offline_reads_local_inventories_with_no_aws_call_and_judges_no_setting() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn verify_sample_heads_inventory_objects_and_reports_each_disagreement() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    s3.create_bucket().bucket("inv-v").send().await.unwrap();
+    let mut live: Vec<(String, Option<ServerSideEncryption>)> = (0..6)
+        .map(|i| (format!("k{i}"), Some(ServerSideEncryption::Aes256)))
+        .collect();
+    live.push(("kms".into(), Some(ServerSideEncryption::AwsKms)));
+    live.push(("plain".into(), None));
+    put_all(&s3, "inv-v", live).await;
+    let root = tempfile::tempdir().unwrap();
+    let write = |dir: &str, rows: &[inv::Row]| {
+        let files = vec![(
+            format!("inv/inv-v/{dir}/data/part-1.csv.gz"),
+            inv::csv_gz("inv-v", rows),
+        )];
+        let m = inv::manifest(
+            "inv-v",
+            "dest",
+            "CSV",
+            inv::CSV_SCHEMA,
+            inv::now_ms() - 3600 * 1000,
+            &files,
+        );
+        let path = inv::write_local(root.path(), &m, &format!("inv/inv-v/{dir}/m"), &files);
+        path.to_str().unwrap().to_string()
+    };
+    let row = |key: &'static str, status: &'static str| -> inv::Row {
+        (key, "", true, false, Some(1), status)
+    };
+    let mut agreeing: Vec<inv::Row> = ["k0", "k1", "k2", "k3", "k4", "k5"]
+        .iter()
+        .map(|k| row(k, "SSE-S3"))
+        .collect();
+    agreeing.push(row("kms", "SSE-KMS"));
+    agreeing.push(row("plain", "NOT-SSE"));
+    // The planted disagreements: an unencrypted object the inventory calls SSE-S3, and one
+    // the inventory lists that is gone.
+    let mut disagreeing = agreeing.clone();
+    disagreeing[7] = row("plain", "SSE-S3");
+    disagreeing.push(row("vanished", "SSE-S3"));
+    let agreeing = write("agree", &agreeing);
+    let disagreeing = write("disagree", &disagreeing);
+
+    // A sample as large as the inventory HEADs every object: all agree.
+    let (_, report, out) = scan_json(
+        &moto.endpoint,
+        &["--inventory", &agreeing, "--verify-sample", "100"],
+    );
+    let f = finding(&report, "inv-v", "OBJ-008");
+    assert_eq!(
+        f["status"],
+        "pass",
+        "{f} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(f["evidence"]["sample"]["headed"], 8, "{f}");
+    assert_eq!(f["evidence"]["sample"]["agreed"], 8, "{f}");
+    // The sampled SSE-KMS object's key is known now: OBJ-003/004 judge it, as a sample.
+    let keys = counts(&report, "inv-v", "kms_keys");
+    assert_eq!(keys.as_object().unwrap().len(), 1, "{keys}");
+    for rule in ["OBJ-003", "OBJ-004"] {
+        let f = finding(&report, "inv-v", rule);
+        assert_ne!(f["status"], "not_applicable", "{f}");
+        assert_eq!(f["evidence"]["sampled"], true, "{f}");
+    }
+    assert_eq!(status_of(&report, "inv-v", "OBJ-004"), "pass");
+
+    // The planted disagreements are each reported; the seed is recorded.
+    let (code, report, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--inventory",
+            &disagreeing,
+            "--verify-sample",
+            "100",
+            "--verify-seed",
+            "7",
+        ],
+    );
+    assert_eq!(code, 1);
+    let f = finding(&report, "inv-v", "OBJ-008");
+    assert_eq!(f["status"], "fail", "{f}");
+    let sample = &f["evidence"]["sample"];
+    assert_eq!(sample["seed"], 7);
+    assert_eq!(sample["disagreement_count"], 2, "{f}");
+    assert_eq!(
+        sample["disagreements"],
+        serde_json::json!([
+            {"key": "plain", "inventory": "sse_s3", "live": "none", "missing": false},
+            {"key": "vanished", "inventory": "sse_s3", "live": null, "missing": true},
+        ]),
+        "{f}"
+    );
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("plain: sse_s3 in the inventory, none live"),
+        "{f}"
+    );
+
+    // A smaller sample: N HEADs, and the same seed picks the same objects again.
+    let heads_before = object_reads_of(&moto, "inv-v").len();
+    let run = || {
+        let (_, report, _) = scan_json(
+            &moto.endpoint,
+            &[
+                "--inventory",
+                &disagreeing,
+                "--verify-sample",
+                "4",
+                "--verify-seed",
+                "42",
+            ],
+        );
+        finding(&report, "inv-v", "OBJ-008")["evidence"].clone()
+    };
+    let first = run();
+    assert_eq!(first["sample"]["headed"], 4, "{first}");
+    assert_eq!(object_reads_of(&moto, "inv-v").len() - heads_before, 4);
+    assert_eq!(run(), first);
+    // Without --verify-sample the inventory is not checked: n/a, never pass.
+    let (_, report, _) = scan_json(&moto.endpoint, &["--inventory", &agreeing]);
+    assert_eq!(status_of(&report, "inv-v", "OBJ-008"), "not_applicable");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_inventory_in_s3_is_read_through_the_sdk() {
     let moto = Moto::start();
     let s3 = moto.s3("us-east-1").await;

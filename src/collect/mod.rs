@@ -58,6 +58,8 @@ pub struct ScanSettings {
     pub objects_from: inventory::ObjectsFrom,
     /// `--offline`: the local `--inventory` manifests alone, no AWS call (see [`offline`]).
     pub offline: bool,
+    /// `--verify-sample N` and its seed: HEAD N random objects of each inventory.
+    pub verify_sample: Option<(usize, u64)>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -146,12 +148,17 @@ pub async fn scan(
 
     if let Some(object_settings) = &settings.objects {
         // Buckets with an inventory are counted from it; the HEAD scan reads the others.
-        let inventory_settings = inventory::InventorySettings::new(object_settings.prefix.clone());
+        let inventory_settings = inventory::InventorySettings {
+            verify: settings.verify_sample,
+            ..inventory::InventorySettings::new(object_settings.prefix.clone())
+        };
+        let mut samples = Vec::new();
         let mut from_inventory = Vec::new();
         for (spec, manifest) in manifests {
             let bucket = manifest.source_bucket.clone();
             let loaded =
                 inventory::load(Some(&clients), spec, manifest, &inventory_settings).await?;
+            samples.extend(loaded.sample.map(|s| (bucket.clone(), s)));
             from_inventory.push((bucket, loaded.summary));
         }
         let (mut counted, to_head): (Vec<_>, Vec<_>) = std::mem::take(&mut snapshots)
@@ -192,6 +199,10 @@ pub async fn scan(
                     .map(|n| n.saturating_mul(heads.len() as u64)),
             ),
         };
+        if let Some(verify) = settings.verify_sample {
+            let buckets = counted.iter_mut().map(|(_, b)| b).collect();
+            inventory::verify::verify_buckets(&scanner, buckets, samples, verify).await;
+        }
         if settings.objects_from == inventory::ObjectsFrom::Inventory {
             for bucket in &mut heads {
                 bucket.objects = Some(ObjectSummary::not_read(inventory::NOT_IN_ANY_INVENTORY));

@@ -24,6 +24,7 @@ mod csv;
 mod manifest;
 mod parquet;
 mod tally;
+pub mod verify;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,7 +34,8 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 pub use manifest::{Manifest, ManifestFile};
-use tally::Tally;
+pub use tally::Picked;
+use tally::{Sample, Tally};
 
 use super::clients::Clients;
 use super::errors::CallFailure;
@@ -86,6 +88,8 @@ pub struct Loaded {
     pub spec: String,
     pub manifest: Manifest,
     pub summary: ObjectSummary,
+    /// `--verify-sample`: the current objects picked for HEADs, in key order.
+    pub sample: Option<Vec<Picked>>,
 }
 
 /// Where object counts come from (`--objects-from`).
@@ -112,6 +116,8 @@ pub struct InventorySettings {
     pub prefix: Option<String>,
     /// Data files decoded at once.
     pub parallel: usize,
+    /// `--verify-sample N` and its seed: pick N current objects while decoding.
+    pub verify: Option<(usize, u64)>,
 }
 
 impl InventorySettings {
@@ -120,6 +126,7 @@ impl InventorySettings {
         InventorySettings {
             prefix,
             parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            verify: None,
         }
     }
 }
@@ -255,12 +262,14 @@ pub async fn load(
             .map(|(i, file)| {
                 let manifest = manifest.clone();
                 let prefix = settings.prefix.clone();
+                let sample = settings.verify.map(|(n, seed)| Sample::new(n, seed));
                 async move {
                     let result = async {
                         let local = fetcher.fetch(&file).await?;
                         let name = local.name.clone();
                         tokio::task::spawn_blocking(move || {
-                            let tally = decode(&manifest, &local.path, &name, prefix.as_deref());
+                            let tally =
+                                decode(&manifest, &local.path, &name, prefix.as_deref(), sample);
                             drop(local);
                             tally
                         })
@@ -278,11 +287,14 @@ pub async fn load(
     // so the same inventory gives the same summary (and the same message) on every run.
     let mut results = results;
     results.sort_by_key(|(i, _)| *i);
-    let mut total = Tally::new(&manifest);
+    let mut total = Tally::new(
+        &manifest,
+        settings.verify.map(|(n, seed)| Sample::new(n, seed)),
+    );
     for (_, result) in results {
         total.merge(result?);
     }
-    let mut summary = total.finish();
+    let (mut summary, sample) = total.finish();
     summary.source = Some(ObjectSource::Inventory {
         manifest: spec.clone(),
         as_of: manifest.created,
@@ -294,6 +306,7 @@ pub async fn load(
         spec,
         manifest,
         summary,
+        sample,
     })
 }
 
@@ -303,8 +316,9 @@ fn decode(
     path: &Path,
     name: &str,
     prefix: Option<&str>,
+    sample: Option<Sample>,
 ) -> Result<Tally, InventoryError> {
-    let mut tally = Tally::new(manifest);
+    let mut tally = Tally::new(manifest, sample);
     let result = match manifest.format {
         manifest::Format::Csv => csv::decode(path, &manifest.columns, prefix, &mut tally),
         manifest::Format::Parquet => parquet::decode(path, &manifest.columns, prefix, &mut tally),
