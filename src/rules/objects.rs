@@ -453,19 +453,29 @@ fn every_object_read(ctx: &RuleContext) -> Verdict {
     .with_evidence(evidence)
 }
 
+/// A bucket's counts with their inventory's manifest and date; the verdict of a rule
+/// about inventories otherwise (not applicable to buckets this scan HEADed).
+fn from_inventory<'a>(
+    ctx: &RuleContext<'a>,
+) -> Result<(&'a ObjectSummary, &'a String, &'a time::OffsetDateTime), Verdict> {
+    let s = summary(ctx)?;
+    match &s.source {
+        Some(ObjectSource::Inventory {
+            manifest, as_of, ..
+        }) => Ok((s, manifest, as_of)),
+        _ => Err(Verdict::not_applicable(
+            "objects were read live by this scan's HEADs",
+        )),
+    }
+}
+
 /// OBJ-007: counts read from an S3 Inventory are as old as the inventory. Judged against
 /// the scan's start time (recorded in the snapshot), so `evaluate` reaches the same verdict
 /// later. Buckets this scan HEADed were read live: not applicable, never a pass.
 fn object_data_current(ctx: &RuleContext) -> Verdict {
-    let s = match summary(ctx) {
+    let (_, manifest, as_of) = match from_inventory(ctx) {
         Err(v) => return v,
-        Ok(s) => s,
-    };
-    let Some(ObjectSource::Inventory {
-        manifest, as_of, ..
-    }) = &s.source
-    else {
-        return Verdict::not_applicable("objects were read live by this scan's HEADs");
+        Ok(found) => found,
     };
     let judged_at = ctx.estate.scan.started_at;
     let max = ctx.config.max_object_data_age;
@@ -509,15 +519,9 @@ fn object_data_current(ctx: &RuleContext) -> Verdict {
 /// (the counts describe another bucket than today's); HEADs that failed otherwise leave it
 /// unknown; buckets read live, or an inventory not checked, are not applicable.
 fn inventory_agrees_with_live_objects(ctx: &RuleContext) -> Verdict {
-    let s = match summary(ctx) {
+    let (s, manifest, as_of) = match from_inventory(ctx) {
         Err(v) => return v,
-        Ok(s) => s,
-    };
-    let Some(ObjectSource::Inventory {
-        manifest, as_of, ..
-    }) = &s.source
-    else {
-        return Verdict::not_applicable("objects were read live by this scan's HEADs");
+        Ok(found) => found,
     };
     let Some(check) = &s.verified else {
         return Verdict::not_applicable(
