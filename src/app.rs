@@ -236,6 +236,15 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.no_objects && !args.inventories.is_empty() {
         anyhow::bail!("--inventory counts objects: drop --no-objects");
     }
+    let objects_from = objects_from(args.objects_from, args.no_objects, &args.inventories)?;
+    if args.offline {
+        offline_inputs(&args.inventories)?;
+    }
+    let verify_sample = verify_sample(
+        (args.verify_sample, args.verify_seed),
+        args.offline,
+        &args.inventories,
+    )?;
     distinct_paths(
         &[
             report_destination(&args.output),
@@ -276,6 +285,9 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         timeout: args.timeout,
         command_line: crate::provenance::command_line(),
         inventories: args.inventories,
+        objects_from,
+        offline: args.offline,
+        verify_sample,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -287,6 +299,71 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     let judged = (&rule_config, config_source);
     let written = scan_and_write(&settings, &outputs, evidence, judged, ui, &interrupt);
     interrupt.settle(written)
+}
+
+/// `--objects-from`, checked against the flags it could contradict.
+fn objects_from(
+    asked: crate::cli::ObjectsFrom,
+    no_objects: bool,
+    inventories: &[String],
+) -> anyhow::Result<collect::inventory::ObjectsFrom> {
+    use collect::inventory::ObjectsFrom as Source;
+    let from = match asked {
+        crate::cli::ObjectsFrom::Auto => return Ok(Source::Auto),
+        crate::cli::ObjectsFrom::Head => Source::Head,
+        crate::cli::ObjectsFrom::Inventory => Source::Inventory,
+    };
+    if no_objects {
+        anyhow::bail!(
+            "--objects-from says where objects are read from, --no-objects not to read them: drop one"
+        );
+    }
+    match from {
+        Source::Head if !inventories.is_empty() => anyhow::bail!(
+            "--objects-from head HEADs every bucket's objects, --inventory counts a bucket's from its S3 Inventory: they contradict, drop one"
+        ),
+        Source::Inventory if inventories.is_empty() => anyhow::bail!(
+            "--objects-from inventory needs at least one --inventory MANIFEST (without one no object would be read: --no-objects says that)"
+        ),
+        _ => Ok(from),
+    }
+}
+
+/// `--offline` reads local inventories and nothing else: at least one, none in S3.
+fn offline_inputs(inventories: &[String]) -> anyhow::Result<()> {
+    if inventories.is_empty() {
+        anyhow::bail!(
+            "--offline audits local S3 Inventory reports: give at least one --inventory MANIFEST"
+        );
+    }
+    if let Some(remote) = inventories.iter().find(|i| i.starts_with("s3://")) {
+        anyhow::bail!(
+            "--offline makes no AWS call, so it cannot read --inventory {remote}: copy the inventory with aws s3 sync and give the local manifest.json"
+        );
+    }
+    Ok(())
+}
+
+/// `--verify-sample N` and its seed (`--verify-seed`, else a random one the report
+/// records): HEADs of live objects, so neither without an inventory nor offline.
+fn verify_sample(
+    (sample, seed): (Option<u64>, Option<u64>),
+    offline: bool,
+    inventories: &[String],
+) -> anyhow::Result<Option<(usize, u64)>> {
+    let Some(n) = sample else {
+        return Ok(None);
+    };
+    if offline {
+        anyhow::bail!("--verify-sample HEADs live objects, --offline makes no AWS call: drop one");
+    }
+    if inventories.is_empty() {
+        anyhow::bail!(
+            "--verify-sample checks an S3 Inventory against the live objects: give --inventory MANIFEST"
+        );
+    }
+    let seed = seed.unwrap_or_else(|| fastrand::u64(..));
+    Ok(Some((usize::try_from(n)?, seed)))
 }
 
 /// Where a scan writes.

@@ -234,6 +234,43 @@ pub struct ScanArgs {
     #[arg(long = "inventory", value_name = "MANIFEST", help_heading = "Objects")]
     pub inventories: Vec<String>,
 
+    /// Where object counts come from. `auto`: a bucket's S3 Inventory where --inventory
+    /// names one, a listing and a HEAD per object for every other bucket. `head`: HEADs
+    /// for every bucket (refuses --inventory, which says the opposite). `inventory`: S3
+    /// Inventory only, for an audit that must not send a request per object: the objects
+    /// of a bucket no --inventory names are not read, and the report says so (its OBJ
+    /// rules are errors, the scan incomplete: exit 3); leave such buckets out with
+    /// --bucket/--exclude
+    #[arg(long, value_enum, value_name = "SOURCE", default_value_t = ObjectsFrom::Auto, help_heading = "Objects")]
+    pub objects_from: ObjectsFrom,
+
+    /// Audit local S3 Inventory reports alone, with no AWS call at all (no credentials or
+    /// network needed): the buckets are the --inventory manifests' source buckets (local
+    /// paths only, their files laid out as `aws s3 sync` copies them), their objects are
+    /// counted and judged as usual, and their settings, policies and keys are not read: the
+    /// report says so, those rules are errors (never pass) and the scan is incomplete (exit
+    /// 3 unless something fails)
+    #[arg(long, help_heading = "Objects")]
+    pub offline: bool,
+
+    /// Check each --inventory against the live bucket: HEAD N of its current objects,
+    /// picked at random (uniformly, while its files are decoded), through the scan's own
+    /// HEAD path. OBJ-008 fails on any disagreement (a mode that differs, an object gone),
+    /// and the sampled objects' KMS keys let OBJ-003/004 judge those keys (a sample, as
+    /// their evidence says). Needs the network: not with --offline
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000), help_heading = "Objects")]
+    pub verify_sample: Option<u64>,
+
+    /// The seed that picks --verify-sample's objects: the same seed picks the same
+    /// objects of the same inventory again [default: random, recorded in OBJ-008's evidence]
+    #[arg(
+        long,
+        value_name = "SEED",
+        requires = "verify_sample",
+        help_heading = "Objects"
+    )]
+    pub verify_seed: Option<u64>,
+
     /// HEAD requests in flight at once, across all buckets (S3 serves 5,500 GET/HEAD per second per prefix)
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Performance")]
     pub concurrency: u16,
@@ -580,6 +617,14 @@ pub struct CoverageArgs {
     /// statuses from
     #[arg(value_name = "REPORT")]
     pub report: Option<PathBuf>,
+}
+
+/// `scan --objects-from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectsFrom {
+    Auto,
+    Head,
+    Inventory,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

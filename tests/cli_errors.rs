@@ -486,6 +486,60 @@ fn usage_errors_exit_2_and_help_teaches() {
 }
 
 #[test]
+fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
+    // Nothing listens on port 1: a request would fail differently.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--objects-from", "head", "--inventory", "m/manifest.json"],
+            "--objects-from head HEADs every bucket's objects, --inventory counts",
+        ),
+        (
+            &["--objects-from", "inventory"],
+            "--objects-from inventory needs at least one --inventory",
+        ),
+        (
+            &["--objects-from", "inventory", "--no-objects"],
+            "--no-objects not to read them",
+        ),
+        (
+            &[
+                "--offline",
+                "--inventory",
+                "m/manifest.json",
+                "--verify-sample",
+                "5",
+            ],
+            "--verify-sample HEADs live objects, --offline makes no AWS call",
+        ),
+        (
+            &["--verify-sample", "5"],
+            "--verify-sample checks an S3 Inventory against the live objects: give --inventory",
+        ),
+        (
+            &["--offline"],
+            "--offline audits local S3 Inventory reports: give at least one --inventory",
+        ),
+        (
+            &["--offline", "--inventory", "s3://dest/inv/manifest.json"],
+            "--offline makes no AWS call, so it cannot read --inventory s3://dest/inv/manifest.json",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = scan_at("http://127.0.0.1:1").args(*args).output().unwrap();
+        assert_usage_error(&out, needle);
+    }
+    let help = s3audit().args(["scan", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--objects-from <SOURCE>")
+            && text.contains("refuses --inventory")
+            && text.contains("no AWS call at all")
+            && text.contains("--verify-seed <SEED>"),
+        "{text}"
+    );
+}
+
+#[test]
 fn completions_and_man_pages_come_from_the_cli_definitions() {
     let run = |args: &[&str]| {
         let out = s3audit().args(args).output().unwrap();

@@ -787,6 +787,338 @@ async fn inventories_in_csv_and_parquet_count_like_heads() {
     );
 }
 
+/// Requests that list or HEAD the objects of `bucket` (path-style, as moto is addressed).
+fn object_reads_of(moto: &Moto, bucket: &str) -> Vec<String> {
+    moto.requests()
+        .into_iter()
+        .filter(|r| {
+            r.contains(&format!("/{bucket}"))
+                && (r.starts_with("HEAD") || r.contains("list-type") || r.contains("versions"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_from_chooses_inventory_heads_or_both_and_says_what_was_not_read() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    for b in ["inv-csv", "live"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    put_all(&s3, "live", vec![("a".into(), None)]).await;
+    let root = tempfile::tempdir().unwrap();
+    let manifest = inv::local_csv(root.path(), "inv-csv", inv::now_ms() - 3600 * 1000);
+    let manifest = manifest.to_str().unwrap();
+
+    // inventory: the bucket without one is not read at all, and nothing about its objects
+    // passes: every OBJ rule is an error naming why, and the scan is incomplete.
+    let (code, report, out) = scan_json(
+        &moto.endpoint,
+        &["--objects-from", "inventory", "--inventory", manifest],
+    );
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_inventory_counts(&report, "inv-csv", 2);
+    assert_eq!(
+        counts(&report, "live", "object_source")["kind"],
+        "not_read",
+        "{report}"
+    );
+    for rule in [
+        "OBJ-001", "OBJ-002", "OBJ-003", "OBJ-004", "OBJ-005", "OBJ-006", "OBJ-007",
+    ] {
+        let f = finding(&report, "live", rule);
+        assert_eq!(f["status"], "error", "{f}");
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("objects not read: --objects-from inventory"),
+            "{f}"
+        );
+    }
+    assert_eq!(report["scan"]["complete"], false);
+    let gaps = report["scan"]["gaps"].to_string();
+    assert!(gaps.contains("bucket live: objects not read"), "{gaps}");
+    assert_eq!(report["scan"]["scope"]["object_source"], "inventory");
+    assert!(object_reads_of(&moto, "live").is_empty());
+    // The bucket's settings are still read live.
+    assert_ne!(status_of(&report, "live", "ENC-001"), "error");
+
+    // Judged by OBJ-006 alone (no failure to decide the code): incomplete, exit 3, never 0.
+    let (code, _, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--objects-from",
+            "inventory",
+            "--inventory",
+            manifest,
+            "--bucket",
+            "inv-csv",
+            "--bucket",
+            "live",
+            "--rule",
+            "OBJ-006",
+        ],
+    );
+    assert_eq!(code, 3);
+
+    // head: every bucket is HEADed (the inventory bucket holds no object in moto).
+    let (code, report, out) = scan_json(&moto.endpoint, &["--objects-from", "head"]);
+    // Bucket rules fail on moto's buckets (no TLS-only policy): 1, not 3.
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out.stderr));
+    for (bucket, total) in [("inv-csv", 0), ("live", 1)] {
+        assert_eq!(counts(&report, bucket, "object_source")["kind"], "head");
+        assert_eq!(counts(&report, bucket, "objects")["total"], total);
+    }
+    assert_eq!(report["scan"]["scope"]["object_source"], "head");
+    assert_eq!(report["scan"]["complete"], true);
+
+    // auto (the default): the inventory where given, HEADs for the rest.
+    let (_, report, _) = scan_json(&moto.endpoint, &["--inventory", manifest]);
+    assert_eq!(report["scan"]["scope"]["object_source"], "mixed");
+    assert_eq!(
+        counts(&report, "inv-csv", "object_source")["kind"],
+        "inventory"
+    );
+    assert_eq!(counts(&report, "live", "object_source")["kind"], "head");
+}
+
+#[test]
+fn offline_reads_local_inventories_with_no_aws_call_and_judges_no_setting() {
+    let root = tempfile::tempdir().unwrap();
+    let day = 24 * 3600 * 1000;
+    let a = inv::local_csv(root.path(), "inv-a", inv::now_ms() - day);
+    let b = inv::local_csv(root.path(), "inv-b", inv::now_ms() - 2 * day);
+    // Nothing listens on port 1, and there are no credentials: any AWS call would fail.
+    let run = |extra: &[&str]| {
+        common::scan_at("http://127.0.0.1:1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .args(["--max-attempts", "1"])
+            .args(["--inventory", a.to_str().unwrap()])
+            .args(["--inventory", b.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Proof that the environment reaches no AWS: the same scan online stops at once.
+    let online = run(&["--format", "json"]);
+    assert_eq!(online.status.code(), Some(2));
+
+    let out = run(&["--offline", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // OBJ-001 fails on the inventories' NOT-SSE objects.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["inv-a", "inv-b"],
+        "buckets come from the inventories"
+    );
+    for bucket in ["inv-a", "inv-b"] {
+        assert_inventory_counts(&report, bucket, 2);
+        // Bucket settings were not read: errors naming --offline, never pass.
+        for rule in ["ENC-001", "ENC-002", "POL-001", "POL-002", "KMS-001"] {
+            let f = finding(&report, bucket, rule);
+            assert_eq!(f["status"], "error", "{f}");
+            assert!(f["message"].as_str().unwrap().contains("--offline"), "{f}");
+        }
+        assert_eq!(status_of(&report, bucket, "OBJ-007"), "pass");
+    }
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["status"] == "pass" && !f["rule"].as_str().unwrap().starts_with("OBJ")),
+        "no bucket-level rule passes offline"
+    );
+    let scan = &report["scan"];
+    assert_eq!(scan["complete"], false);
+    assert_eq!(scan["scope"]["offline"], true);
+    assert_eq!(scan["scope"]["object_source"], "inventory");
+    assert!(
+        scan["account"].is_null() && scan["endpoint"].is_null(),
+        "{scan}"
+    );
+    assert!(
+        scan["gaps"]
+            .to_string()
+            .contains("bucket inv-a: default encryption not read: --offline"),
+        "{scan}"
+    );
+    assert!(
+        scan["command_line"].to_string().contains("--offline"),
+        "{scan}"
+    );
+
+    // Nothing failing: incomplete is exit 3, and the summary says offline.
+    let out = run(&["--offline", "--rule", "OBJ-006"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --bucket narrows as online: an inventory of a bucket left out is refused, once.
+    let out = run(&["--offline", "--bucket", "inv-b"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("source bucket inv-a is not one this scan reads")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let out = run(&["--offline", "--format", "table"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("offline: bucket settings not read"),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_sample_heads_inventory_objects_and_reports_each_disagreement() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    s3.create_bucket().bucket("inv-v").send().await.unwrap();
+    let mut live: Vec<(String, Option<ServerSideEncryption>)> = (0..6)
+        .map(|i| (format!("k{i}"), Some(ServerSideEncryption::Aes256)))
+        .collect();
+    live.push(("kms".into(), Some(ServerSideEncryption::AwsKms)));
+    live.push(("plain".into(), None));
+    put_all(&s3, "inv-v", live).await;
+    let root = tempfile::tempdir().unwrap();
+    let write = |dir: &str, rows: &[inv::Row]| {
+        let files = vec![(
+            format!("inv/inv-v/{dir}/data/part-1.csv.gz"),
+            inv::csv_gz("inv-v", rows),
+        )];
+        let m = inv::manifest(
+            "inv-v",
+            "dest",
+            "CSV",
+            inv::CSV_SCHEMA,
+            inv::now_ms() - 3600 * 1000,
+            &files,
+        );
+        let path = inv::write_local(root.path(), &m, &format!("inv/inv-v/{dir}/m"), &files);
+        path.to_str().unwrap().to_string()
+    };
+    let row = |key: &'static str, status: &'static str| -> inv::Row {
+        (key, "", true, false, Some(1), status)
+    };
+    let mut agreeing: Vec<inv::Row> = ["k0", "k1", "k2", "k3", "k4", "k5"]
+        .iter()
+        .map(|k| row(k, "SSE-S3"))
+        .collect();
+    agreeing.push(row("kms", "SSE-KMS"));
+    agreeing.push(row("plain", "NOT-SSE"));
+    // The planted disagreements: an unencrypted object the inventory calls SSE-S3, and one
+    // the inventory lists that is gone.
+    let mut disagreeing = agreeing.clone();
+    disagreeing[7] = row("plain", "SSE-S3");
+    disagreeing.push(row("vanished", "SSE-S3"));
+    let agreeing = write("agree", &agreeing);
+    let disagreeing = write("disagree", &disagreeing);
+
+    // A sample as large as the inventory HEADs every object: all agree.
+    let (_, report, out) = scan_json(
+        &moto.endpoint,
+        &["--inventory", &agreeing, "--verify-sample", "100"],
+    );
+    let f = finding(&report, "inv-v", "OBJ-008");
+    assert_eq!(
+        f["status"],
+        "pass",
+        "{f} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(f["evidence"]["sample"]["headed"], 8, "{f}");
+    assert_eq!(f["evidence"]["sample"]["agreed"], 8, "{f}");
+    // The sampled SSE-KMS object's key is known now: OBJ-003/004 judge it, as a sample.
+    let keys = counts(&report, "inv-v", "kms_keys");
+    assert_eq!(keys.as_object().unwrap().len(), 1, "{keys}");
+    for rule in ["OBJ-003", "OBJ-004"] {
+        let f = finding(&report, "inv-v", rule);
+        assert_ne!(f["status"], "not_applicable", "{f}");
+        assert_eq!(f["evidence"]["sampled"], true, "{f}");
+    }
+    assert_eq!(status_of(&report, "inv-v", "OBJ-004"), "pass");
+
+    // The planted disagreements are each reported; the seed is recorded.
+    let (code, report, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--inventory",
+            &disagreeing,
+            "--verify-sample",
+            "100",
+            "--verify-seed",
+            "7",
+        ],
+    );
+    assert_eq!(code, 1);
+    let f = finding(&report, "inv-v", "OBJ-008");
+    assert_eq!(f["status"], "fail", "{f}");
+    let sample = &f["evidence"]["sample"];
+    assert_eq!(sample["seed"], 7);
+    assert_eq!(sample["disagreement_count"], 2, "{f}");
+    assert_eq!(
+        sample["disagreements"],
+        serde_json::json!([
+            {"key": "plain", "inventory": "sse_s3", "live": "none", "missing": false},
+            {"key": "vanished", "inventory": "sse_s3", "live": null, "missing": true},
+        ]),
+        "{f}"
+    );
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("plain: sse_s3 in the inventory, none live"),
+        "{f}"
+    );
+
+    // A smaller sample: N HEADs, and the same seed picks the same objects again.
+    let heads_before = object_reads_of(&moto, "inv-v").len();
+    let run = || {
+        let (_, report, _) = scan_json(
+            &moto.endpoint,
+            &[
+                "--inventory",
+                &disagreeing,
+                "--verify-sample",
+                "4",
+                "--verify-seed",
+                "42",
+            ],
+        );
+        finding(&report, "inv-v", "OBJ-008")["evidence"].clone()
+    };
+    let first = run();
+    assert_eq!(first["sample"]["headed"], 4, "{first}");
+    assert_eq!(object_reads_of(&moto, "inv-v").len() - heads_before, 4);
+    assert_eq!(run(), first);
+    // Without --verify-sample the inventory is not checked: n/a, never pass.
+    let (_, report, _) = scan_json(&moto.endpoint, &["--inventory", &agreeing]);
+    assert_eq!(status_of(&report, "inv-v", "OBJ-008"), "not_applicable");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_inventory_in_s3_is_read_through_the_sdk() {
     let moto = Moto::start();

@@ -113,8 +113,9 @@ fn a_healthy_kms_bucket_passes_every_rule() {
         Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
     );
     for (rule, status) in statuses(&e, &RuleConfig::default()) {
-        // OBJ-007 judges the age of inventory counts; HEADed objects were read live.
-        let expected = if rule == "OBJ-007" {
+        // OBJ-007/008 judge inventory counts (their age, a live sample); HEADed objects
+        // were read live.
+        let expected = if rule == "OBJ-007" || rule == "OBJ-008" {
             Status::NotApplicable
         } else {
             Status::Pass
@@ -508,7 +509,7 @@ fn a_hostile_string_in_a_fatal_error_is_shown_on_one_line() {
 
 // The terminal view, filters and what a run says on stderr, on a saved snapshot of two
 // demo buckets (`s3audit scan --bucket demo-kms-good --bucket demo-kms-pending-deletion
-// --save-snapshot` against scripts/seed_demo.py's estate): 10 fail, 31 pass, 3 n/a.
+// --save-snapshot` against scripts/seed_demo.py's estate): 10 fail, 31 pass, 5 n/a.
 
 const README_FIXTURE: &str = "tests/fixtures/readme_estate.json";
 
@@ -720,7 +721,7 @@ fn filters_cut_every_format_alike_and_the_json_records_them() {
             "status": ["fail"],
             "min_severity": "medium",
             "rules": ["POL-*", "ENC-005"],
-            "findings_before": 44,
+            "findings_before": 46,
         })
     );
     let schema: serde_json::Value = serde_json::from_str(&common::read(
@@ -737,7 +738,7 @@ fn filters_cut_every_format_alike_and_the_json_records_them() {
     let whole: serde_json::Value =
         serde_json::from_slice(&evaluate_fixture(None, &["--format", "json"]).stdout).unwrap();
     assert!(whole.get("filter").is_none());
-    assert_eq!(whole["findings"].as_array().unwrap().len(), 44);
+    assert_eq!(whole["findings"].as_array().unwrap().len(), 46);
 
     let csv_out = stdout(&evaluate_fixture(
         None,
@@ -775,7 +776,7 @@ fn filters_cut_every_format_alike_and_the_json_records_them() {
     assert!(!table.contains("passed:"), "{table}");
     assert!(
         one_line(&table)
-            .contains("filtered by --status fail --severity medium --rule POL-*,ENC-005: 4 of 44"),
+            .contains("filtered by --status fail --severity medium --rule POL-*,ENC-005: 4 of 46"),
         "{table}"
     );
 }
@@ -832,7 +833,7 @@ fn a_report_written_to_a_file_ends_with_one_line_on_stderr_unless_quiet() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "s3audit: wrote {} (json): 2 buckets, 10 fail, 0 error, 31 pass, 3 n/a\n",
+            "s3audit: wrote {} (json): 2 buckets, 10 fail, 0 error, 31 pass, 5 n/a\n",
             report.display()
         )
     );
@@ -844,7 +845,7 @@ fn a_report_written_to_a_file_ends_with_one_line_on_stderr_unless_quiet() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "s3audit: wrote {} (table): 2 buckets, 10 fail, 0 error, 0 pass, 0 n/a; 10 of 44 findings kept by --status fail\n",
+            "s3audit: wrote {} (table): 2 buckets, 10 fail, 0 error, 0 pass, 0 n/a; 10 of 46 findings kept by --status fail\n",
             table.display()
         )
     );
@@ -1417,7 +1418,7 @@ fn the_framework_filter_keeps_only_rules_mapped_to_the_catalogue_in_every_format
     );
     assert_eq!(
         report["filter"],
-        serde_json::json!({"framework": "aws-fsbp", "findings_before": 44})
+        serde_json::json!({"framework": "aws-fsbp", "findings_before": 46})
     );
     let findings = report["findings"].as_array().unwrap().len();
     // The CSV keeps the same findings: one record each, starting with its rule id (a
@@ -2025,9 +2026,9 @@ fn ocsf_is_one_valid_compliance_finding_per_finding_and_follows_the_filter() {
         serde_json::from_str(&stdout(&evaluate_fixture(None, &["--format", "json"]))).unwrap();
     let ocsf = stdout(&evaluate_fixture(None, &["--format", "ocsf"]));
     let events: serde_json::Value = serde_json::from_str(&ocsf).unwrap();
-    // 10 fail, 31 pass, 3 n/a (the fixture's comment above).
-    assert_eq!(events.as_array().unwrap().len(), 44);
-    assert_valid_ocsf(&events, 44);
+    // 10 fail, 31 pass, 5 n/a (the fixture's comment above).
+    assert_eq!(events.as_array().unwrap().len(), 46);
+    assert_valid_ocsf(&events, 46);
     assert_events_are_the_findings(events.as_array().unwrap(), &report);
     let fails = events
         .as_array()
@@ -2653,6 +2654,7 @@ fn scoped_estate() -> Estate {
         regions: vec!["us-east-1".into()],
         start_region: "us-east-1".into(),
         inferred: false,
+        offline: false,
     });
     e.scan.command_line = Some(
         [
@@ -2745,7 +2747,7 @@ fn a_prefixed_sampled_scan_says_its_scope_in_every_format() {
 fn a_full_scan_has_an_empty_scope_column_and_no_scope_note() {
     let csv_text = stdout(&evaluate_fixture(None, &["--format", "csv"]));
     let scopes = csv_scope_column(&csv_text);
-    assert_eq!(scopes.len(), 44);
+    assert_eq!(scopes.len(), 46);
     assert!(scopes.iter().all(String::is_empty), "{scopes:?}");
     let table = stdout(&evaluate_fixture(None, &["--format", "table"]));
     assert!(!table.contains("stated scope"), "{table}");

@@ -11,6 +11,7 @@ pub mod inventory;
 mod keys;
 mod listing;
 mod objects;
+mod offline;
 mod pace;
 mod partition;
 mod progress;
@@ -28,8 +29,8 @@ use errors::CallFailure;
 pub use objects::ObjectScanSettings;
 
 use crate::model::{
-    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, SNAPSHOT_VERSION, ScanInfo,
-    ScanObjectSource, ScanScope, bucket_regions,
+    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, ObjectSummary,
+    SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, bucket_regions,
 };
 
 /// What to scan, validated by the CLI layer.
@@ -53,6 +54,12 @@ pub struct ScanSettings {
     /// `--inventory`: manifests whose source buckets' objects are counted from S3 Inventory
     /// instead of HEADs (see [`inventory`]).
     pub inventories: Vec<String>,
+    /// `--objects-from`: whether buckets without an inventory are HEADed or left unread.
+    pub objects_from: inventory::ObjectsFrom,
+    /// `--offline`: the local `--inventory` manifests alone, no AWS call (see [`offline`]).
+    pub offline: bool,
+    /// `--verify-sample N` and its seed: HEAD N random objects of each inventory.
+    pub verify_sample: Option<(usize, u64)>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -71,7 +78,8 @@ pub enum ScanError {
     #[error("no such bucket in this account: {}", .0.join(", "))]
     UnknownBuckets(Vec<String>),
     /// An `--inventory` that cannot be used: checksum mismatch, missing file, bad schema.
-    #[error("{0}")]
+    /// Transparent: `{0}` with `#[from]` (a source) printed the line twice in `{:#}`.
+    #[error(transparent)]
     Inventory(#[from] inventory::InventoryError),
     #[error(transparent)]
     Setup(#[from] anyhow::Error),
@@ -83,6 +91,9 @@ pub async fn scan(
     settings: &ScanSettings,
     inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
 ) -> Result<Estate, ScanError> {
+    if settings.offline {
+        return offline::scan(settings).await;
+    }
     let started_at = OffsetDateTime::now_utc();
     let clients = Arc::new(Clients::new(&settings.connection).await?);
     let endpoint = clients.endpoint_url().map(str::to_string);
@@ -100,16 +111,8 @@ pub async fn scan(
     let selected = select(listing.buckets, &settings.buckets, &settings.exclude)?;
     // Manifests first: one for a bucket this scan does not read is a usage error now, not
     // after every bucket was read.
-    let manifests = inventory::read_manifests(&clients, &settings.inventories).await?;
-    for (spec, m) in &manifests {
-        if !selected.iter().any(|b| b.name == m.source_bucket) {
-            return Err(inventory::InventoryError(format!(
-                "inventory {spec}: its source bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
-                m.source_bucket
-            ))
-            .into());
-        }
-    }
+    let manifests = inventory::read_manifests(Some(&clients), &settings.inventories).await?;
+    inventory::check_sources(&manifests, |name| selected.iter().any(|b| b.name == name))?;
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
@@ -146,13 +149,16 @@ pub async fn scan(
     if let Some(object_settings) = &settings.objects {
         // Buckets with an inventory are counted from it; the HEAD scan reads the others.
         let inventory_settings = inventory::InventorySettings {
-            prefix: object_settings.prefix.clone(),
-            parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            verify: settings.verify_sample,
+            ..inventory::InventorySettings::new(object_settings.prefix.clone())
         };
+        let mut samples = Vec::new();
         let mut from_inventory = Vec::new();
         for (spec, manifest) in manifests {
             let bucket = manifest.source_bucket.clone();
-            let loaded = inventory::load(&clients, spec, manifest, &inventory_settings).await?;
+            let loaded =
+                inventory::load(Some(&clients), spec, manifest, &inventory_settings).await?;
+            samples.extend(loaded.sample.map(|s| (bucket.clone(), s)));
             from_inventory.push((bucket, loaded.summary));
         }
         let (mut counted, to_head): (Vec<_>, Vec<_>) = std::mem::take(&mut snapshots)
@@ -193,7 +199,17 @@ pub async fn scan(
                     .map(|n| n.saturating_mul(heads.len() as u64)),
             ),
         };
-        scanner.scan_buckets(&mut heads).await;
+        if let Some(verify) = settings.verify_sample {
+            let buckets = counted.iter_mut().map(|(_, b)| b).collect();
+            inventory::verify::verify_buckets(&scanner, buckets, samples, verify).await;
+        }
+        if settings.objects_from == inventory::ObjectsFrom::Inventory {
+            for bucket in &mut heads {
+                bucket.objects = Some(ObjectSummary::not_read(inventory::NOT_IN_ANY_INVENTORY));
+            }
+        } else {
+            scanner.scan_buckets(&mut heads).await;
+        }
         counted.extend(order.into_iter().zip(heads));
         counted.sort_by_key(|(i, _)| *i);
         snapshots = counted.into_iter().map(|(_, b)| b).collect();
@@ -233,6 +249,7 @@ pub async fn scan(
                 regions: bucket_regions(&snapshots),
                 start_region: clients.home_region.clone(),
                 inferred: false,
+                offline: false,
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
@@ -327,20 +344,21 @@ async fn resolve_default_keys(
 
 /// How the scan read objects, across its buckets: from S3 Inventory reports for the buckets
 /// that have one (`--inventory`), HEADs for the rest, or not at all (`--no-objects`).
+/// Buckets whose objects were deliberately not read (`--objects-from inventory`) count as
+/// neither: they are gaps of their own.
 fn scan_object_source(objects: bool, buckets: &[BucketSnapshot]) -> ScanObjectSource {
-    let from_inventory = buckets
-        .iter()
-        .filter(|b| {
-            b.objects
-                .as_ref()
-                .and_then(|o| o.source.as_ref())
-                .is_some_and(ObjectSource::is_inventory)
-        })
-        .count();
-    match (objects, from_inventory) {
-        (_, 0) if !objects => ScanObjectSource::None,
-        (_, 0) => ScanObjectSource::Head,
-        (_, n) if n == buckets.len() => ScanObjectSource::Inventory,
+    let (mut from_inventory, mut headed) = (0, 0);
+    for b in buckets.iter().filter_map(|b| b.objects.as_ref()) {
+        match &b.source {
+            Some(ObjectSource::Inventory { .. }) => from_inventory += 1,
+            Some(ObjectSource::NotRead { .. }) => {}
+            Some(ObjectSource::Head) | None => headed += 1,
+        }
+    }
+    match (from_inventory, headed) {
+        _ if !objects => ScanObjectSource::None,
+        (0, _) => ScanObjectSource::Head,
+        (_, 0) => ScanObjectSource::Inventory,
         _ => ScanObjectSource::Mixed,
     }
 }

@@ -57,6 +57,10 @@ const LIST_DEPTH: u32 = 2;
 const SAMPLE_KEYS: usize = 10;
 const SAMPLE_UNREADABLE: usize = 50;
 
+/// How the reason of an object whose HEAD answered 404 begins (`--verify-sample` tells a
+/// deleted object from an unreadable one by it).
+pub(super) const NOT_FOUND: &str = "not found (HTTP 404)";
+
 /// One listed object or version, waiting for its HEAD.
 pub(super) struct Listed {
     key: String,
@@ -139,34 +143,16 @@ impl ObjectScanner {
     /// Scans one bucket's objects. Never fails: what could not be listed or read is
     /// recorded in the summary.
     pub async fn scan_bucket(&self, bucket: &BucketSnapshot) -> ObjectSummary {
-        let region = bucket
-            .region
-            .present()
-            .cloned()
-            .unwrap_or_else(|| self.clients.home_region.clone());
-        let s3 = self.clients.s3(&region);
-        let target = match &self.direct {
-            Some(direct) => direct.target(&bucket.name, &region).await,
-            None => None,
-        };
-        let via = match (&self.direct, &target) {
-            (Some(client), Some(target)) => Via::Direct(client, target),
-            (Some(_), None) => {
-                tracing::debug!(
-                    bucket = %bucket.name,
-                    "endpoint needs another auth scheme: HEADs go through the SDK"
-                );
-                Via::Sdk(&s3)
-            }
-            (None, _) => Via::Sdk(&s3),
-        };
+        let route = self.route(bucket).await;
+        let (region, s3) = (&route.region, &route.s3);
+        let via = route.via(self, &bucket.name);
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
         let feed = Gated {
             tx,
             pacer: &self.pacer,
             bucket: &bucket.name,
         };
-        let lister = list(&s3, &bucket.name, &self.settings, &self.pacer, feed);
+        let lister = list(s3, &bucket.name, &self.settings, &self.pacer, feed);
         let implied = ImpliedKey {
             bucket_default: bucket.default_kms_key().map(str::to_string),
             aws_managed: OnceCell::new(),
@@ -219,6 +205,54 @@ impl ObjectScanner {
             Err(reason) => summary.listing_error = Some(reason),
         }
         summary
+    }
+
+    /// HEADs `keys` (current versions) of `bucket` through the same path, semaphore and
+    /// pacing as the scan, for `--verify-sample`. One record per key, in any order.
+    pub async fn head_keys(&self, bucket: &BucketSnapshot, keys: Vec<String>) -> Vec<ObjectRecord> {
+        let route = self.route(bucket).await;
+        let via = route.via(self, &bucket.name);
+        let implied = ImpliedKey {
+            bucket_default: bucket.default_kms_key().map(str::to_string),
+            aws_managed: OnceCell::new(),
+        };
+        futures::stream::iter(keys)
+            .map(|key| {
+                let obj = Listed {
+                    key,
+                    version_id: None,
+                    is_latest: true,
+                    size: None,
+                    storage_class: None,
+                    last_modified: None,
+                    ticket: None,
+                };
+                let (via, implied, region) = (&via, &implied, route.region.as_str());
+                async move {
+                    let _permit = self.heads.acquire().await.expect("semaphore never closed");
+                    let outcome = self.head(via, &bucket.name, region, &obj, implied).await;
+                    record(&bucket.name, obj, outcome)
+                }
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Where a bucket's HEADs go: its region's client and, unless `--head-via sdk`, the
+    /// direct client's target.
+    async fn route(&self, bucket: &BucketSnapshot) -> Route {
+        let region = bucket
+            .region
+            .present()
+            .cloned()
+            .unwrap_or_else(|| self.clients.home_region.clone());
+        let s3 = self.clients.s3(&region);
+        let target = match &self.direct {
+            Some(direct) => direct.target(&bucket.name, &region).await,
+            None => None,
+        };
+        Route { region, s3, target }
     }
 
     async fn head(
@@ -316,9 +350,9 @@ impl ObjectScanner {
             }) if code.as_deref() != Some("RequestTimeTooSkewed") => {
                 Outcome::Unreadable("access denied (HTTP 403)".to_string())
             }
-            Err(CallFailure::Service { status: 404, .. }) => Outcome::Unreadable(
-                "not found (HTTP 404): deleted between listing and HEAD".to_string(),
-            ),
+            Err(CallFailure::Service { status: 404, .. }) => {
+                Outcome::Unreadable(format!("{NOT_FOUND}: deleted between listing and HEAD"))
+            }
             Err(other) => Outcome::Unreadable(other.to_string()),
         }
     }
@@ -367,6 +401,29 @@ fn shorten(s: &str, max: usize) -> String {
         at -= 1;
     }
     format!("{}…", &s[..at])
+}
+
+/// A bucket's region, SDK client and direct HEAD target ([`ObjectScanner::route`]).
+struct Route {
+    region: String,
+    s3: aws_sdk_s3::Client,
+    target: Option<HeadTarget>,
+}
+
+impl Route {
+    fn via<'a>(&'a self, scanner: &'a ObjectScanner, bucket: &str) -> Via<'a> {
+        match (&scanner.direct, &self.target) {
+            (Some(client), Some(target)) => Via::Direct(client, target),
+            (Some(_), None) => {
+                tracing::debug!(
+                    bucket,
+                    "endpoint needs another auth scheme: HEADs go through the SDK"
+                );
+                Via::Sdk(&self.s3)
+            }
+            (None, _) => Via::Sdk(&self.s3),
+        }
+    }
 }
 
 /// How a bucket's objects are HEADed: the fast path where the bucket's endpoint allows

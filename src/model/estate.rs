@@ -111,15 +111,24 @@ pub struct ScanScope {
     /// does hold: then `buckets` and `exclude` were not recorded (empty says nothing).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inferred: bool,
+    /// `--offline`: only local S3 Inventory reports were read and no AWS API was called,
+    /// so bucket settings, policies and keys were not read (their rules are errors). Added
+    /// within schema_version 1.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
 }
 
 impl ScanScope {
-    /// What narrows the object scan below "every object of every bucket read":
-    /// `prefix=logs/; sample=100 per bucket`, or `None` for a full object scan. The
+    /// What narrows the scan below "every fact of every bucket read": `--offline` (no
+    /// bucket setting read), `prefix=logs/; sample=100 per bucket`, or `None` for a full
+    /// scan. The
     /// summary line, the table, the HTML page and the CSV's `scope` column show it, so a
     /// partial scan is never read as a whole one.
     pub fn limits(&self) -> Option<String> {
         let mut parts = Vec::new();
+        if self.offline {
+            parts.push("offline: bucket settings not read".to_string());
+        }
         if let Some(prefix) = &self.prefix {
             parts.push(format!("prefix={prefix}"));
         }
@@ -159,6 +168,7 @@ impl Estate {
             regions: bucket_regions(&self.buckets),
             start_region: self.scan.region.clone(),
             inferred: true,
+            offline: false,
         }
     }
 
@@ -191,6 +201,9 @@ impl Estate {
                 }
             }
             if let Some(o) = &b.objects {
+                if let Some(reason) = o.not_read_reason() {
+                    gaps.push(format!("bucket {}: objects not read: {reason}", b.name));
+                }
                 if let Some(e) = &o.listing_error {
                     gaps.push(format!("bucket {}: object listing incomplete: {e}", b.name));
                 }

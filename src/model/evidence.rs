@@ -38,6 +38,7 @@ pub enum Evidence {
     ObjectsRead(ObjectsRead),
     ObjectKeysNotRecorded(ObjectKeysNotRecorded),
     ObjectDataAge(ObjectDataAge),
+    InventoryAgreement(InventoryAgreement),
     /// Nothing beyond the message (a rule that does not apply, or an error whose message
     /// is the whole story).
     Empty(Empty),
@@ -341,6 +342,12 @@ pub struct ObjectKeys {
     pub default_key: Option<String>,
     pub allowed_kms_keys: Vec<String>,
     pub keys: Vec<ObjectKey>,
+    /// True when the keys come from `--verify-sample`'s HEADs of a random sample of an S3
+    /// Inventory's objects, not from every object: a failure stands, a clean sample proves
+    /// nothing about the objects outside it. Added within schema_version 1.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(default)]
+    pub sampled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -359,6 +366,12 @@ pub struct ObjectKey {
 #[schemars(deny_unknown_fields)]
 pub struct ObjectKeyHealth {
     pub keys: Vec<ObjectKeyProblem>,
+    /// True when the keys come from `--verify-sample`'s HEADs of a random sample of an S3
+    /// Inventory's objects, not from every object: a failure stands, a clean sample proves
+    /// nothing about the objects outside it. Added within schema_version 1.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(default)]
+    pub sampled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -395,6 +408,22 @@ pub struct ObjectKeysNotRecorded {
     pub kms_objects_unjudged: u64,
     /// The `manifest.json` the counts come from.
     pub manifest: String,
+    /// SSE-KMS and DSSE-KMS objects `--verify-sample` HEADed whose keys raised nothing (the
+    /// rule judged those); absent without a sample. Added within schema_version 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
+    pub sampled_kms_objects: Option<u64>,
+}
+
+/// OBJ-008: `--verify-sample`'s HEADs of random objects of an S3 Inventory, against what
+/// the inventory says of them.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct InventoryAgreement {
+    /// The `manifest.json` the counts come from.
+    pub manifest: String,
+    /// The sample and what its HEADs found.
+    pub sample: super::InventoryCheck,
 }
 
 /// OBJ-007: how old the inventory a bucket's object counts come from was when the scan
@@ -450,5 +479,6 @@ into_evidence!(
     ObjectsRead,
     ObjectKeysNotRecorded,
     ObjectDataAge,
+    InventoryAgreement,
     Empty,
 );

@@ -21,6 +21,7 @@ pub use evidence::Evidence;
 pub use finding::AppliedWaiver;
 pub use finding::{Finding, Severity, Status};
 pub use key::{KeyInfo, KeyManager, KeyRecord, KeyState};
+pub use objects::{Disagreement, InventoryCheck, MAX_DISAGREEMENTS};
 pub use objects::{
     MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES, ObjectRecord,
     ObjectScanInfo, ObjectSource, ObjectSummary, SseMode, UnreadableObject,

@@ -203,6 +203,51 @@ pub struct ObjectSummary {
     /// Bytes of noncurrent versions per mode, like [`Self::current_bytes`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noncurrent_bytes: Option<ModeCounts>,
+    /// `--verify-sample`: random current objects of the inventory HEADed live, and where
+    /// the two disagree (OBJ-008). With it, `by_key` and `key_samples` hold the sampled
+    /// objects' keys only: a sample, never the whole bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<InventoryCheck>,
+}
+
+/// Disagreements kept per bucket in [`InventoryCheck`]; the rest are only counted.
+pub const MAX_DISAGREEMENTS: usize = 20;
+
+/// What `--verify-sample` found: a uniform random sample of the inventory's current
+/// objects (the `size` smallest keyed hashes of their keys under `seed`, so the same seed
+/// picks the same objects whatever the order of the files), each HEADed live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct InventoryCheck {
+    /// `--verify-sample`: how many objects were to be HEADed.
+    pub requested: u64,
+    /// The sampling seed (`--verify-seed`, else random and recorded here): the same seed
+    /// samples the same objects of the same inventory again.
+    pub seed: u64,
+    /// Objects sampled and HEADed (fewer than `requested` when the inventory has fewer).
+    pub headed: u64,
+    /// Objects whose live encryption mode is the inventory's.
+    pub agreed: u64,
+    /// Objects whose live state differs from the inventory's (all of them counted here).
+    pub disagreement_count: u64,
+    /// Up to [`MAX_DISAGREEMENTS`] of them, in key order.
+    pub disagreements: Vec<Disagreement>,
+    /// Objects whose HEAD failed for another reason (access denied, a network error):
+    /// neither agreeing nor disagreeing.
+    pub unreadable: Vec<UnreadableObject>,
+}
+
+/// One sampled object whose live state is not what the inventory says.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Disagreement {
+    pub key: String,
+    /// The mode the inventory's `EncryptionStatus` names.
+    pub inventory: SseMode,
+    /// The mode its HEAD reports now; null when the object is gone (`missing`).
+    pub live: Option<SseMode>,
+    /// True when the HEAD answered 404: deleted since the inventory was written.
+    pub missing: bool,
 }
 
 /// Where a bucket's object counts come from. A report says it per bucket, because the
@@ -229,11 +274,38 @@ pub enum ObjectSource {
         /// How many data files the manifest lists (each checked against its MD5).
         files: usize,
     },
+    /// The objects were deliberately not read (`--objects-from inventory` for a bucket no
+    /// `--inventory` names): nothing is known of them, so every OBJ rule is `error` and
+    /// the scan is incomplete, never a pass by omission.
+    NotRead {
+        /// Why, as the OBJ rules and the report's gaps say it.
+        reason: String,
+    },
 }
 
 impl ObjectSource {
     pub fn is_inventory(&self) -> bool {
         matches!(self, ObjectSource::Inventory { .. })
+    }
+}
+
+impl ObjectSummary {
+    /// The summary of a bucket whose objects were deliberately not read, for `reason`.
+    pub fn not_read(reason: &str) -> Self {
+        ObjectSummary {
+            source: Some(ObjectSource::NotRead {
+                reason: reason.to_string(),
+            }),
+            ..ObjectSummary::default()
+        }
+    }
+
+    /// Why the objects were not read, when they were not ([`ObjectSource::NotRead`]).
+    pub fn not_read_reason(&self) -> Option<&str> {
+        match &self.source {
+            Some(ObjectSource::NotRead { reason }) => Some(reason),
+            _ => None,
+        }
     }
 }
 

@@ -58,6 +58,7 @@ rule_ids! {
     Obj005 = "OBJ-005",
     Obj006 = "OBJ-006",
     Obj007 = "OBJ-007",
+    Obj008 = "OBJ-008",
 }
 
 impl fmt::Display for RuleId {

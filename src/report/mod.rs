@@ -240,8 +240,9 @@ pub struct BucketSection {
     pub kms_keys: BTreeMap<String, u64>,
     /// Where the object counts come from: `head` (this scan HEADed every object) or
     /// `inventory` (an S3 Inventory report: its manifest, its date, which the counts are as
-    /// of, and no KMS key per object); absent when objects were not scanned. Added within
-    /// schema_version 1.
+    /// of, and no KMS key per object) or `not_read` (`--objects-from inventory` and no
+    /// inventory for this bucket: nothing known, its OBJ rules are errors); absent when
+    /// objects were not scanned. Added within schema_version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_source: Option<ObjectSource>,
     /// Bytes of current objects per mode (the `objects` cells, summing sizes), when the

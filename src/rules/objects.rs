@@ -3,8 +3,8 @@
 
 use super::{Rule, RuleContext, Verdict, plural};
 use crate::model::evidence::{
-    ObjectCounts, ObjectDataAge, ObjectKey, ObjectKeyHealth, ObjectKeyProblem, ObjectKeys,
-    ObjectKeysNotRecorded, ObjectsRead, RequiredMode,
+    InventoryAgreement, ObjectCounts, ObjectDataAge, ObjectKey, ObjectKeyHealth, ObjectKeyProblem,
+    ObjectKeys, ObjectKeysNotRecorded, ObjectsRead, RequiredMode,
 };
 use crate::model::{KeyState, ModeCounts, ObjectSource, ObjectSummary, Observed, RuleId, SseMode};
 
@@ -37,13 +37,24 @@ pub(super) const RULES: &[Rule] = &[
         id: RuleId::Obj007,
         check: object_data_current,
     },
+    Rule {
+        id: RuleId::Obj008,
+        check: inventory_agrees_with_live_objects,
+    },
 ];
 
+/// The bucket's object counts; every OBJ rule is `not_applicable` without any
+/// (`--no-objects`) and `error` when they were deliberately not read (nothing is known).
 fn summary<'a>(ctx: &RuleContext<'a>) -> Result<&'a ObjectSummary, Verdict> {
-    ctx.bucket
+    let s = ctx
+        .bucket
         .objects
         .as_ref()
-        .ok_or_else(|| Verdict::not_applicable("objects were not scanned (--no-objects)"))
+        .ok_or_else(|| Verdict::not_applicable("objects were not scanned (--no-objects)"))?;
+    match s.not_read_reason() {
+        Some(reason) => Err(Verdict::error(format!("objects not read: {reason}"))),
+        None => Ok(s),
+    }
 }
 
 /// Current and noncurrent together: an old version is data at rest like any other.
@@ -205,29 +216,65 @@ fn examples_under(s: &ObjectSummary, id: &str) -> Option<Vec<String>> {
 /// `error` would make every inventory scan "incomplete" (exit 3) for a reason no retry can
 /// fix. The bucket's object source in every report format says what the counts lack.
 fn without_kms_objects(s: &ObjectSummary) -> Option<Verdict> {
-    if let Some(ObjectSource::Inventory { manifest, .. }) = &s.source {
-        let counts = all_counts(s);
-        let unjudged = counts.sse_kms + counts.dsse_kms;
-        if unjudged > 0 {
-            return Some(
-                Verdict::not_applicable(format!(
-                    "not checked: S3 Inventory does not record which KMS key encrypts an object, so the keys of {} are unknown (HEAD-scan the bucket, without --inventory, to judge them)",
-                    plural(unjudged as usize, "SSE-KMS object")
-                ))
-                .with_evidence(ObjectKeysNotRecorded {
-                    kms_objects_unjudged: unjudged,
-                    manifest: manifest.clone(),
-                }),
-            );
-        }
-    }
     if !s.by_key.is_empty() {
         return None;
+    }
+    if let Some(v) = keys_not_recorded(s) {
+        return Some(v);
     }
     Some(match gap(s) {
         Some(g) => Verdict::error(format!("cannot tell which KMS keys objects use: {g}")),
         None => Verdict::not_applicable(format!("no KMS-encrypted objects {}", scope(s))),
     })
+}
+
+/// The `not_applicable` of OBJ-003/004 for SSE-KMS objects of an S3 Inventory whose keys
+/// nothing recorded: all of them, or with `--verify-sample` those outside the sample (the
+/// sampled ones were judged, and a failure among them is reported before this). `None`
+/// when every KMS object's key is known.
+fn keys_not_recorded(s: &ObjectSummary) -> Option<Verdict> {
+    let Some(ObjectSource::Inventory { manifest, .. }) = &s.source else {
+        return None;
+    };
+    let counts = all_counts(s);
+    let sampled: u64 = s.by_key.values().sum();
+    let unjudged = (counts.sse_kms + counts.dsse_kms).saturating_sub(sampled);
+    if unjudged == 0 {
+        return None;
+    }
+    let why = "S3 Inventory does not record which KMS key encrypts an object";
+    let message = if sampled == 0 {
+        format!(
+            "not checked: {why}, so the keys of {} are unknown (HEAD-scan the bucket, without --inventory, to judge them)",
+            plural(unjudged as usize, "SSE-KMS object")
+        )
+    } else {
+        format!(
+            "not checked for every object: the keys of the {} --verify-sample HEADed raise nothing, and {why}, so the keys of the other {unjudged} are unknown",
+            plural(sampled as usize, "SSE-KMS object")
+        )
+    };
+    Some(
+        Verdict::not_applicable(message).with_evidence(ObjectKeysNotRecorded {
+            kms_objects_unjudged: unjudged,
+            manifest: manifest.clone(),
+            sampled_kms_objects: (sampled > 0).then_some(sampled),
+        }),
+    )
+}
+
+/// Whether `by_key` holds a `--verify-sample`'s keys rather than every object's.
+fn keys_sampled(s: &ObjectSummary) -> bool {
+    s.verified.is_some() && s.source.as_ref().is_some_and(ObjectSource::is_inventory)
+}
+
+/// " among the objects --verify-sample HEADed" when the keys are a sample's, else "".
+fn sample_note(s: &ObjectSummary) -> &'static str {
+    if keys_sampled(s) {
+        " (among the objects --verify-sample HEADed)"
+    } else {
+        ""
+    }
 }
 
 fn object_keys_expected(ctx: &RuleContext) -> Verdict {
@@ -262,6 +309,7 @@ fn object_keys_expected(ctx: &RuleContext) -> Verdict {
         default_key: default.map(str::to_string),
         allowed_kms_keys: ctx.config.allowed_kms_keys.clone(),
         keys,
+        sampled: keys_sampled(s),
     };
     if !unexpected.is_empty() {
         let total: u64 = unexpected.iter().map(|(_, n)| **n).sum();
@@ -270,10 +318,14 @@ fn object_keys_expected(ctx: &RuleContext) -> Verdict {
             .map(|(id, n)| format!("{id} ({n})"))
             .collect();
         return Verdict::fail(format!(
-            "{total} objects are under KMS keys that are neither the bucket default nor allowed: {}",
+            "{total} objects{} are under KMS keys that are neither the bucket default nor allowed: {}",
+            sample_note(s),
             named.join(", ")
         ))
         .with_evidence(evidence);
+    }
+    if let Some(v) = keys_not_recorded(s) {
+        return v;
     }
     if let Some(g) = gap(s) {
         return Verdict::error(format!("cannot rule out unexpected KMS keys: {g}"))
@@ -330,10 +382,14 @@ fn no_objects_under_unusable_keys(ctx: &RuleContext) -> Verdict {
             at_risk.push(format!("{n} under {id} ({p})"));
         }
     }
-    let evidence = ObjectKeyHealth { keys };
+    let evidence = ObjectKeyHealth {
+        keys,
+        sampled: keys_sampled(s),
+    };
     if !at_risk.is_empty() {
         return Verdict::fail(format!(
-            "{total_at_risk} objects are unreadable or about to be: {}",
+            "{total_at_risk} objects{} are unreadable or about to be: {}",
+            sample_note(s),
             at_risk.join("; ")
         ))
         .with_evidence(evidence);
@@ -341,6 +397,9 @@ fn no_objects_under_unusable_keys(ctx: &RuleContext) -> Verdict {
     if !unknown.is_empty() {
         return Verdict::error(format!("key state unknown: {}", unknown.join("; ")))
             .with_evidence(evidence);
+    }
+    if let Some(v) = keys_not_recorded(s) {
+        return v;
     }
     if let Some(g) = gap(s) {
         return Verdict::error(format!("cannot rule out objects under unusable keys: {g}"))
@@ -394,19 +453,29 @@ fn every_object_read(ctx: &RuleContext) -> Verdict {
     .with_evidence(evidence)
 }
 
+/// A bucket's counts with their inventory's manifest and date; the verdict of a rule
+/// about inventories otherwise (not applicable to buckets this scan HEADed).
+fn from_inventory<'a>(
+    ctx: &RuleContext<'a>,
+) -> Result<(&'a ObjectSummary, &'a String, &'a time::OffsetDateTime), Verdict> {
+    let s = summary(ctx)?;
+    match &s.source {
+        Some(ObjectSource::Inventory {
+            manifest, as_of, ..
+        }) => Ok((s, manifest, as_of)),
+        _ => Err(Verdict::not_applicable(
+            "objects were read live by this scan's HEADs",
+        )),
+    }
+}
+
 /// OBJ-007: counts read from an S3 Inventory are as old as the inventory. Judged against
 /// the scan's start time (recorded in the snapshot), so `evaluate` reaches the same verdict
 /// later. Buckets this scan HEADed were read live: not applicable, never a pass.
 fn object_data_current(ctx: &RuleContext) -> Verdict {
-    let s = match summary(ctx) {
+    let (_, manifest, as_of) = match from_inventory(ctx) {
         Err(v) => return v,
-        Ok(s) => s,
-    };
-    let Some(ObjectSource::Inventory {
-        manifest, as_of, ..
-    }) = &s.source
-    else {
-        return Verdict::not_applicable("objects were read live by this scan's HEADs");
+        Ok(found) => found,
     };
     let judged_at = ctx.estate.scan.started_at;
     let max = ctx.config.max_object_data_age;
@@ -442,6 +511,68 @@ fn object_data_current(ctx: &RuleContext) -> Verdict {
     Verdict::pass(format!(
         "the S3 Inventory of {} was {age_text} old when the scan started (--max-age {max_text})",
         evidence.as_of
+    ))
+    .with_evidence(evidence)
+}
+
+/// OBJ-008: `--verify-sample`'s HEADs against the inventory's rows. Any disagreement fails
+/// (the counts describe another bucket than today's); HEADs that failed otherwise leave it
+/// unknown; buckets read live, or an inventory not checked, are not applicable.
+fn inventory_agrees_with_live_objects(ctx: &RuleContext) -> Verdict {
+    let (s, manifest, as_of) = match from_inventory(ctx) {
+        Err(v) => return v,
+        Ok(found) => found,
+    };
+    let Some(check) = &s.verified else {
+        return Verdict::not_applicable(
+            "the S3 Inventory was not checked against the live objects (--verify-sample)",
+        );
+    };
+    if check.headed == 0 {
+        return Verdict::not_applicable("the S3 Inventory lists no current object to sample");
+    }
+    let date = rfc3339(*as_of);
+    let evidence = InventoryAgreement {
+        manifest: manifest.clone(),
+        sample: check.clone(),
+    };
+    if check.disagreement_count > 0 {
+        let named: Vec<String> = check
+            .disagreements
+            .iter()
+            .take(3)
+            .map(|d| match d.live {
+                None => format!("{}: gone", d.key),
+                Some(live) => format!(
+                    "{}: {} in the inventory, {} live",
+                    d.key,
+                    d.inventory.as_str(),
+                    live.as_str()
+                ),
+            })
+            .collect();
+        return Verdict::fail(format!(
+            "{} of {} sampled objects disagree with the S3 Inventory of {date} (e.g. {})",
+            check.disagreement_count,
+            check.headed,
+            named.join("; ")
+        ))
+        .with_evidence(evidence);
+    }
+    if !check.unreadable.is_empty() {
+        return Verdict::error(format!(
+            "cannot confirm the S3 Inventory: {} of {} sampled objects could not be HEADed (e.g. {}: {})",
+            check.unreadable.len(),
+            check.headed,
+            check.unreadable[0].key,
+            check.unreadable[0].reason
+        ))
+        .with_evidence(evidence);
+    }
+    Verdict::pass(format!(
+        "all {} agree with the S3 Inventory of {date} (seed {})",
+        plural(check.headed as usize, "sampled object"),
+        check.seed
     ))
     .with_evidence(evidence)
 }

@@ -24,6 +24,7 @@ mod csv;
 mod manifest;
 mod parquet;
 mod tally;
+pub mod verify;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,7 +34,8 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 
 pub use manifest::{Manifest, ManifestFile};
-use tally::Tally;
+pub use tally::Picked;
+use tally::{Sample, Tally};
 
 use super::clients::Clients;
 use super::errors::CallFailure;
@@ -86,7 +88,25 @@ pub struct Loaded {
     pub spec: String,
     pub manifest: Manifest,
     pub summary: ObjectSummary,
+    /// `--verify-sample`: the current objects picked for HEADs, in key order.
+    pub sample: Option<Vec<Picked>>,
 }
+
+/// Where object counts come from (`--objects-from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ObjectsFrom {
+    /// From a bucket's S3 Inventory when `--inventory` names one, HEADs for the rest.
+    #[default]
+    Auto,
+    /// HEADs for every bucket (no `--inventory` may be given).
+    Head,
+    /// S3 Inventory only: the objects of a bucket without one are not read, which the
+    /// report says (every OBJ rule `error`, the scan incomplete).
+    Inventory,
+}
+
+/// Why a bucket's objects were not read under `--objects-from inventory`.
+pub const NOT_IN_ANY_INVENTORY: &str = "--objects-from inventory, and no --inventory names this bucket (give its manifest, or leave it out with --bucket/--exclude)";
 
 /// What the inventory reader needs from the scan.
 #[derive(Debug, Clone)]
@@ -96,13 +116,29 @@ pub struct InventorySettings {
     pub prefix: Option<String>,
     /// Data files decoded at once.
     pub parallel: usize,
+    /// `--verify-sample N` and its seed: pick N current objects while decoding.
+    pub verify: Option<(usize, u64)>,
+}
+
+impl InventorySettings {
+    /// `--prefix`, and as many files decoded at once as there are cores (at most 8).
+    pub fn new(prefix: Option<String>) -> Self {
+        InventorySettings {
+            prefix,
+            parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            verify: None,
+        }
+    }
 }
 
 /// Reads the manifests only (checked against `manifest.checksum`): which bucket each is for,
 /// before any data file is fetched, so a manifest for a bucket the scan does not select is
 /// refused at once.
+///
+/// `clients` is `None` under `--offline`: an `s3://` manifest is then refused (the CLI
+/// refuses it first; this is the backstop that keeps an offline scan from any AWS call).
 pub async fn read_manifests(
-    clients: &Clients,
+    clients: Option<&Clients>,
     specs: &[String],
 ) -> Result<Vec<(String, Manifest)>, InventoryError> {
     let mut out = Vec::with_capacity(specs.len());
@@ -110,7 +146,7 @@ pub async fn read_manifests(
         let location = Location::parse(spec)?;
         let (text, checksum) = match &location {
             Location::S3 { bucket, key } => {
-                let s3 = destination_client(clients, bucket).await;
+                let s3 = destination_client(online(clients, spec)?, bucket).await;
                 let text = get_small(&s3, bucket, key, spec).await?;
                 let sibling = sibling_key(key, "manifest.checksum");
                 let checksum =
@@ -168,9 +204,37 @@ fn missing_checksum(spec: &str, e: InventoryError) -> InventoryError {
     )
 }
 
-/// Reads every data file of `manifest` and counts its rows into one summary.
+/// The scan's clients, or the error an `s3://` inventory gets under `--offline`.
+fn online<'a>(clients: Option<&'a Clients>, spec: &str) -> Result<&'a Clients, InventoryError> {
+    clients.ok_or_else(|| {
+        err(
+            format!("inventory {spec}"),
+            "--offline reads local inventories only (copy it with aws s3 sync)",
+        )
+    })
+}
+
+/// Refuses a manifest whose source bucket is not one the scan reads (`selected` says):
+/// its objects could not be judged with its settings.
+pub fn check_sources(
+    manifests: &[(String, Manifest)],
+    selected: impl Fn(&str) -> bool,
+) -> Result<(), InventoryError> {
+    for (spec, m) in manifests {
+        if !selected(&m.source_bucket) {
+            return Err(InventoryError(format!(
+                "inventory {spec}: its source bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
+                m.source_bucket
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every data file of `manifest` and counts its rows into one summary (`clients`:
+/// as for [`read_manifests`]).
 pub async fn load(
-    clients: &Clients,
+    clients: Option<&Clients>,
     spec: String,
     manifest: Manifest,
     settings: &InventorySettings,
@@ -181,7 +245,7 @@ pub async fn load(
         Location::S3 { .. } => {
             let bucket = manifest.destination_bucket.clone();
             Fetcher::S3 {
-                s3: destination_client(clients, &bucket).await,
+                s3: destination_client(online(clients, &spec)?, &bucket).await,
                 bucket,
             }
         }
@@ -198,12 +262,14 @@ pub async fn load(
             .map(|(i, file)| {
                 let manifest = manifest.clone();
                 let prefix = settings.prefix.clone();
+                let sample = settings.verify.map(|(n, seed)| Sample::new(n, seed));
                 async move {
                     let result = async {
                         let local = fetcher.fetch(&file).await?;
                         let name = local.name.clone();
                         tokio::task::spawn_blocking(move || {
-                            let tally = decode(&manifest, &local.path, &name, prefix.as_deref());
+                            let tally =
+                                decode(&manifest, &local.path, &name, prefix.as_deref(), sample);
                             drop(local);
                             tally
                         })
@@ -221,11 +287,14 @@ pub async fn load(
     // so the same inventory gives the same summary (and the same message) on every run.
     let mut results = results;
     results.sort_by_key(|(i, _)| *i);
-    let mut total = Tally::new(&manifest);
+    let mut total = Tally::new(
+        &manifest,
+        settings.verify.map(|(n, seed)| Sample::new(n, seed)),
+    );
     for (_, result) in results {
         total.merge(result?);
     }
-    let mut summary = total.finish();
+    let (mut summary, sample) = total.finish();
     summary.source = Some(ObjectSource::Inventory {
         manifest: spec.clone(),
         as_of: manifest.created,
@@ -237,6 +306,7 @@ pub async fn load(
         spec,
         manifest,
         summary,
+        sample,
     })
 }
 
@@ -246,8 +316,9 @@ fn decode(
     path: &Path,
     name: &str,
     prefix: Option<&str>,
+    sample: Option<Sample>,
 ) -> Result<Tally, InventoryError> {
-    let mut tally = Tally::new(manifest);
+    let mut tally = Tally::new(manifest, sample);
     let result = match manifest.format {
         manifest::Format::Csv => csv::decode(path, &manifest.columns, prefix, &mut tally),
         manifest::Format::Parquet => parquet::decode(path, &manifest.columns, prefix, &mut tally),

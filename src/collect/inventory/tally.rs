@@ -40,12 +40,94 @@ pub fn mode_of(status: &str) -> SseMode {
 pub struct Tally {
     source_bucket: String,
     summary: ObjectSummary,
+    /// `--verify-sample`: the current objects picked so far.
+    sample: Option<Sample>,
+}
+
+/// One current object picked for `--verify-sample`: its key and the mode the inventory
+/// states for it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Picked {
+    /// The keyed hash that ranks it (smallest win), then the key: a total order.
+    rank: (u64, String),
+    pub mode: SseMode,
+}
+
+impl Picked {
+    pub fn key(&self) -> &str {
+        &self.rank.1
+    }
+}
+
+/// A bottom-k sample: the `size` objects whose keys hash smallest under `seed`. Each key's
+/// hash is an independent uniform draw, so the k smallest are a uniform random sample of
+/// the keys; unlike reservoir sampling it needs no shared random stream, so files decoded
+/// in parallel and merged in any order pick exactly the same objects. Memory is O(size).
+#[derive(Debug, Clone)]
+pub struct Sample {
+    size: usize,
+    seed: u64,
+    /// A max-heap: the largest kept rank is the one a smaller newcomer evicts.
+    kept: std::collections::BinaryHeap<Picked>,
+}
+
+impl Sample {
+    pub fn new(size: usize, seed: u64) -> Self {
+        Sample {
+            size,
+            seed,
+            kept: std::collections::BinaryHeap::with_capacity(size + 1),
+        }
+    }
+
+    /// The first 8 bytes of MD5(seed ‖ key): MD5 is already here for the files' checksums,
+    /// and any well-mixed hash gives uniform ranks (nothing here needs to resist an attacker
+    /// who picks key names: the sample only decides which objects to re-read).
+    fn hash(&self, key: &str) -> u64 {
+        use md5::{Digest, Md5};
+        let digest = Md5::new()
+            .chain_update(self.seed.to_le_bytes())
+            .chain_update(key.as_bytes())
+            .finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("MD5 has 16 bytes"))
+    }
+
+    fn offer(&mut self, picked: Picked) {
+        if self.kept.len() < self.size {
+            self.kept.push(picked);
+        } else if self.kept.peek().is_some_and(|max| picked < *max) {
+            self.kept.pop();
+            self.kept.push(picked);
+        }
+    }
+
+    fn offer_row(&mut self, key: &str, mode: SseMode) {
+        let hash = self.hash(key);
+        let beats = self.kept.len() < self.size
+            || self
+                .kept
+                .peek()
+                .is_some_and(|max| (hash, key) < (max.rank.0, max.rank.1.as_str()));
+        if beats {
+            self.offer(Picked {
+                rank: (hash, key.to_string()),
+                mode,
+            });
+        }
+    }
+
+    /// The picked objects in key order.
+    pub fn into_sorted(self) -> Vec<Picked> {
+        let mut picked = self.kept.into_vec();
+        picked.sort_by(|a, b| a.rank.1.cmp(&b.rank.1));
+        picked
+    }
 }
 
 impl Tally {
     /// An empty tally for `manifest`'s bucket: noncurrent counters when the inventory lists
     /// versions (it has `IsLatest`), byte sums when it has `Size`.
-    pub fn new(manifest: &Manifest) -> Self {
+    pub fn new(manifest: &Manifest, sample: Option<Sample>) -> Self {
         let versions = manifest.columns.position(Field::IsLatest).is_some();
         let sizes = manifest.columns.position(Field::Size).is_some();
         Tally {
@@ -56,6 +138,7 @@ impl Tally {
                 noncurrent_bytes: (sizes && versions).then(ModeCounts::default),
                 ..ObjectSummary::default()
             },
+            sample,
         }
     }
 
@@ -85,6 +168,9 @@ impl Tally {
             s.noncurrent.get_or_insert_with(ModeCounts::default)
         };
         counts.add(Some(mode));
+        if let (true, Some(sample)) = (current, &mut self.sample) {
+            sample.offer_row(row.key, mode);
+        }
         let bytes = if current {
             s.current_bytes.as_mut()
         } else {
@@ -114,6 +200,11 @@ impl Tally {
 
     /// Adds another file's tally of the same bucket.
     pub fn merge(&mut self, other: Tally) {
+        if let (Some(mine), Some(theirs)) = (&mut self.sample, other.sample) {
+            for picked in theirs.kept {
+                mine.offer(picked);
+            }
+        }
         let (s, o) = (&mut self.summary, other.summary);
         s.current.merge(&o.current);
         if let Some(n) = &o.noncurrent {
@@ -147,8 +238,9 @@ impl Tally {
         }
     }
 
-    pub fn finish(self) -> ObjectSummary {
-        self.summary
+    /// The counts, and the `--verify-sample` picks (in key order) when sampling.
+    pub fn finish(self) -> (ObjectSummary, Option<Vec<Picked>>) {
+        (self.summary, self.sample.map(Sample::into_sorted))
     }
 }
 
@@ -191,6 +283,35 @@ fn push_bounded(list: &mut Vec<String>, item: String, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same seed picks the same objects however the rows are split into files and
+    /// merged; another seed picks others; never more than asked.
+    #[test]
+    fn the_sample_is_the_same_whatever_the_file_order() {
+        let keys: Vec<String> = (0..500).map(|i| format!("k{i:04}")).collect();
+        let pick = |order: &[std::ops::Range<usize>], seed: u64| -> Vec<String> {
+            let mut total = Sample::new(7, seed);
+            for part in order {
+                let mut file = Sample::new(7, seed);
+                for k in &keys[part.clone()] {
+                    file.offer_row(k, SseMode::SseS3);
+                }
+                for p in file.kept {
+                    total.offer(p);
+                }
+            }
+            total
+                .into_sorted()
+                .iter()
+                .map(|p| p.key().to_string())
+                .collect()
+        };
+        let one = pick(&[0..250, 250..500], 1);
+        assert_eq!(one.len(), 7);
+        assert_eq!(pick(&[300..500, 0..120, 120..300], 1), one);
+        assert_ne!(pick(&[0..250, 250..500], 2), one);
+        assert!(one.windows(2).all(|w| w[0] < w[1]), "key order: {one:?}");
+    }
 
     #[test]
     fn every_documented_status_names_its_mode_and_nothing_else_does() {
