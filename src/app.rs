@@ -236,6 +236,9 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.no_objects && !args.inventories.is_empty() {
         anyhow::bail!("--inventory counts objects: drop --no-objects");
     }
+    if args.no_objects && !args.metadata_tables.is_empty() {
+        anyhow::bail!("--metadata-table counts objects: drop --no-objects");
+    }
     distinct_paths(
         &[
             report_destination(&args.output),
@@ -276,6 +279,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         timeout: args.timeout,
         command_line: crate::provenance::command_line(),
         inventories: args.inventories,
+        metadata_tables: args.metadata_tables,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;

@@ -277,22 +277,20 @@ impl TableRenderer {
             .iter()
             .find(|b| b.name == bucket)
             .and_then(|b| b.object_source.as_ref());
-        let Some(crate::model::ObjectSource::Inventory {
-            manifest, as_of, ..
-        }) = source
-        else {
-            return Vec::new();
+        let line = match source {
+            Some(crate::model::ObjectSource::Inventory {
+                manifest, as_of, ..
+            }) => format!(
+                "  objects counted from the S3 Inventory of {} ({manifest}), not HEADed: no KMS key per object",
+                rfc3339(*as_of)
+            ),
+            Some(crate::model::ObjectSource::MetadataTable { table, as_of, .. }) => format!(
+                "  objects counted from the metadata table snapshot of {} ({table}), not HEADed",
+                rfc3339(*as_of)
+            ),
+            _ => return Vec::new(),
         };
-        let date = as_of
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| as_of.to_string());
-        wrap(
-            &terminal(&format!(
-                "  objects counted from the S3 Inventory of {date} ({manifest}), not HEADed: no KMS key per object"
-            )),
-            self.text_width(),
-            4,
-        )
+        wrap(&terminal(&line), self.text_width(), 4)
     }
 
     /// "✓ 9 passed: ENC-001 ENC-002 …", wrapped with a hanging indent.
@@ -1045,4 +1043,9 @@ mod tests {
         }
         assert!(text.contains("POL-005"), "{text}");
     }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
