@@ -599,6 +599,21 @@ mod inventory_fixtures {
 
 use inventory_fixtures as inv;
 
+/// A report's mode counts: total, none, SSE-S3, SSE-KMS, DSSE-KMS, SSE-C, unknown, unreadable.
+fn mode_cells(v: &Value) -> [u64; 8] {
+    [
+        "total",
+        "none",
+        "sse_s3",
+        "sse_kms",
+        "dsse_kms",
+        "sse_c",
+        "unknown",
+        "unreadable",
+    ]
+    .map(|c| v[c].as_u64().unwrap_or_else(|| panic!("{c} in {v}")))
+}
+
 /// The counts `inv::ROWS` must give, whatever the format.
 fn assert_inventory_counts(report: &Value, bucket: &str, files: u64) {
     let b = report["buckets"]
@@ -607,19 +622,7 @@ fn assert_inventory_counts(report: &Value, bucket: &str, files: u64) {
         .iter()
         .find(|b| b["name"] == bucket)
         .unwrap_or_else(|| panic!("{bucket} not in report"));
-    let cells = |v: &Value| -> [u64; 8] {
-        [
-            "total",
-            "none",
-            "sse_s3",
-            "sse_kms",
-            "dsse_kms",
-            "sse_c",
-            "unknown",
-            "unreadable",
-        ]
-        .map(|c| v[c].as_u64().unwrap_or_else(|| panic!("{c} in {v}")))
-    };
+    let cells = mode_cells;
     // Current: one object per documented status and one unknown; the delete marker is no
     // object; noncurrent: the old plain.txt (NOT-SSE) and the version under the marker.
     assert_eq!(cells(&b["objects"]), [6, 1, 1, 1, 1, 1, 1, 0], "{b}");
@@ -1007,23 +1010,6 @@ async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
 // `scan --metadata-table`: objects counted from an S3 Metadata live inventory table, a real
 // Iceberg table written by scripts/iceberg_fixture.py (pyiceberg, pyarrow).
 
-/// Writes the fixture table for `bucket` under `dir` with key ARNs `a` and `b`; returns its
-/// metadata file as pyiceberg names it (a file:// URI).
-pub fn iceberg_table(dir: &std::path::Path, bucket: &str, a: &str, b: &str) -> String {
-    let out = std::process::Command::new(common::python())
-        .arg(common::repo_root().join("scripts/iceberg_fixture.py"))
-        .arg(dir)
-        .args(["--bucket", bucket, "--key-a", a, "--key-b", b])
-        .output()
-        .expect("run scripts/iceberg_fixture.py");
-    assert!(
-        out.status.success(),
-        "iceberg_fixture.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// Copies a directory tree (a table "synced down" elsewhere).
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -1048,43 +1034,18 @@ fn assert_metadata_table_counts(report: &Value, bucket: &str, a: &str, b: &str) 
         .find(|x| x["name"] == bucket)
         .unwrap_or_else(|| panic!("{bucket} not in report"))
         .clone();
-    let cells = |v: &Value| -> [u64; 8] {
-        [
-            "total",
-            "none",
-            "sse_s3",
-            "sse_kms",
-            "dsse_kms",
-            "sse_c",
-            "unknown",
-            "unreadable",
-        ]
-        .map(|c| v[c].as_u64().unwrap_or_else(|| panic!("{c} in {v}")))
-    };
     // Current: a2 (KMS, A), b1 (S3), d1 (SSE-C), e1 (unknown), f1 (null status: none), g2
     // (KMS, A, the greatest sequence number though g3 came later); c's and k's delete
-    // markers are no objects, h1 was deleted from the table.
-    assert_eq!(
-        cells(&b_json["objects"]),
-        [6, 1, 1, 2, 0, 1, 1, 0],
-        "{b_json}"
-    );
-    // Noncurrent: a1 (null: none), c1 (DSSE-KMS, B), g1 (KMS, B), g3 (S3).
-    assert_eq!(
-        cells(&b_json["noncurrent"]),
-        [4, 1, 1, 1, 1, 0, 0, 0],
-        "{b_json}"
-    );
-    assert_eq!(
-        cells(&b_json["bytes"]),
-        [320, 70, 30, 110, 0, 50, 60, 0],
-        "{b_json}"
-    );
-    assert_eq!(
-        cells(&b_json["noncurrent_bytes"]),
-        [135, 10, 5, 80, 40, 0, 0, 0],
-        "{b_json}"
-    );
+    // markers are no objects, h1 was deleted from the table. Noncurrent: a1 (null: none),
+    // c1 (DSSE-KMS, B), g1 (KMS, B), g3 (S3).
+    for (section, want) in [
+        ("objects", [6, 1, 1, 2, 0, 1, 1, 0]),
+        ("noncurrent", [4, 1, 1, 1, 1, 0, 0, 0]),
+        ("bytes", [320, 70, 30, 110, 0, 50, 60, 0]),
+        ("noncurrent_bytes", [135, 10, 5, 80, 40, 0, 0, 0]),
+    ] {
+        assert_eq!(mode_cells(&b_json[section]), want, "{section}: {b_json}");
+    }
     let source = &b_json["object_source"];
     assert_eq!(source["kind"], "metadata_table", "{b_json}");
     assert_eq!(source["data_files"], 3, "{b_json}");
@@ -1173,7 +1134,7 @@ async fn a_metadata_table_counts_versions_and_judges_keys() {
             .unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let metadata = iceberg_table(dir.path(), "meta-live", &a, &b);
+    let metadata = common::iceberg_table(dir.path(), "meta-live", &a, &b);
     assert!(metadata.starts_with("file://"), "{metadata}");
 
     let (code, report, out) = scan_json(&moto.endpoint, &["--metadata-table", &metadata]);

@@ -737,6 +737,11 @@ pub(crate) fn prewrapped_table(color: bool) -> Table {
     table
 }
 
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1043,9 +1048,4 @@ mod tests {
         }
         assert!(text.contains("POL-005"), "{text}");
     }
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
 }
