@@ -236,9 +236,14 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.no_objects && !args.inventories.is_empty() {
         anyhow::bail!("--inventory counts objects: drop --no-objects");
     }
-    let objects_from = objects_from(args.objects_from, args.no_objects, &args.inventories)?;
+    if args.no_objects && !args.metadata_tables.is_empty() {
+        anyhow::bail!("--metadata-table counts objects: drop --no-objects");
+    }
+    // Both name where a bucket's objects are counted from instead of HEADs.
+    let data_sources = [args.inventories.as_slice(), args.metadata_tables.as_slice()].concat();
+    let objects_from = objects_from(args.objects_from, args.no_objects, &data_sources)?;
     if args.offline {
-        offline_inputs(&args.inventories)?;
+        offline_inputs(&args.inventories, &args.metadata_tables)?;
     }
     let verify_sample = verify_sample(
         (args.verify_sample, args.verify_seed),
@@ -288,6 +293,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         objects_from,
         offline: args.offline,
         verify_sample,
+        metadata_tables: args.metadata_tables,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
     let interrupt = Interrupt::watch("scan interrupted")?;
@@ -305,7 +311,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
 fn objects_from(
     asked: crate::cli::ObjectsFrom,
     no_objects: bool,
-    inventories: &[String],
+    sources: &[String],
 ) -> anyhow::Result<collect::inventory::ObjectsFrom> {
     use collect::inventory::ObjectsFrom as Source;
     let from = match asked {
@@ -319,18 +325,23 @@ fn objects_from(
         );
     }
     match from {
-        Source::Head if !inventories.is_empty() => anyhow::bail!(
-            "--objects-from head HEADs every bucket's objects, --inventory counts a bucket's from its S3 Inventory: they contradict, drop one"
+        Source::Head if !sources.is_empty() => anyhow::bail!(
+            "--objects-from head HEADs every bucket's objects, --inventory and --metadata-table count a bucket's from what S3 wrote down: they contradict, drop one"
         ),
-        Source::Inventory if inventories.is_empty() => anyhow::bail!(
-            "--objects-from inventory needs at least one --inventory MANIFEST (without one no object would be read: --no-objects says that)"
+        Source::Inventory if sources.is_empty() => anyhow::bail!(
+            "--objects-from inventory needs at least one --inventory MANIFEST or --metadata-table LOCATION (without one no object would be read: --no-objects says that)"
         ),
         _ => Ok(from),
     }
 }
 
 /// `--offline` reads local inventories and nothing else: at least one, none in S3.
-fn offline_inputs(inventories: &[String]) -> anyhow::Result<()> {
+fn offline_inputs(inventories: &[String], tables: &[String]) -> anyhow::Result<()> {
+    if !tables.is_empty() {
+        anyhow::bail!(
+            "--offline reads S3 Inventory reports only, not --metadata-table yet: drop --offline to read the table with the scan's credentials"
+        );
+    }
     if inventories.is_empty() {
         anyhow::bail!(
             "--offline audits local S3 Inventory reports: give at least one --inventory MANIFEST"

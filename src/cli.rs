@@ -270,6 +270,20 @@ pub struct ScanArgs {
         help_heading = "Objects"
     )]
     pub verify_seed: Option<u64>,
+    /// Count a bucket's objects from its S3 Metadata live inventory table (Apache Iceberg)
+    /// instead of listing and HEADing each one: LOCATION is the table's current metadata
+    /// file (.../metadata/NNNNN-uuid.metadata.json), as s3://BUCKET/KEY or a local path (a
+    /// table copied down with `aws s3 sync` is read relative to its directory). Repeatable,
+    /// one per bucket; the table's bucket must be one the scan selects. The table records
+    /// each object's KMS key ARN, so OBJ-003/004 judge keys; OBJ-007 fails a snapshot older
+    /// than --max-age. Tables with merge-on-read delete files are refused (README: Auditing
+    /// billions of objects)
+    #[arg(
+        long = "metadata-table",
+        value_name = "LOCATION",
+        help_heading = "Objects"
+    )]
+    pub metadata_tables: Vec<String>,
 
     /// HEAD requests in flight at once, across all buckets (S3 serves 5,500 GET/HEAD per second per prefix)
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096), help_heading = "Performance")]

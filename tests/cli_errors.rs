@@ -1373,3 +1373,129 @@ fn diff_json_validates_against_the_drift_schema() {
             .is_empty()
     );
 }
+
+/// `scan --metadata-table` on a broken table: one line naming the file, exit 2, no report.
+/// Each case writes a fresh table with scripts/iceberg_fixture.py and breaks it.
+#[test]
+fn a_broken_metadata_table_stops_the_scan_with_one_line_naming_the_file() {
+    let moto = moto();
+    type Break = fn(&Path) -> String;
+    /// Every file of the table directory whose name ends with `suffix`.
+    fn files(table: &Path, suffix: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for sub in ["data", "metadata"] {
+            for e in std::fs::read_dir(table.join(sub)).unwrap() {
+                let p = e.unwrap().path();
+                if p.to_string_lossy().ends_with(suffix) {
+                    out.push(p);
+                }
+            }
+        }
+        assert!(!out.is_empty(), "no {suffix} files");
+        out
+    }
+    let cases: Vec<(&str, Break, &str)> = vec![
+        (
+            "no metadata file",
+            |_| "/nonexistent/metadata/00001-x.metadata.json".into(),
+            "metadata table /nonexistent/metadata/00001-x.metadata.json: No such file",
+        ),
+        (
+            "data files missing",
+            |t| {
+                files(t, ".parquet")
+                    .iter()
+                    .for_each(|p| std::fs::remove_file(p).unwrap());
+                String::new()
+            },
+            ".parquet: missing: not found as written nor under the table's directory",
+        ),
+        (
+            "manifests missing",
+            |t| {
+                files(t, "-m0.avro")
+                    .iter()
+                    .for_each(|p| std::fs::remove_file(p).unwrap());
+                String::new()
+            },
+            "-m0.avro: missing",
+        ),
+        (
+            "truncated manifests",
+            |t| {
+                for p in files(t, "-m0.avro") {
+                    let bytes = std::fs::read(&p).unwrap();
+                    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+                }
+                String::new()
+            },
+            "-m0.avro: not a readable Avro file (truncated?)",
+        ),
+        (
+            "truncated data files",
+            |t| {
+                for p in files(t, ".parquet") {
+                    let bytes = std::fs::read(&p).unwrap();
+                    std::fs::write(&p, &bytes[..bytes.len() - 10]).unwrap();
+                }
+                String::new()
+            },
+            "bytes, the manifest says",
+        ),
+        (
+            "corrupt Parquet footers",
+            |t| {
+                for p in files(t, ".parquet") {
+                    let mut bytes = std::fs::read(&p).unwrap();
+                    let n = bytes.len();
+                    bytes[n - 12..].fill(0);
+                    std::fs::write(&p, &bytes).unwrap();
+                }
+                String::new()
+            },
+            ".parquet: not a readable Parquet file",
+        ),
+        (
+            "no kms_key_arn column",
+            |t| {
+                let mut newest = files(t, ".metadata.json");
+                newest.sort();
+                let path = newest.last().unwrap();
+                let text = std::fs::read_to_string(path).unwrap();
+                std::fs::write(path, text.replace("\"kms_key_arn\"", "\"kms_key\"")).unwrap();
+                String::new()
+            },
+            "no kms_key_arn column: not an S3 Metadata live inventory table",
+        ),
+        (
+            "a bucket the scan does not read",
+            |_| String::new(),
+            "its bucket not-in-account is not one this scan reads",
+        ),
+        (
+            "an S3 Tables ARN",
+            |_| "arn:aws:s3tables:us-east-1:111122223333:bucket/aws-s3".into(),
+            "not supported yet: give the table's metadata.json",
+        ),
+    ];
+    for (what, break_it, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let written = common::iceberg_table(dir.path(), "not-in-account", "arn:a", "arn:b");
+        let table = dir.path().join("warehouse/b_not_in_account/inventory");
+        let given = Some(break_it(&table))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(written);
+        let out = scan_at(&moto.endpoint)
+            .args(["--format", "json", "--metadata-table", &given])
+            .output()
+            .unwrap();
+        let line = assert_usage_error(&out, says);
+        assert!(!line.contains("panicked"), "{what}: {line}");
+    }
+    // Without objects there is nothing to count from a table.
+    let out = scan_at(&moto.endpoint)
+        .args(["--no-objects", "--metadata-table", "/x/m.metadata.json"])
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "--metadata-table counts objects: drop --no-objects");
+}

@@ -599,6 +599,21 @@ mod inventory_fixtures {
 
 use inventory_fixtures as inv;
 
+/// A report's mode counts: total, none, SSE-S3, SSE-KMS, DSSE-KMS, SSE-C, unknown, unreadable.
+fn mode_cells(v: &Value) -> [u64; 8] {
+    [
+        "total",
+        "none",
+        "sse_s3",
+        "sse_kms",
+        "dsse_kms",
+        "sse_c",
+        "unknown",
+        "unreadable",
+    ]
+    .map(|c| v[c].as_u64().unwrap_or_else(|| panic!("{c} in {v}")))
+}
+
 /// The counts `inv::ROWS` must give, whatever the format.
 fn assert_inventory_counts(report: &Value, bucket: &str, files: u64) {
     let b = report["buckets"]
@@ -607,19 +622,7 @@ fn assert_inventory_counts(report: &Value, bucket: &str, files: u64) {
         .iter()
         .find(|b| b["name"] == bucket)
         .unwrap_or_else(|| panic!("{bucket} not in report"));
-    let cells = |v: &Value| -> [u64; 8] {
-        [
-            "total",
-            "none",
-            "sse_s3",
-            "sse_kms",
-            "dsse_kms",
-            "sse_c",
-            "unknown",
-            "unreadable",
-        ]
-        .map(|c| v[c].as_u64().unwrap_or_else(|| panic!("{c} in {v}")))
-    };
+    let cells = mode_cells;
     // Current: one object per documented status and one unknown; the delete marker is no
     // object; noncurrent: the old plain.txt (NOT-SSE) and the version under the marker.
     assert_eq!(cells(&b["objects"]), [6, 1, 1, 1, 1, 1, 1, 0], "{b}");
@@ -1333,4 +1336,190 @@ async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
         assert_eq!(lines.len(), 1, "{what}: one line: {stderr}");
         assert!(lines[0].contains(says), "{what}: {stderr}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// `scan --metadata-table`: objects counted from an S3 Metadata live inventory table, a real
+// Iceberg table written by scripts/iceberg_fixture.py (pyiceberg, pyarrow).
+
+/// Copies a directory tree (a table "synced down" elsewhere).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The counts the fixture's rows must give (see scripts/iceberg_fixture.py), with key A the
+/// bucket default and key B disabled.
+fn assert_metadata_table_counts(report: &Value, bucket: &str, a: &str, b: &str) {
+    let b_json = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == bucket)
+        .unwrap_or_else(|| panic!("{bucket} not in report"))
+        .clone();
+    // Current: a2 (KMS, A), b1 (S3), d1 (SSE-C), e1 (unknown), f1 (null status: none), g2
+    // (KMS, A, the greatest sequence number though g3 came later); c's and k's delete
+    // markers are no objects, h1 was deleted from the table. Noncurrent: a1 (null: none),
+    // c1 (DSSE-KMS, B), g1 (KMS, B), g3 (S3).
+    for (section, want) in [
+        ("objects", [6, 1, 1, 2, 0, 1, 1, 0]),
+        ("noncurrent", [4, 1, 1, 1, 1, 0, 0, 0]),
+        ("bytes", [320, 70, 30, 110, 0, 50, 60, 0]),
+        ("noncurrent_bytes", [135, 10, 5, 80, 40, 0, 0, 0]),
+    ] {
+        assert_eq!(mode_cells(&b_json[section]), want, "{section}: {b_json}");
+    }
+    let source = &b_json["object_source"];
+    assert_eq!(source["kind"], "metadata_table", "{b_json}");
+    assert_eq!(source["data_files"], 3, "{b_json}");
+    assert_eq!(source["kms_objects_without_key"], 0, "{b_json}");
+
+    // OBJ-001: the null-status objects count as unencrypted.
+    let obj1 = finding(report, bucket, "OBJ-001");
+    assert_eq!(obj1["status"], "fail", "{obj1}");
+    assert_eq!(obj1["evidence"]["count"], 2, "{obj1}");
+    assert_eq!(obj1["evidence"]["unknown_values"]["SSE-FOO"], 1, "{obj1}");
+    // OBJ-003: key B (2 objects: c1, g1) is neither the default (A) nor allowed.
+    let obj3 = finding(report, bucket, "OBJ-003");
+    assert_eq!(obj3["status"], "fail", "{obj3}");
+    let keys = obj3["evidence"]["keys"].as_array().unwrap();
+    let per_key: std::collections::BTreeMap<&str, (u64, bool)> = keys
+        .iter()
+        .map(|k| {
+            (
+                k["key"].as_str().unwrap(),
+                (
+                    k["objects"].as_u64().unwrap(),
+                    k["expected"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(per_key.get(a), Some(&(2, true)), "{obj3}");
+    assert_eq!(per_key.get(b), Some(&(2, false)), "{obj3}");
+    // OBJ-004: key B is disabled: its 2 objects are at risk.
+    let obj4 = finding(report, bucket, "OBJ-004");
+    assert_eq!(obj4["status"], "fail", "{obj4}");
+    assert!(
+        obj4["message"].as_str().unwrap().starts_with("2 objects"),
+        "{obj4}"
+    );
+    assert!(
+        obj4["evidence"].get("kms_objects_unjudged").is_none(),
+        "{obj4}"
+    );
+    // OBJ-007: the snapshot was committed moments ago.
+    let obj7 = finding(report, bucket, "OBJ-007");
+    assert_eq!(obj7["status"], "pass", "{obj7}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_metadata_table_counts_versions_and_judges_keys() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    let kms = moto.kms("us-east-1").await;
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let meta = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+        keys.push((meta.arn.unwrap(), meta.key_id));
+    }
+    let (a, b) = (keys[0].0.clone(), keys[1].0.clone());
+    // moto's DisableKey takes the key id, not the ARN.
+    kms.disable_key().key_id(&keys[1].1).send().await.unwrap();
+    for name in ["meta-live", "live"] {
+        s3.create_bucket().bucket(name).send().await.unwrap();
+    }
+    put_all(&s3, "live", vec![("x".into(), None)]).await;
+    {
+        use aws_sdk_s3::types::{
+            ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+            ServerSideEncryptionRule,
+        };
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(&a)
+            .build()
+            .unwrap();
+        s3.put_bucket_encryption()
+            .bucket("meta-live")
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(default)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = common::iceberg_table(dir.path(), "meta-live", &a, &b);
+    assert!(metadata.starts_with("file://"), "{metadata}");
+
+    let (code, report, out) = scan_json(&moto.endpoint, &["--metadata-table", &metadata]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, 1, "{stderr}");
+    assert_metadata_table_counts(&report, "meta-live", &a, &b);
+    assert_eq!(counts(&report, "live", "object_source")["kind"], "head");
+    assert_eq!(report["scan"]["scope"]["object_source"], "mixed");
+    // The table's bucket was neither listed nor HEADed.
+    let object_reads: Vec<String> = moto
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/meta-live") && (r.starts_with("HEAD") || r.contains("list-type")))
+        .collect();
+    assert!(object_reads.is_empty(), "{object_reads:?}");
+
+    // The same table synced down elsewhere (its paths still name the old place): read
+    // relative to its own directory, same counts; the table view names the source.
+    let table_dir = dir.path().join("warehouse/b_meta_live/inventory");
+    let synced = tempfile::tempdir().unwrap();
+    copy_tree(&table_dir, &synced.path().join("inventory"));
+    std::fs::remove_dir_all(&table_dir).unwrap();
+    let name = std::path::Path::new(&metadata)
+        .file_name()
+        .unwrap()
+        .to_owned();
+    let copied = synced.path().join("inventory/metadata").join(name);
+    let (_, report, out) = scan_json(
+        &moto.endpoint,
+        &[
+            "--bucket",
+            "meta-live",
+            "--metadata-table",
+            copied.to_str().unwrap(),
+        ],
+    );
+    assert_metadata_table_counts(&report, "meta-live", &a, &b);
+    assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("error"));
+    let out = scan_at(&moto.endpoint)
+        .args([
+            "--bucket",
+            "meta-live",
+            "--format",
+            "table",
+            "--metadata-table",
+        ])
+        .arg(&copied)
+        .env("COLUMNS", "300")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("objects counted from the metadata table snapshot of"),
+        "{table}"
+    );
 }

@@ -10,6 +10,7 @@ mod head;
 pub mod inventory;
 mod keys;
 mod listing;
+pub mod metadata_table;
 mod objects;
 mod offline;
 mod pace;
@@ -60,6 +61,9 @@ pub struct ScanSettings {
     pub offline: bool,
     /// `--verify-sample N` and its seed: HEAD N random objects of each inventory.
     pub verify_sample: Option<(usize, u64)>,
+    /// `--metadata-table`: S3 Metadata live inventory tables (their metadata files) whose
+    /// buckets' objects are counted from them instead of HEADs (see [`metadata_table`]).
+    pub metadata_tables: Vec<String>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -79,8 +83,12 @@ pub enum ScanError {
     UnknownBuckets(Vec<String>),
     /// An `--inventory` that cannot be used: checksum mismatch, missing file, bad schema.
     /// Transparent: `{0}` with `#[from]` (a source) printed the line twice in `{:#}`.
+    /// Transparent: the message is the whole line (`{0}` with a source printed it twice).
     #[error(transparent)]
     Inventory(#[from] inventory::InventoryError),
+    /// A `--metadata-table` that cannot be used: missing file, delete files, bad schema.
+    #[error(transparent)]
+    MetadataTable(#[from] metadata_table::TableError),
     #[error(transparent)]
     Setup(#[from] anyhow::Error),
 }
@@ -113,6 +121,8 @@ pub async fn scan(
     // after every bucket was read.
     let manifests = inventory::read_manifests(Some(&clients), &settings.inventories).await?;
     inventory::check_sources(&manifests, |name| selected.iter().any(|b| b.name == name))?;
+    // Tables next, read whole: the bucket a table holds is known only from its rows.
+    let tables = read_tables(&clients, settings, &selected, &manifests).await?;
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
@@ -160,6 +170,15 @@ pub async fn scan(
                 inventory::load(Some(&clients), spec, manifest, &inventory_settings).await?;
             samples.extend(loaded.sample.map(|s| (bucket.clone(), s)));
             from_inventory.push((bucket, loaded.summary));
+        }
+        for (bucket, mut summary) in tables {
+            let region = snapshots
+                .iter()
+                .find(|b| b.name == bucket)
+                .and_then(|b| b.region.present().cloned())
+                .unwrap_or_else(|| clients.home_region.clone());
+            resolve_object_keys(&mut summary, &resolver, &region).await;
+            from_inventory.push((bucket, summary));
         }
         let (mut counted, to_head): (Vec<_>, Vec<_>) = std::mem::take(&mut snapshots)
             .into_iter()
@@ -259,6 +278,67 @@ pub async fn scan(
     })
 }
 
+/// Reads every `--metadata-table` (when objects are scanned): its bucket must be one the
+/// scan reads and have no other object source (an `--inventory` or a second table).
+async fn read_tables(
+    clients: &Clients,
+    settings: &ScanSettings,
+    selected: &[buckets::ListedBucket],
+    manifests: &[(String, inventory::Manifest)],
+) -> Result<Vec<(String, crate::model::ObjectSummary)>, ScanError> {
+    let Some(objects) = &settings.objects else {
+        return Ok(Vec::new());
+    };
+    let table_settings = metadata_table::TableSettings {
+        prefix: objects.prefix.clone(),
+        parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+    };
+    let mut out: Vec<(String, crate::model::ObjectSummary)> = Vec::new();
+    for spec in &settings.metadata_tables {
+        let loaded = metadata_table::load(clients, spec, &table_settings).await?;
+        let refuse = |why: String| -> ScanError {
+            metadata_table::TableError(format!("metadata table {spec}: {why}")).into()
+        };
+        if !selected.iter().any(|b| b.name == loaded.bucket) {
+            return Err(refuse(format!(
+                "its bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
+                loaded.bucket
+            )));
+        }
+        if manifests
+            .iter()
+            .any(|(_, m)| m.source_bucket == loaded.bucket)
+            || out.iter().any(|(b, _)| *b == loaded.bucket)
+        {
+            return Err(refuse(format!(
+                "bucket {} already has an object source (an --inventory or another --metadata-table): give one per bucket",
+                loaded.bucket
+            )));
+        }
+        out.push((loaded.bucket, loaded.summary));
+    }
+    Ok(out)
+}
+
+/// Replaces the KMS key ARNs a metadata table wrote with the records they resolve to, as
+/// the HEAD scan resolves the key ids HEADs return (two spellings of a key count as one).
+async fn resolve_object_keys(
+    summary: &mut crate::model::ObjectSummary,
+    resolver: &keys::KeyResolver,
+    region: &str,
+) {
+    let by_arn = std::mem::take(&mut summary.by_key);
+    let mut samples = std::mem::take(&mut summary.key_samples);
+    for (arn, n) in by_arn {
+        let id = resolver.resolve(&arn, region).await;
+        *summary.by_key.entry(id.clone()).or_default() += n;
+        let mine = summary.key_samples.entry(id).or_default();
+        for label in samples.remove(&arn).unwrap_or_default() {
+            inventory::tally::push_bounded(mine, label, inventory::tally::SAMPLE_KEYS);
+        }
+    }
+}
+
 /// Why the scan cannot start: ListBuckets is the first call, so its failure says whether
 /// the endpoint, the credentials or the permissions are wrong.
 fn listing_failed(f: CallFailure, endpoint: Option<&str>, home_region: &str) -> ScanError {
@@ -350,7 +430,9 @@ fn scan_object_source(objects: bool, buckets: &[BucketSnapshot]) -> ScanObjectSo
     let (mut from_inventory, mut headed) = (0, 0);
     for b in buckets.iter().filter_map(|b| b.objects.as_ref()) {
         match &b.source {
-            Some(ObjectSource::Inventory { .. }) => from_inventory += 1,
+            Some(ObjectSource::Inventory { .. } | ObjectSource::MetadataTable { .. }) => {
+                from_inventory += 1
+            }
             Some(ObjectSource::NotRead { .. }) => {}
             Some(ObjectSource::Head) | None => headed += 1,
         }

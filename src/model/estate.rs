@@ -60,9 +60,11 @@ pub struct ScanInfo {
 pub enum ScanObjectSource {
     /// Objects were listed and each one read with HEAD.
     Head,
-    /// Every bucket's objects were counted from an S3 Inventory report (`--inventory`).
+    /// Every bucket's objects were counted from an S3 Inventory report (`--inventory`) or
+    /// an S3 Metadata live inventory table (`--metadata-table`).
     Inventory,
-    /// Some buckets from S3 Inventory reports, the others listed and HEADed.
+    /// Some buckets from S3 Inventory reports or metadata tables, the others listed and
+    /// HEADed.
     Mixed,
     /// Objects were not read (`--no-objects`): the OBJ rules are not applicable.
     None,

@@ -431,9 +431,10 @@ pub struct InventoryAgreement {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ObjectDataAge {
-    /// The `manifest.json` the counts come from.
+    /// The `manifest.json` (S3 Inventory) or metadata file (metadata table) the counts
+    /// come from.
     pub manifest: String,
-    /// Its `creationTimestamp` (RFC 3339).
+    /// Its `creationTimestamp`, or the table snapshot's commit time (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     pub as_of: String,
     /// When the scan started (RFC 3339): the age is judged against it, so a saved

@@ -281,11 +281,46 @@ pub enum ObjectSource {
         /// Why, as the OBJ rules and the report's gaps say it.
         reason: String,
     },
+    /// An S3 Metadata live inventory table (`scan --metadata-table`), an Apache Iceberg table
+    /// S3 keeps current within the hour: counts as of its current snapshot, with each
+    /// object's KMS key ARN, so OBJ-003 and OBJ-004 judge keys as for HEADs.
+    MetadataTable {
+        /// The table's metadata file as given: an `s3://bucket/key` URL or a local path.
+        table: String,
+        /// When the table's current snapshot was committed. Objects written or re-encrypted
+        /// since are not in the counts (OBJ-007).
+        #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
+        as_of: OffsetDateTime,
+        /// The current snapshot's id.
+        snapshot_id: i64,
+        /// How many Parquet data files the snapshot holds (each checked against its size).
+        data_files: usize,
+        /// SSE-KMS and DSSE-KMS objects whose row has no `kms_key_arn`: OBJ-003 and OBJ-004
+        /// cannot pass while there are any.
+        kms_objects_without_key: u64,
+    },
 }
 
 impl ObjectSource {
+    /// Whether the counts come from what AWS wrote down (an S3 Inventory report or a
+    /// metadata table) rather than this scan's HEADs.
     pub fn is_inventory(&self) -> bool {
-        matches!(self, ObjectSource::Inventory { .. })
+        matches!(
+            self,
+            ObjectSource::Inventory { .. } | ObjectSource::MetadataTable { .. }
+        )
+    }
+
+    /// The file the counts come from and its date, for sources other than HEADs.
+    pub fn data_file(&self) -> Option<(&str, OffsetDateTime)> {
+        match self {
+            ObjectSource::Head | ObjectSource::NotRead { .. } => None,
+            ObjectSource::Inventory {
+                manifest, as_of, ..
+            } => Some((manifest, *as_of)),
+            ObjectSource::MetadataTable { table, as_of, .. } => Some((table, *as_of)),
+        }
     }
 }
 

@@ -354,10 +354,10 @@ impl ScopeView {
         let mut objects = match scope.object_source {
             crate::model::ScanObjectSource::Head => "listed, then read with HEAD".to_string(),
             crate::model::ScanObjectSource::Inventory => {
-                "counted from S3 Inventory reports (--inventory)".to_string()
+                "counted from S3 Inventory reports or metadata tables (--inventory, --metadata-table)".to_string()
             }
             crate::model::ScanObjectSource::Mixed => {
-                "from S3 Inventory reports where given, else listed and read with HEAD".to_string()
+                "from S3 Inventory reports or metadata tables where given, else listed and read with HEAD".to_string()
             }
             crate::model::ScanObjectSource::None => "not read (--no-objects)".to_string(),
         };

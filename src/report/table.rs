@@ -280,14 +280,14 @@ impl TableRenderer {
         let line = match source {
             Some(crate::model::ObjectSource::Inventory {
                 manifest, as_of, ..
-            }) => {
-                let date = as_of
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_else(|_| as_of.to_string());
-                format!(
-                    "  objects counted from the S3 Inventory of {date} ({manifest}), not HEADed: no KMS key per object"
-                )
-            }
+            }) => format!(
+                "  objects counted from the S3 Inventory of {} ({manifest}), not HEADed: no KMS key per object",
+                rfc3339(*as_of)
+            ),
+            Some(crate::model::ObjectSource::MetadataTable { table, as_of, .. }) => format!(
+                "  objects counted from the metadata table snapshot of {} ({table}), not HEADed",
+                rfc3339(*as_of)
+            ),
             Some(crate::model::ObjectSource::NotRead { reason }) => {
                 format!("  objects not read: {reason}")
             }
@@ -738,6 +738,11 @@ pub(crate) fn prewrapped_table(color: bool) -> Table {
     }
     table.set_content_arrangement(ContentArrangement::Disabled);
     table
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 #[cfg(test)]

@@ -86,6 +86,24 @@ fn gap(s: &ObjectSummary) -> Option<String> {
     (!why.is_empty()).then(|| why.join("; "))
 }
 
+/// [`gap`], plus what only the per-key rules (OBJ-003/004) miss: SSE-KMS objects whose
+/// metadata table row names no `kms_key_arn`, whose key cannot be judged.
+fn keys_gap(s: &ObjectSummary) -> Option<String> {
+    let mut why: Vec<String> = gap(s).into_iter().collect();
+    if let Some(ObjectSource::MetadataTable {
+        kms_objects_without_key: n,
+        ..
+    }) = &s.source
+        && *n > 0
+    {
+        why.push(format!(
+            "the metadata table records no kms_key_arn for {}",
+            plural(*n as usize, "SSE-KMS object")
+        ));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
 /// "3 objects report an encryption value s3audit does not recognise ("aws:foo" ×3)".
 fn unknown_values_note(s: &ObjectSummary, n: u64) -> String {
     let values: Vec<String> = s
@@ -113,6 +131,11 @@ fn scope(s: &ObjectSummary) -> String {
     } else if let Some(ObjectSource::Inventory { as_of, .. }) = &s.source {
         format!(
             "among {n} {what} of the S3 Inventory of {}",
+            rfc3339(*as_of)
+        )
+    } else if let Some(ObjectSource::MetadataTable { as_of, .. }) = &s.source {
+        format!(
+            "among {n} {what} of the metadata table snapshot of {}",
             rfc3339(*as_of)
         )
     } else {
@@ -222,7 +245,7 @@ fn without_kms_objects(s: &ObjectSummary) -> Option<Verdict> {
     if let Some(v) = keys_not_recorded(s) {
         return Some(v);
     }
-    Some(match gap(s) {
+    Some(match keys_gap(s) {
         Some(g) => Verdict::error(format!("cannot tell which KMS keys objects use: {g}")),
         None => Verdict::not_applicable(format!("no KMS-encrypted objects {}", scope(s))),
     })
@@ -327,7 +350,7 @@ fn object_keys_expected(ctx: &RuleContext) -> Verdict {
     if let Some(v) = keys_not_recorded(s) {
         return v;
     }
-    if let Some(g) = gap(s) {
+    if let Some(g) = keys_gap(s) {
         return Verdict::error(format!("cannot rule out unexpected KMS keys: {g}"))
             .with_evidence(evidence);
     }
@@ -401,7 +424,7 @@ fn no_objects_under_unusable_keys(ctx: &RuleContext) -> Verdict {
     if let Some(v) = keys_not_recorded(s) {
         return v;
     }
-    if let Some(g) = gap(s) {
+    if let Some(g) = keys_gap(s) {
         return Verdict::error(format!("cannot rule out objects under unusable keys: {g}"))
             .with_evidence(evidence);
     }
@@ -453,36 +476,39 @@ fn every_object_read(ctx: &RuleContext) -> Verdict {
     .with_evidence(evidence)
 }
 
-/// A bucket's counts with their inventory's manifest and date; the verdict of a rule
-/// about inventories otherwise (not applicable to buckets this scan HEADed).
+/// A bucket's counts with the file they were read from (an inventory's manifest or a
+/// metadata table's metadata file) and its date; the verdict of a rule about such sources
+/// otherwise (not applicable to buckets this scan HEADed).
 fn from_inventory<'a>(
     ctx: &RuleContext<'a>,
-) -> Result<(&'a ObjectSummary, &'a String, &'a time::OffsetDateTime), Verdict> {
+) -> Result<(&'a ObjectSummary, &'a str, time::OffsetDateTime), Verdict> {
     let s = summary(ctx)?;
-    match &s.source {
-        Some(ObjectSource::Inventory {
-            manifest, as_of, ..
-        }) => Ok((s, manifest, as_of)),
-        _ => Err(Verdict::not_applicable(
+    match s.source.as_ref().and_then(ObjectSource::data_file) {
+        Some((file, as_of)) => Ok((s, file, as_of)),
+        None => Err(Verdict::not_applicable(
             "objects were read live by this scan's HEADs",
         )),
     }
 }
 
-/// OBJ-007: counts read from an S3 Inventory are as old as the inventory. Judged against
+/// OBJ-007: counts read from an S3 Inventory or a metadata table are as old as it. Judged against
 /// the scan's start time (recorded in the snapshot), so `evaluate` reaches the same verdict
 /// later. Buckets this scan HEADed were read live: not applicable, never a pass.
 fn object_data_current(ctx: &RuleContext) -> Verdict {
-    let (_, manifest, as_of) = match from_inventory(ctx) {
+    let (s, manifest, as_of) = match from_inventory(ctx) {
         Err(v) => return v,
         Ok(found) => found,
     };
+    let what = match &s.source {
+        Some(ObjectSource::MetadataTable { .. }) => "the metadata table snapshot",
+        _ => "the S3 Inventory",
+    };
     let judged_at = ctx.estate.scan.started_at;
     let max = ctx.config.max_object_data_age;
-    let age = judged_at - *as_of;
+    let age = judged_at - as_of;
     let evidence = ObjectDataAge {
-        manifest: manifest.clone(),
-        as_of: rfc3339(*as_of),
+        manifest: manifest.to_string(),
+        as_of: rfc3339(as_of),
         judged_at: rfc3339(judged_at),
         age_seconds: age.whole_seconds(),
         max_age_seconds: max.as_secs(),
@@ -492,7 +518,7 @@ fn object_data_current(ctx: &RuleContext) -> Verdict {
     // that is wrong, either way not something to call current.
     if age.is_negative() {
         return Verdict::error(format!(
-            "the S3 Inventory is dated {}, after the scan started ({}): its age is unknown",
+            "{what} is dated {}, after the scan started ({}): its age is unknown",
             evidence.as_of, evidence.judged_at
         ))
         .with_evidence(evidence);
@@ -503,13 +529,13 @@ fn object_data_current(ctx: &RuleContext) -> Verdict {
     .to_string();
     if age > max {
         return Verdict::fail(format!(
-            "the S3 Inventory of {} was {age_text} old when the scan started, older than --max-age {max_text}: objects written or re-encrypted since are not counted",
+            "{what} of {} was {age_text} old when the scan started, older than --max-age {max_text}: objects written or re-encrypted since are not counted",
             evidence.as_of
         ))
         .with_evidence(evidence);
     }
     Verdict::pass(format!(
-        "the S3 Inventory of {} was {age_text} old when the scan started (--max-age {max_text})",
+        "{what} of {} was {age_text} old when the scan started (--max-age {max_text})",
         evidence.as_of
     ))
     .with_evidence(evidence)
@@ -523,6 +549,11 @@ fn inventory_agrees_with_live_objects(ctx: &RuleContext) -> Verdict {
         Err(v) => return v,
         Ok(found) => found,
     };
+    if let Some(ObjectSource::MetadataTable { .. }) = &s.source {
+        return Verdict::not_applicable(
+            "objects were counted from a metadata table, which records each object's KMS key (--verify-sample checks S3 Inventory reports)",
+        );
+    }
     let Some(check) = &s.verified else {
         return Verdict::not_applicable(
             "the S3 Inventory was not checked against the live objects (--verify-sample)",
@@ -531,9 +562,9 @@ fn inventory_agrees_with_live_objects(ctx: &RuleContext) -> Verdict {
     if check.headed == 0 {
         return Verdict::not_applicable("the S3 Inventory lists no current object to sample");
     }
-    let date = rfc3339(*as_of);
+    let date = rfc3339(as_of);
     let evidence = InventoryAgreement {
-        manifest: manifest.clone(),
+        manifest: manifest.to_string(),
         sample: check.clone(),
     };
     if check.disagreement_count > 0 {

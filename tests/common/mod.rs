@@ -375,3 +375,20 @@ pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Output {
     }
     out
 }
+
+/// Writes the fixture table for `bucket` under `dir` with key ARNs `a` and `b`; returns its
+/// metadata file as pyiceberg names it (a file:// URI).
+pub fn iceberg_table(dir: &std::path::Path, bucket: &str, a: &str, b: &str) -> String {
+    let out = Command::new(python())
+        .arg(repo_root().join("scripts/iceberg_fixture.py"))
+        .arg(dir)
+        .args(["--bucket", bucket, "--key-a", a, "--key-b", b])
+        .output()
+        .expect("run scripts/iceberg_fixture.py");
+    assert!(
+        out.status.success(),
+        "iceberg_fixture.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

@@ -22,8 +22,8 @@
 
 mod csv;
 mod manifest;
-mod parquet;
-mod tally;
+pub(crate) mod parquet;
+pub(crate) mod tally;
 pub mod verify;
 
 use std::io::{Read, Write};
@@ -468,27 +468,39 @@ async fn download(
     file: &ManifestFile,
 ) -> Result<LocalFile, InventoryError> {
     let name = format!("s3://{bucket}/{}", file.key);
+    let label = format!("inventory file {name}");
+    let (path, size, digest) = download_to_temp(s3, bucket, &file.key, &label).await?;
+    check_digest(file, &name, size, &digest)?;
+    Ok(LocalFile {
+        path: path.to_path_buf(),
+        name,
+        _temp: Some(path),
+    })
+}
+
+/// Streams an S3 object to a temporary file (removed when the path is dropped), returning
+/// its size and MD5; errors are one line starting with `label`.
+pub(crate) async fn download_to_temp(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    label: &str,
+) -> Result<(tempfile::TempPath, u64, Vec<u8>), InventoryError> {
     let out = s3
         .get_object()
         .bucket(bucket)
-        .key(&file.key)
+        .key(key)
         .send()
         .await
         .map_err(|e| {
             let f = CallFailure::from_sdk(e);
             match &f {
-                CallFailure::Service { status: 404, .. } => {
-                    err(format!("inventory file {name}"), "missing (HTTP 404)")
-                }
-                _ => err(format!("inventory file {name}"), f),
+                CallFailure::Service { status: 404, .. } => err(label, "missing (HTTP 404)"),
+                _ => err(label, f),
             }
         })?;
-    let temp = tempfile::NamedTempFile::new().map_err(|e| {
-        err(
-            format!("inventory file {name}"),
-            format!("no temporary file: {e}"),
-        )
-    })?;
+    let temp = tempfile::NamedTempFile::new()
+        .map_err(|e| err(label, format!("no temporary file: {e}")))?;
     let (std_file, path) = temp.into_parts();
     let mut writer = std::io::BufWriter::new(std_file);
     let mut body = out.body;
@@ -500,40 +512,24 @@ async fn download(
                 md5.update(&chunk);
                 size += chunk.len() as u64;
                 // Local disk writes of a chunk: short enough not to need a blocking thread.
-                writer.write_all(&chunk).map_err(|e| {
-                    err(
-                        format!("inventory file {name}"),
-                        format!("cannot store it: {e}"),
-                    )
-                })?;
+                writer
+                    .write_all(&chunk)
+                    .map_err(|e| err(label, format!("cannot store it: {e}")))?;
             }
             Ok(None) => break,
-            Err(e) => {
-                return Err(err(
-                    format!("inventory file {name}"),
-                    format!("download failed: {e}"),
-                ));
-            }
+            Err(e) => return Err(err(label, format!("download failed: {e}"))),
         }
     }
-    writer.flush().map_err(|e| {
-        err(
-            format!("inventory file {name}"),
-            format!("cannot store it: {e}"),
-        )
-    })?;
-    check_digest(file, &name, size, &md5.finalize())?;
-    Ok(LocalFile {
-        path: path.to_path_buf(),
-        name,
-        _temp: Some(path),
-    })
+    writer
+        .flush()
+        .map_err(|e| err(label, format!("cannot store it: {e}")))?;
+    Ok((path, size, md5.finalize().to_vec()))
 }
 
 /// An S3 client for the bucket holding a manifest: its own region where GetBucketLocation
 /// answers (an inventory's destination is in the source bucket's region, which need not be
 /// the scan's), else the scan's home region.
-async fn destination_client(clients: &Clients, bucket: &str) -> aws_sdk_s3::Client {
+pub(crate) async fn destination_client(clients: &Clients, bucket: &str) -> aws_sdk_s3::Client {
     let home = clients.s3(&clients.home_region);
     let region = match home.get_bucket_location().bucket(bucket).send().await {
         Ok(out) => match out.location_constraint().map(|c| c.as_str()) {
@@ -554,7 +550,7 @@ async fn destination_client(clients: &Clients, bucket: &str) -> aws_sdk_s3::Clie
 }
 
 /// GetObject of a small object (a manifest or its checksum), whole.
-async fn get_small(
+pub(crate) async fn get_small(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,

@@ -14,7 +14,7 @@ use super::manifest::{Columns, Field};
 use super::tally::{Row, Tally};
 
 /// Rows decoded at once per column.
-const BATCH: usize = 4096;
+pub(crate) const BATCH: usize = 4096;
 
 pub fn decode(
     path: &Path,
@@ -67,8 +67,8 @@ pub fn decode(
 }
 
 /// One column of one row group: its reader and the current batch, nulls resolved.
-struct Column<T: DataType> {
-    name: &'static str,
+pub(crate) struct Column<T: DataType> {
+    pub(crate) name: &'static str,
     reader: ColumnReaderImpl<T>,
     max_def: i16,
     defs: Vec<i16>,
@@ -78,7 +78,7 @@ struct Column<T: DataType> {
 }
 
 impl<T: DataType> Column<T> {
-    fn open(
+    pub(crate) fn open(
         group: &dyn RowGroupReader,
         index: usize,
         name: &'static str,
@@ -103,7 +103,7 @@ impl<T: DataType> Column<T> {
     }
 
     /// Reads the next `n` rows, which the row group's metadata says are there.
-    fn fill(&mut self, n: usize) -> Result<(), String> {
+    pub(crate) fn fill(&mut self, n: usize) -> Result<(), String> {
         self.defs.clear();
         self.values.clear();
         self.slots.clear();
@@ -144,7 +144,7 @@ impl<T: DataType> Column<T> {
         Ok(())
     }
 
-    fn get(&self, row: usize) -> Option<&T::T> {
+    pub(crate) fn get(&self, row: usize) -> Option<&T::T> {
         self.slots[row].map(|i| &self.values[i])
     }
 }
@@ -238,7 +238,7 @@ fn read_group(
 }
 
 /// Row `r` of a text column as UTF-8; `None` for a null or an absent column.
-fn text_at(
+pub(crate) fn text_at(
     c: Option<&Column<ByteArrayType>>,
     r: usize,
     g: usize,

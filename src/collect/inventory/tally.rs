@@ -10,7 +10,7 @@ use crate::model::{
 };
 
 /// Keys kept per mode in the summary's samples, as the HEAD scan keeps.
-const SAMPLE_KEYS: usize = 10;
+pub(crate) const SAMPLE_KEYS: usize = 10;
 
 /// One inventory row, its values as the file holds them (a CSV key already decoded).
 #[derive(Debug, Default)]
@@ -246,7 +246,7 @@ impl Tally {
 
 /// As the HEAD scan does: at most [`MAX_UNKNOWN_VALUES`] distinct values of at most
 /// [`MAX_UNKNOWN_VALUE_LEN`] bytes, so a file of invented values cannot grow the summary.
-fn note_unknown_value(values: &mut BTreeMap<String, u64>, raw: &str) {
+pub(crate) fn note_unknown_value(values: &mut BTreeMap<String, u64>, raw: &str) {
     let raw = if raw.len() <= MAX_UNKNOWN_VALUE_LEN {
         raw.to_string()
     } else {
@@ -267,7 +267,7 @@ fn note_unknown_value(values: &mut BTreeMap<String, u64>, raw: &str) {
 
 /// Keeps the `max` smallest labels in order: the same samples whatever the order of the
 /// files and rows.
-fn push_bounded(list: &mut Vec<String>, item: String, max: usize) {
+pub(crate) fn push_bounded(list: &mut Vec<String>, item: String, max: usize) {
     if list.len() >= max && list.last().is_some_and(|last| &item >= last) {
         return;
     }
