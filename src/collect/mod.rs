@@ -207,6 +207,10 @@ pub async fn scan(
         ));
     }
 
+    // Every bucket is the credentials' account's: ListBuckets lists only the caller's.
+    for bucket in &mut snapshots {
+        bucket.account.clone_from(&account);
+    }
     Ok(Estate {
         snapshot_version: SNAPSHOT_VERSION,
         scan: ScanInfo {
@@ -236,6 +240,7 @@ pub async fn scan(
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
+            accounts: Vec::new(),
         },
         buckets: snapshots,
         keys: resolver.take_records(),

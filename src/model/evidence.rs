@@ -38,6 +38,7 @@ pub enum Evidence {
     ObjectsRead(ObjectsRead),
     ObjectKeysNotRecorded(ObjectKeysNotRecorded),
     ObjectDataAge(ObjectDataAge),
+    AccountNotScanned(AccountNotScanned),
     /// Nothing beyond the message (a rule that does not apply, or an error whose message
     /// is the whole story).
     Empty(Empty),
@@ -397,6 +398,20 @@ pub struct ObjectKeysNotRecorded {
     pub manifest: String,
 }
 
+/// ACC-001: an account a multi-account scan could not scan, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AccountNotScanned {
+    /// The 12-digit account id.
+    pub account: String,
+    /// Its name, when Organizations or the accounts file gave one.
+    pub name: Option<String>,
+    /// Where it sits in the organization (`Root/Prod`), under `--organization`.
+    pub ou_path: Option<String>,
+    /// What refused: the AssumeRole error, or the ListBuckets refusal.
+    pub reason: String,
+}
+
 /// OBJ-007: how old the inventory a bucket's object counts come from was when the scan
 /// started.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -450,5 +465,6 @@ into_evidence!(
     ObjectsRead,
     ObjectKeysNotRecorded,
     ObjectDataAge,
+    AccountNotScanned,
     Empty,
 );
