@@ -230,6 +230,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         request_timeout: args.connection.request_timeout,
     };
     validate_connection(&connection)?;
+    let accounts = account_settings(&args.accounts, &args.buckets, &args.inventories)?;
     if args.no_objects && args.objects_csv.is_some() {
         anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");
     }
@@ -275,6 +276,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         }),
         timeout: args.timeout,
         command_line: crate::provenance::command_line(),
+        accounts,
         inventories: args.inventories,
     };
     // Caught from before the first temporary file exists until the outputs are in place.
@@ -1792,4 +1794,63 @@ fn load_scan(path: &Path) -> anyhow::Result<(&'static str, Report)> {
             path.display()
         )
     }
+}
+
+/// The multi-account part of `scan` (`--organization`, `--accounts`), checked before any
+/// network call: an unreadable or malformed accounts file, a role option without an account
+/// source, a bad template, or `--bucket`/`--inventory` (which name one account's buckets)
+/// with many accounts is a usage error.
+fn account_settings(
+    args: &crate::cli::AccountArgs,
+    buckets: &[String],
+    inventories: &[String],
+) -> anyhow::Result<Option<collect::accounts::AccountSettings>> {
+    use collect::accounts::{AccountSettings, AccountSource, DEFAULT_ROLE_NAME, RoleChoice};
+    let source = match (&args.accounts, args.organization) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --accounts {}: {e}", path.display()))?;
+            let list = collect::accounts::parse_accounts(&text)
+                .map_err(|e| anyhow::anyhow!("--accounts {}: {e}", path.display()))?;
+            AccountSource::Listed(list)
+        }
+        (None, true) => AccountSource::Organization {
+            ou: args.ou.clone(),
+        },
+        (None, false) => {
+            if args.role_name.is_some()
+                || args.role_arn_template.is_some()
+                || args.external_id.is_some()
+            {
+                anyhow::bail!(
+                    "--role-name, --role-arn-template and --external-id need --organization or --accounts FILE"
+                );
+            }
+            return Ok(None);
+        }
+    };
+    if !buckets.is_empty() {
+        anyhow::bail!(
+            "--bucket names one account's buckets: drop it with --organization/--accounts (use --exclude)"
+        );
+    }
+    if !inventories.is_empty() {
+        anyhow::bail!(
+            "--inventory reads one account's manifests: drop it with --organization/--accounts"
+        );
+    }
+    let role = match (&args.role_name, &args.role_arn_template) {
+        (_, Some(t)) => {
+            RoleChoice::check_template(t).map_err(|e| anyhow::anyhow!(e))?;
+            RoleChoice::Template(t.clone())
+        }
+        (Some(name), None) => RoleChoice::Name(name.clone()),
+        (None, None) => RoleChoice::Name(DEFAULT_ROLE_NAME.to_string()),
+    };
+    Ok(Some(AccountSettings {
+        source,
+        role,
+        external_id: args.external_id.clone(),
+        concurrency: usize::from(args.account_concurrency),
+    }))
 }

@@ -2,6 +2,7 @@
 //! snapshot types of [`crate::model`]; access denied, throttling and missing
 //! configuration are recorded there as facts, never swallowed.
 
+pub mod accounts;
 mod buckets;
 pub mod clients;
 mod credentials;
@@ -53,6 +54,9 @@ pub struct ScanSettings {
     /// `--inventory`: manifests whose source buckets' objects are counted from S3 Inventory
     /// instead of HEADs (see [`inventory`]).
     pub inventories: Vec<String>,
+    /// `--organization` / `--accounts`: scan these accounts through an assumed role each
+    /// (see [`accounts`]); `None` scans the credentials' own account.
+    pub accounts: Option<accounts::AccountSettings>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -68,6 +72,10 @@ pub enum ScanError {
     ListDenied(String),
     #[error("listing buckets failed: {0}")]
     ListFailed(String),
+    /// `--organization`: the organization could not be listed (not the management or a
+    /// delegated administrator account, or organizations:List* denied).
+    #[error("{0}")]
+    Organization(String),
     #[error("no such bucket in this account: {}", .0.join(", "))]
     UnknownBuckets(Vec<String>),
     /// An `--inventory` that cannot be used: checksum mismatch, missing file, bad schema.
@@ -83,8 +91,20 @@ pub async fn scan(
     settings: &ScanSettings,
     inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
 ) -> Result<Estate, ScanError> {
-    let started_at = OffsetDateTime::now_utc();
     let clients = Arc::new(Clients::new(&settings.connection).await?);
+    match &settings.accounts {
+        Some(accounts) => accounts::scan_accounts(clients, settings, accounts, inventory).await,
+        None => scan_with(clients, settings, inventory).await,
+    }
+}
+
+/// Scans the one account `clients`' credentials belong to.
+async fn scan_with(
+    clients: Arc<Clients>,
+    settings: &ScanSettings,
+    inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
+) -> Result<Estate, ScanError> {
+    let started_at = OffsetDateTime::now_utc();
     let endpoint = clients.endpoint_url().map(str::to_string);
 
     let deadline = settings

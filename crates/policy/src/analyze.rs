@@ -2119,16 +2119,14 @@ mod tests {
             r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"},"Null":{"aws:PrincipalArn":"true"}}},"#,
             r#"{"Effect":"Deny","Principal":{"AWS":"111122223333"},"Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#
         ));
-        let a = analyze(
-            Some(&parse_policy(&only_one).unwrap()),
-            &target,
-            &plain_http(),
-        );
-        let described: Vec<String> = a
-            .gaps
-            .iter()
-            .filter_map(|g| g.witness.as_ref().map(Request::describe))
-            .collect();
+        let witnesses = |doc: &str, class: &RequestClass| -> Vec<String> {
+            analyze(Some(&parse_policy(doc).unwrap()), &target, class)
+                .gaps
+                .iter()
+                .filter_map(|g| g.witness.as_ref().map(Request::describe))
+                .collect()
+        };
+        let described = witnesses(&only_one, &plain_http());
         assert!(
             described.iter().any(|d| d.contains("arn:aws-cn:iam::")),
             "{described:?}"
@@ -2140,12 +2138,7 @@ mod tests {
             &["arn:aws-cn:kms:cn-north-1:111122223333:key/k1".into()],
             "the allowed list",
         );
-        let a = analyze(Some(&parse_policy(&pinned).unwrap()), &target, &class);
-        let described: Vec<String> = a
-            .gaps
-            .iter()
-            .filter_map(|g| g.witness.as_ref().map(Request::describe))
-            .collect();
+        let described = witnesses(&pinned, &class);
         assert!(
             described
                 .iter()
