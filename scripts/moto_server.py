@@ -30,6 +30,14 @@ Contract (the Rust integration-test harness and scripts/demo rely on it):
   * --exit-on-stdin-eof: exit as soon as stdin reaches EOF, so that when the parent
     (a test process holding the write end of a pipe) dies, the server dies with it.
   * SIGTERM and SIGINT exit with status 0.
+  * STS AssumeRole refuses (AccessDenied) a role that does not exist in its account, and one
+    whose trust policy asks for an sts:ExternalId the caller did not give, as AWS does; moto
+    itself hands out credentials for any role ARN. Accounts moto's Organizations creates
+    have OrganizationAccountAccessRole, as AWS's do.
+  * --log-accounts: every S3 request also writes a line "moto_server: s3-account ACCOUNT
+    METHOD PATH" to stderr (the account moto resolved from the request's access key), so a
+    test can prove which account's credentials read each bucket: moto lets any credentials
+    read any bucket by name.
 """
 
 from __future__ import annotations
@@ -85,6 +93,57 @@ def _verify_signatures_on_the_raw_path() -> None:
             self.uri = decoded_uri
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate  # type: ignore[method-assign]
+
+
+def _refuse_unknown_roles() -> None:
+    import json
+    import re
+
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+
+    def assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id):  # type: ignore[no-untyped-def]
+        match = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)", role_arn or "")
+        role = None
+        if match:
+            try:
+                role = iam_backends[match.group(1)]["global"].get_role(match.group(2))
+            except Exception:  # moto's NotFoundException: no such role in that account
+                role = None
+        if role is None:
+            raise STSClientError(
+                "AccessDenied",
+                f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            )
+        trust = role.assume_role_policy_document
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        wanted = [
+            v
+            for s in trust.get("Statement", [])
+            for v in [((s.get("Condition") or {}).get("StringEquals") or {}).get("sts:ExternalId")]
+            if v
+        ]
+        if wanted and external_id not in wanted:
+            raise STSClientError("AccessDenied", f"sts:ExternalId does not match for {role_arn}")
+        return original(self, region_name, role_session_name, role_arn, policy, duration, external_id)
+
+    STSBackend.assume_role = assume_role  # type: ignore[method-assign]
+
+
+def _log_s3_accounts() -> None:
+    from moto.s3.responses import S3Response
+
+    original = S3Response.setup_class
+
+    def setup_class(self, request, full_url, headers, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = original(self, request, full_url, headers, *args, **kwargs)
+        _log(f"s3-account {self.current_account} {request.method} {self.path}")
+        return result
+
+    S3Response.setup_class = setup_class  # type: ignore[method-assign]
 
 
 def _issue_certificates(directory: str) -> tuple[str, str]:
@@ -208,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         help="serve HTTPS with a certificate from a throwaway CA written to DIR/ca.pem",
     )
     parser.add_argument(
+        "--log-accounts",
+        action="store_true",
+        help="log the account moto resolved for every S3 request (stderr)",
+    )
+    parser.add_argument(
         "--exit-on-stdin-eof",
         action="store_true",
         help="exit when stdin reaches EOF (the parent process went away)",
@@ -242,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         _log("bucket-policy enforcement on object calls: OFF (FakeBucket.get_permission -> NEUTRAL)")
 
     _verify_signatures_on_the_raw_path()
+    _refuse_unknown_roles()
+    if args.log_accounts:
+        _log_s3_accounts()
     if args.tls:
         host, port = _serve_tls(args.host, args.port, *_issue_certificates(args.tls))
         scheme = "https"

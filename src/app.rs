@@ -230,6 +230,9 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         request_timeout: args.connection.request_timeout,
     };
     validate_connection(&connection)?;
+    // Both name where a bucket's objects are counted from instead of HEADs.
+    let data_sources = [args.inventories.as_slice(), args.metadata_tables.as_slice()].concat();
+    let accounts = account_settings(&args.accounts, &args.buckets, &data_sources, args.offline)?;
     if args.no_objects && args.objects_csv.is_some() {
         anyhow::bail!("--objects-csv needs the object scan: drop --no-objects");
     }
@@ -239,8 +242,6 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
     if args.no_objects && !args.metadata_tables.is_empty() {
         anyhow::bail!("--metadata-table counts objects: drop --no-objects");
     }
-    // Both name where a bucket's objects are counted from instead of HEADs.
-    let data_sources = [args.inventories.as_slice(), args.metadata_tables.as_slice()].concat();
     let objects_from = objects_from(args.objects_from, args.no_objects, &data_sources)?;
     if args.offline {
         offline_inputs(&args.inventories, &args.metadata_tables)?;
@@ -289,6 +290,7 @@ fn scan(args: ScanArgs, ui: Ui) -> anyhow::Result<u8> {
         }),
         timeout: args.timeout,
         command_line: crate::provenance::command_line(),
+        accounts,
         inventories: args.inventories,
         objects_from,
         offline: args.offline,
@@ -1880,4 +1882,69 @@ fn load_scan(path: &Path) -> anyhow::Result<(&'static str, Report)> {
             path.display()
         )
     }
+}
+
+/// The multi-account part of `scan` (`--organization`, `--accounts`), checked before any
+/// network call: an unreadable or malformed accounts file, a role option without an account
+/// source, a bad template, or `--bucket`/`--inventory` (which name one account's buckets)
+/// with many accounts is a usage error.
+fn account_settings(
+    args: &crate::cli::AccountArgs,
+    buckets: &[String],
+    data_sources: &[String],
+    offline: bool,
+) -> anyhow::Result<Option<collect::accounts::AccountSettings>> {
+    use collect::accounts::{AccountSettings, AccountSource, DEFAULT_ROLE_NAME, RoleChoice};
+    let source = match (&args.accounts, args.organization) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --accounts {}: {e}", path.display()))?;
+            let list = collect::accounts::parse_accounts(&text)
+                .map_err(|e| anyhow::anyhow!("--accounts {}: {e}", path.display()))?;
+            AccountSource::Listed(list)
+        }
+        (None, true) => AccountSource::Organization {
+            ou: args.ou.clone(),
+        },
+        (None, false) => {
+            if args.role_name.is_some()
+                || args.role_arn_template.is_some()
+                || args.external_id.is_some()
+            {
+                anyhow::bail!(
+                    "--role-name, --role-arn-template and --external-id need --organization or --accounts FILE"
+                );
+            }
+            return Ok(None);
+        }
+    };
+    if !buckets.is_empty() {
+        anyhow::bail!(
+            "--bucket names one account's buckets: drop it with --organization/--accounts (use --exclude)"
+        );
+    }
+    if offline {
+        anyhow::bail!(
+            "--offline makes no AWS call, --organization/--accounts assume a role in each account: drop one"
+        );
+    }
+    if !data_sources.is_empty() {
+        anyhow::bail!(
+            "--inventory and --metadata-table read one account's files: drop them with --organization/--accounts"
+        );
+    }
+    let role = match (&args.role_name, &args.role_arn_template) {
+        (_, Some(t)) => {
+            RoleChoice::check_template(t).map_err(|e| anyhow::anyhow!(e))?;
+            RoleChoice::Template(t.clone())
+        }
+        (Some(name), None) => RoleChoice::Name(name.clone()),
+        (None, None) => RoleChoice::Name(DEFAULT_ROLE_NAME.to_string()),
+    };
+    Ok(Some(AccountSettings {
+        source,
+        role,
+        external_id: args.external_id.clone(),
+        concurrency: usize::from(args.account_concurrency),
+    }))
 }

@@ -330,6 +330,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+
+    #[command(flatten)]
+    pub accounts: AccountArgs,
 }
 
 #[derive(Debug, Args)]
@@ -685,4 +688,42 @@ pub struct DiffArgs {
     /// Write the drift here instead of stdout (replaced whole at the end)
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+/// Multi-account scans of `scan` (src/collect/accounts.rs).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Accounts (one report for many accounts)")]
+pub struct AccountArgs {
+    /// Scan every active account of the AWS Organization (ListAccountsForParent from the
+    /// root, recursively), from the management or a delegated-administrator account;
+    /// suspended or closed accounts are listed as skipped
+    #[arg(long, conflicts_with = "accounts")]
+    pub organization: bool,
+
+    /// With --organization: only the accounts under this OU (ou-...), recursively
+    #[arg(long, value_name = "ID", requires = "organization")]
+    pub ou: Option<String>,
+
+    /// Scan the accounts in FILE: one 12-digit id per line, or CSV lines id,name (`#`
+    /// comments and an id,name header allowed)
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<PathBuf>,
+
+    /// The role assumed in each account [default: OrganizationAccountAccessRole, the role
+    /// Organizations creates; a dedicated read-only role is better: see the README]
+    #[arg(long, value_name = "NAME", conflicts_with = "role_arn_template")]
+    pub role_name: Option<String>,
+
+    /// The ARN of the role to assume, {partition} and {account} replaced, e.g.
+    /// 'arn:{partition}:iam::{account}:role/Audit'
+    #[arg(long, value_name = "TEMPLATE")]
+    pub role_arn_template: Option<String>,
+
+    /// The external id every AssumeRole passes (the roles' trust policies ask for it)
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+
+    /// Accounts scanned at once
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub account_concurrency: u16,
 }

@@ -1499,3 +1499,47 @@ fn a_broken_metadata_table_stops_the_scan_with_one_line_naming_the_file() {
         .unwrap();
     assert_usage_error(&out, "--metadata-table counts objects: drop --no-objects");
 }
+
+/// `--accounts FILE` and the role options are checked before any request: a malformed
+/// line, a template without {account}, role options without an account source and
+/// `--bucket` with many accounts are one line and exit 2 (no server is contacted: the
+/// endpoint is unreachable).
+#[test]
+fn bad_account_options_are_usage_errors_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.txt");
+    std::fs::write(&file, "111122223333\n11112222333x,typo\n").unwrap();
+    let scan = |args: &[&str]| {
+        common::scan_at("http://127.0.0.1:9")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let line = assert_usage_error(
+        &scan(&["--accounts", file.to_str().unwrap()]),
+        "line 2: \"11112222333x,typo\" is not a 12-digit account id",
+    );
+    assert!(line.contains("accounts.txt"), "{line}");
+    std::fs::write(&file, "111122223333\n").unwrap();
+    assert_usage_error(
+        &scan(&[
+            "--accounts",
+            file.to_str().unwrap(),
+            "--role-arn-template",
+            "arn:aws:iam::111122223333:role/Audit",
+        ]),
+        "has no {account}",
+    );
+    assert_usage_error(
+        &scan(&["--role-name", "Audit"]),
+        "need --organization or --accounts FILE",
+    );
+    assert_usage_error(
+        &scan(&["--accounts", file.to_str().unwrap(), "--bucket", "b"]),
+        "--bucket names one account's buckets",
+    );
+    assert_usage_error(
+        &scan(&["--accounts", dir.path().join("missing").to_str().unwrap()]),
+        "cannot read --accounts",
+    );
+}

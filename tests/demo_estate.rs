@@ -324,7 +324,8 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
             "waiver_reason",
             "waiver_owner",
             "waiver_expires",
-            "scope"
+            "scope",
+            "account"
         ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
@@ -337,6 +338,11 @@ fn csv_has_one_row_per_finding_with_the_json_fields() {
         let evidence: Value = serde_json::from_str(&row[8]).unwrap();
         assert_eq!(evidence, f["evidence"]);
         assert_eq!(&row[13], "", "a full scan has no scope limits");
+        assert_eq!(
+            &row[14],
+            f["account"].as_str().unwrap(),
+            "the scan's account"
+        );
     }
 }
 

@@ -148,3 +148,182 @@ async fn an_unparseable_policy_is_an_error_naming_the_problem() {
         "the missing TLS-only policy etc. still fail other rules"
     );
 }
+
+/// A whole organization in one run (`scan --organization --role-name Audit`) on moto: the
+/// management account, two OUs, four member accounts with buckets created through roles
+/// assumed in them, one account without the Audit role (moto_server.py refuses AssumeRole
+/// of a role that does not exist, as AWS does) and one closed account. Per account: its
+/// status and OU path, its bucket and verdicts; the unassumable account is one ACC-001
+/// error and the exit is 3; the closed account is skipped. moto lets any credentials read
+/// any bucket by name, so its log of the account behind every S3 request proves that each
+/// bucket was read through its own account's role and the refused account's never was.
+#[test]
+fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
+    let moto = Moto::start_logging_accounts();
+    let seeded: Value = serde_json::from_str(&moto.run_fixture("org_estate.py")).unwrap();
+    let id = |name: &str| seeded["accounts"][name].as_str().unwrap().to_string();
+    let before = moto.s3_accounts().len();
+    let (code, report, out) = scan_json(
+        &moto.endpoint,
+        &[
+            "--organization",
+            "--role-name",
+            "Audit",
+            "--no-objects",
+            "--fail-on",
+            "critical",
+        ],
+    );
+    // No critical failure, so the account in error decides: incomplete (a high failure
+    // would make it 1, which comes first).
+    assert_eq!(code, 3, "{}", String::from_utf8_lossy(&out.stderr));
+
+    let accounts: Vec<(String, String, String)> = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+                a["ou_path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("management", "scanned", "Root"),
+        ("pay-1", "scanned", "Root/Prod"),
+        ("pay-2", "scanned", "Root/Prod"),
+        ("dev-1", "scanned", "Root/Dev"),
+        ("no-audit", "error", "Root/Dev"),
+        ("closed", "skipped", "Root/Dev"),
+    ];
+    let mut want: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(n, s, p)| (id(n), s.to_string(), p.to_string()))
+        .collect();
+    let mut got = accounts.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    let no_audit = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id("no-audit").as_str())
+        .unwrap();
+    assert!(
+        no_audit["error"].as_str().unwrap().contains("AccessDenied"),
+        "{no_audit}"
+    );
+
+    // Each account's bucket, and only those: the refused account's was never listed.
+    let owners = [
+        ("mgmt-trail", "management"),
+        ("pay-1-data", "pay-1"),
+        ("pay-2-data", "pay-2"),
+        ("dev-1-logs", "dev-1"),
+    ];
+    let mut buckets: Vec<(String, String)> = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_string(),
+                b["account"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    buckets.sort();
+    let mut want: Vec<(String, String)> =
+        owners.iter().map(|(b, a)| (b.to_string(), id(a))).collect();
+    want.sort();
+    assert_eq!(buckets, want);
+    for f in report["findings"].as_array().unwrap() {
+        match f["bucket"].as_str() {
+            Some(bucket) => {
+                let owner = owners.iter().find(|(b, _)| *b == bucket).unwrap().1;
+                assert_eq!(f["account"], id(owner).as_str(), "{f}");
+            }
+            None => {
+                assert_eq!(f["rule"], "ACC-001", "{f}");
+                assert_eq!(f["status"], "error");
+                assert_eq!(f["account"], id("no-audit").as_str());
+            }
+        }
+    }
+    let acc = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "ACC-001")
+        .count();
+    assert_eq!(acc, 1);
+    // Verdicts per account: only pay-2's bucket lacks default encryption, only pay-1's
+    // refuses plain HTTP.
+    for (bucket, enc, tls) in [
+        ("mgmt-trail", "pass", "fail"),
+        ("pay-1-data", "pass", "pass"),
+        ("pay-2-data", "fail", "fail"),
+        ("dev-1-logs", "pass", "fail"),
+    ] {
+        assert_eq!(status_of(&report, bucket, "ENC-001"), enc, "{bucket}");
+        assert_eq!(status_of(&report, bucket, "POL-001"), tls, "{bucket}");
+    }
+
+    // Every S3 request of the scan on a bucket came with its owner's credentials.
+    let requests = moto.s3_accounts().split_off(before);
+    for (bucket, owner) in owners {
+        let on_bucket: Vec<&(String, String, String)> = requests
+            .iter()
+            .filter(|(_, _, path)| path.trim_start_matches('/').split('/').next() == Some(bucket))
+            .collect();
+        assert!(!on_bucket.is_empty(), "{bucket} was not read");
+        for (account, method, path) in on_bucket {
+            assert_eq!(account, &id(owner), "{method} {path}");
+        }
+    }
+    assert!(
+        !requests
+            .iter()
+            .any(|(a, _, p)| a == &id("no-audit") || p.contains("no-audit-secret")),
+        "the refused account was read"
+    );
+
+    // The same through a list of accounts: the refused one is an error, the other scanned.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.csv");
+    std::fs::write(
+        &file,
+        format!("id,name\n{},payments\n{}\n", id("pay-1"), id("no-audit")),
+    )
+    .unwrap();
+    let (code, report, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--accounts",
+            file.to_str().unwrap(),
+            "--role-arn-template",
+            "arn:{partition}:iam::{account}:role/Audit",
+            "--no-objects",
+            "--fail-on",
+            "critical",
+        ],
+    );
+    assert_eq!(code, 3);
+    let statuses: Vec<(&str, &str)> = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or(""),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses, [("payments", "scanned"), ("", "error")]);
+    assert_eq!(report["buckets"].as_array().unwrap().len(), 1);
+    assert_eq!(report["buckets"][0]["name"], "pay-1-data");
+}

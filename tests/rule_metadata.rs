@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use s3audit::model::RuleId;
-use s3audit::rules::{frameworks, metadata, registry};
+use s3audit::rules::{ACCOUNT_RULES, frameworks, metadata, registry};
 
 #[test]
 fn every_metadata_file_parses_and_is_named_for_its_id() {
@@ -21,20 +21,28 @@ fn every_metadata_file_parses_and_is_named_for_its_id() {
 
 #[test]
 fn metadata_and_rules_are_the_same_set() {
-    let with_code: BTreeSet<&str> = registry().map(|r| r.id.as_str()).collect();
+    let with_code: BTreeSet<&str> = registry()
+        .map(|r| r.id)
+        .chain(ACCOUNT_RULES.iter().copied())
+        .map(|id| id.as_str())
+        .collect();
     let with_meta: BTreeSet<&str> = metadata::catalog().iter().map(|m| m.id.as_str()).collect();
     assert_eq!(
         with_code, with_meta,
         "rules without metadata or metadata without a rule"
     );
-    // The closed set of ids is exactly the registered rules, in registry (report) order.
-    let ids: Vec<RuleId> = registry().map(|r| r.id).collect();
+    // The closed set of ids is exactly the registered (bucket) rules, in registry (report)
+    // order, then the account rules.
+    let ids: Vec<RuleId> = registry()
+        .map(|r| r.id)
+        .chain(ACCOUNT_RULES.iter().copied())
+        .collect();
     assert_eq!(ids, RuleId::ALL, "RuleId::ALL and the registry disagree");
     for id in RuleId::ALL {
         assert_eq!(metadata::get(*id).id, id.as_str());
     }
     assert_eq!(
-        registry().count(),
+        registry().count() + ACCOUNT_RULES.len(),
         with_code.len(),
         "a rule id is registered twice"
     );
@@ -49,7 +57,11 @@ fn ids_and_names_are_unique_and_well_formed() {
     assert_eq!(names.len(), catalog.len(), "duplicate name");
     for m in catalog {
         let (family, number) = m.id.split_once('-').expect("FAMILY-NNN");
-        assert!(["ENC", "POL", "KMS", "OBJ"].contains(&family), "{}", m.id);
+        assert!(
+            ["ENC", "POL", "KMS", "OBJ", "ACC"].contains(&family),
+            "{}",
+            m.id
+        );
         assert!(
             number.len() == 3 && number.bytes().all(|b| b.is_ascii_digit()),
             "{}",
@@ -120,6 +132,10 @@ const UNMAPPED: &[(&str, &str)] = &[
     (
         "POL-005",
         "a policy that locks everyone out is an availability fault, not an encryption requirement",
+    ),
+    (
+        "ACC-001",
+        "an account not read is a gap in the scan's coverage, not a control a standard names",
     ),
 ];
 

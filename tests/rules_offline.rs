@@ -41,6 +41,7 @@ fn key_info(state: KeyState, rotation: Observed<bool>) -> KeyInfo {
 
 fn kms_bucket() -> BucketSnapshot {
     BucketSnapshot {
+        account: None,
         name: "b".into(),
         region: Observed::Present("us-east-1".into()),
         encryption: Observed::Present(DefaultEncryption {
@@ -73,6 +74,7 @@ fn estate(bucket: BucketSnapshot, key: Observed<KeyInfo>) -> Estate {
     Estate {
         snapshot_version: SNAPSHOT_VERSION,
         scan: ScanInfo {
+            accounts: Vec::new(),
             tool_version: "test".into(),
             started_at: now,
             finished_at: now,
@@ -2314,7 +2316,8 @@ fn a_waiver_turns_exit_1_into_0_and_shows_in_every_format() {
             "waiver_reason",
             "waiver_owner",
             "waiver_expires",
-            "scope"
+            "scope",
+            "account"
         ],
         "appended after the existing columns"
     );
@@ -2582,16 +2585,17 @@ fn assert_schema_valid(report: &serde_json::Value) {
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
-/// The `scope` column of every row of a findings CSV (the last column, by name).
+/// The `scope` column of every row of a findings CSV (appended after the waiver columns,
+/// before `account`).
 fn csv_scope_column(csv_text: &str) -> Vec<String> {
     let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = rdr.headers().unwrap().clone();
     assert_eq!(
-        headers.iter().next_back(),
-        Some("scope"),
+        headers.iter().rev().take(2).collect::<Vec<_>>(),
+        ["account", "scope"],
         "appended last: {headers:?}"
     );
-    let at = headers.len() - 1;
+    let at = headers.len() - 2;
     rdr.records().map(|r| r.unwrap()[at].to_string()).collect()
 }
 
@@ -2993,4 +2997,116 @@ fn findings_fixes_and_counterexamples_name_the_buckets_partition() {
             .unwrap();
         assert!(resource.starts_with(&arn), "{resource}");
     }
+}
+
+/// A multi-account snapshot (`scan --organization`): one account scanned, one whose role
+/// could not be assumed, one suspended. Every finding and bucket names its account, the
+/// report lists the three, the unassumable account has one ACC-001 `error` finding (no
+/// bucket rule can speak for it) and a gap, so the exit is 3; the suspended account is
+/// listed, not judged. The CSV's last column is the account; the table groups by account
+/// and ends with the per-account roll-up.
+#[test]
+fn a_multi_account_snapshot_names_every_account_and_its_unreadable_one() {
+    let mut bucket = kms_bucket();
+    bucket.account = Some("111122223333".into());
+    let mut e = estate(
+        bucket,
+        Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+    );
+    let account = |id: &str, status: AccountStatus, error: Option<&str>| AccountInfo {
+        id: Some(id.into()),
+        name: Some(format!("acct-{id}")),
+        ou_path: Some("Root/Prod".into()),
+        status,
+        error: error.map(str::to_string),
+    };
+    e.scan.accounts = vec![
+        account("111122223333", AccountStatus::Scanned, None),
+        account(
+            "444455556666",
+            AccountStatus::Error,
+            Some("cannot assume arn:aws:iam::444455556666:role/Audit: AccessDenied"),
+        ),
+        account(
+            "777788889999",
+            AccountStatus::Skipped,
+            Some("SUSPENDED in the organization"),
+        ),
+    ];
+    let findings = evaluate(&e, &RuleConfig::default());
+    let acc: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule == RuleId::Acc001)
+        .collect();
+    assert_eq!(acc.len(), 1, "{acc:#?}");
+    assert_eq!(acc[0].status, Status::Error);
+    assert_eq!(acc[0].account.as_deref(), Some("444455556666"));
+    assert_eq!(acc[0].resource, "arn:aws:iam::444455556666:root");
+    assert!(
+        acc[0].message.contains("AccessDenied"),
+        "{}",
+        acc[0].message
+    );
+    assert!(
+        findings
+            .iter()
+            .filter(|f| f.rule != RuleId::Acc001)
+            .all(|f| f.account.as_deref() == Some("111122223333"))
+    );
+    assert!(
+        e.gaps()
+            .iter()
+            .any(|g| g.starts_with("account 444455556666: not scanned")),
+        "{:?}",
+        e.gaps()
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&evaluate_with_binary(&e, "json")).unwrap();
+    let accounts = report["accounts"].as_array().unwrap();
+    let statuses: Vec<(&str, &str)> = accounts
+        .iter()
+        .map(|a| (a["id"].as_str().unwrap(), a["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("111122223333", "scanned"),
+            ("444455556666", "error"),
+            ("777788889999", "skipped")
+        ]
+    );
+    assert_eq!(report["buckets"][0]["account"], "111122223333");
+    assert_eq!(report["scan"]["complete"], false);
+    assert_schema_valid(&report);
+
+    let csv_text = evaluate_with_binary(&e, "csv");
+    let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+    assert_eq!(rdr.headers().unwrap().iter().next_back(), Some("account"));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let acc_row = rows.iter().find(|r| &r[0] == "ACC-001").unwrap();
+    assert_eq!(acc_row.iter().next_back(), Some("444455556666"));
+
+    let table = evaluate_with_binary(&e, "table");
+    let first = table.find("Account 111122223333 (acct-111122223333, Root/Prod)");
+    let second = table.find("Account 444455556666");
+    assert!(first.is_some() && second > first, "{table}");
+    let rollup = &table[table.find("by account:").expect("a roll-up")..];
+    assert!(
+        one_line(rollup).contains("Account 777788889999 (acct-777788889999, Root/Prod): skipped (SUSPENDED in the organization)"),
+        "{rollup}"
+    );
+    assert!(
+        one_line(rollup).contains("Account 111122223333 (acct-111122223333, Root/Prod): 1 bucket;"),
+        "{rollup}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("estate.json");
+    std::fs::write(&snapshot, serde_json::to_vec(&e).unwrap()).unwrap();
+    let out = common::s3audit()
+        .args(["evaluate", snapshot.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
 }

@@ -172,6 +172,7 @@ pub async fn read_bucket(clients: &Clients, listed: &ListedBucket) -> BucketSnap
             }
         }),
         objects: None,
+        account: None,
     }
 }
 

@@ -196,6 +196,33 @@ impl Clients {
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.sdk)
     }
+
+    /// AWS Organizations (`scan --organization`), through this configuration's credentials.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.sdk)
+    }
+
+    /// The SDK configuration, for credential providers built on it (an assumed role's).
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    /// The same configuration (endpoint, trust store, transport, region) with other
+    /// credentials: a role assumed in another account. Its clients are its own.
+    pub fn with_credentials(
+        &self,
+        provider: aws_credential_types::provider::SharedCredentialsProvider,
+    ) -> Clients {
+        Clients {
+            sdk: self.sdk.to_builder().credentials_provider(provider).build(),
+            ca_bundle: self.ca_bundle.clone(),
+            transport: self.transport,
+            s3_endpoint: self.s3_endpoint.clone(),
+            home_region: self.home_region.clone(),
+            s3: Mutex::default(),
+            kms: Mutex::default(),
+        }
+    }
 }
 
 /// The endpoint the SDK's S3 client uses, resolved as it resolves it: `--endpoint-url`,

@@ -2,6 +2,7 @@
 //! snapshot types of [`crate::model`]; access denied, throttling and missing
 //! configuration are recorded there as facts, never swallowed.
 
+pub mod accounts;
 mod buckets;
 pub mod clients;
 mod credentials;
@@ -64,6 +65,9 @@ pub struct ScanSettings {
     /// `--metadata-table`: S3 Metadata live inventory tables (their metadata files) whose
     /// buckets' objects are counted from them instead of HEADs (see [`metadata_table`]).
     pub metadata_tables: Vec<String>,
+    /// `--organization` / `--accounts`: scan these accounts through an assumed role each
+    /// (see [`accounts`]); `None` scans the credentials' own account.
+    pub accounts: Option<accounts::AccountSettings>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -79,6 +83,10 @@ pub enum ScanError {
     ListDenied(String),
     #[error("listing buckets failed: {0}")]
     ListFailed(String),
+    /// `--organization`: the organization could not be listed (not the management or a
+    /// delegated administrator account, or organizations:List* denied).
+    #[error("{0}")]
+    Organization(String),
     #[error("no such bucket in this account: {}", .0.join(", "))]
     UnknownBuckets(Vec<String>),
     /// An `--inventory` that cannot be used: checksum mismatch, missing file, bad schema.
@@ -102,8 +110,20 @@ pub async fn scan(
     if settings.offline {
         return offline::scan(settings).await;
     }
-    let started_at = OffsetDateTime::now_utc();
     let clients = Arc::new(Clients::new(&settings.connection).await?);
+    match &settings.accounts {
+        Some(accounts) => accounts::scan_accounts(clients, settings, accounts, inventory).await,
+        None => scan_with(clients, settings, inventory).await,
+    }
+}
+
+/// Scans the one account `clients`' credentials belong to.
+async fn scan_with(
+    clients: Arc<Clients>,
+    settings: &ScanSettings,
+    inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
+) -> Result<Estate, ScanError> {
+    let started_at = OffsetDateTime::now_utc();
     let endpoint = clients.endpoint_url().map(str::to_string);
 
     let deadline = settings
@@ -242,6 +262,10 @@ pub async fn scan(
         ));
     }
 
+    // Every bucket is the credentials' account's: ListBuckets lists only the caller's.
+    for bucket in &mut snapshots {
+        bucket.account.clone_from(&account);
+    }
     Ok(Estate {
         snapshot_version: SNAPSHOT_VERSION,
         scan: ScanInfo {
@@ -272,6 +296,7 @@ pub async fn scan(
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
+            accounts: Vec::new(),
         },
         buckets: snapshots,
         keys: resolver.take_records(),

@@ -81,6 +81,7 @@ pub(super) async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
+            accounts: Vec::new(),
         },
         buckets,
         keys: Default::default(),

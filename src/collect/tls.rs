@@ -11,6 +11,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 /// The certificates of a `--ca-bundle` file.
+#[derive(Clone)]
 pub struct CaBundle {
     path: PathBuf,
     pem: Vec<u8>,

@@ -18,6 +18,11 @@ pub struct BucketSnapshot {
     /// Object-level counts; `None` when objects were not scanned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<ObjectSummary>,
+    /// The account that owns the bucket (the account whose credentials listed it); `None`
+    /// in snapshots of older versions and when the caller identity could not be read
+    /// (then [`crate::model::Estate::account_of`] falls back to the scan's account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl BucketSnapshot {
@@ -36,6 +41,7 @@ impl BucketSnapshot {
             versioning: failed(reason),
             public_access_block: failed(reason),
             objects: None,
+            account: None,
         }
     }
 

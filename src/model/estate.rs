@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{BucketSnapshot, KeyRecord, ObjectScanInfo, Observed};
+use super::{AccountInfo, AccountStatus, BucketSnapshot, KeyRecord, ObjectScanInfo, Observed};
 
 /// Version of the snapshot format written by `--save-snapshot`; bumped on breaking change.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -51,6 +51,11 @@ pub struct ScanInfo {
     /// version); `None` for a build outside a git checkout and in older snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_commit: Option<String>,
+    /// The accounts of a multi-account scan (`--organization`, `--accounts`), in scan
+    /// order: scanned, skipped or in error. Empty for a single-account scan (and in older
+    /// snapshots): [`Estate::accounts`] then makes the one account from `account`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountInfo>,
 }
 
 /// Where a scan's object facts came from, across its buckets (each bucket's own source is
@@ -184,8 +189,33 @@ impl Estate {
     /// Every reason the scan is incomplete, one line each, naming the bucket or key and
     /// the fact: the report lists them so that "incomplete" always says why, including
     /// facts no rule uses (versioning, the public access block).
+    /// Every account of the scan: those a multi-account scan recorded, else the single
+    /// account of the credentials (whose id may be unknown).
+    pub fn accounts(&self) -> Vec<AccountInfo> {
+        if self.scan.accounts.is_empty() {
+            vec![AccountInfo::single(self.scan.account.clone())]
+        } else {
+            self.scan.accounts.clone()
+        }
+    }
+
+    /// The account that owns `bucket`: the one recorded with it, else the scan's (a
+    /// single-account snapshot of an older version).
+    pub fn account_of(&self, bucket: &BucketSnapshot) -> Option<String> {
+        bucket.account.clone().or_else(|| self.scan.account.clone())
+    }
+
     pub fn gaps(&self) -> Vec<String> {
         let mut gaps = self.scan.gaps.clone();
+        for a in self.scan.accounts.iter() {
+            if a.status == AccountStatus::Error {
+                gaps.push(format!(
+                    "account {}: not scanned: {}",
+                    a.id.as_deref().unwrap_or("unknown"),
+                    a.error.as_deref().unwrap_or("no reason recorded")
+                ));
+            }
+        }
         for b in &self.buckets {
             let facts = [
                 ("region", b.region.unknown_reason()),

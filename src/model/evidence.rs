@@ -39,6 +39,7 @@ pub enum Evidence {
     ObjectKeysNotRecorded(ObjectKeysNotRecorded),
     ObjectDataAge(ObjectDataAge),
     InventoryAgreement(InventoryAgreement),
+    AccountNotScanned(AccountNotScanned),
     /// Nothing beyond the message (a rule that does not apply, or an error whose message
     /// is the whole story).
     Empty(Empty),
@@ -426,6 +427,20 @@ pub struct InventoryAgreement {
     pub sample: super::InventoryCheck,
 }
 
+/// ACC-001: an account a multi-account scan could not scan, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AccountNotScanned {
+    /// The 12-digit account id.
+    pub account: String,
+    /// Its name, when Organizations or the accounts file gave one.
+    pub name: Option<String>,
+    /// Where it sits in the organization (`Root/Prod`), under `--organization`.
+    pub ou_path: Option<String>,
+    /// What refused: the AssumeRole error, or the ListBuckets refusal.
+    pub reason: String,
+}
+
 /// OBJ-007: how old the inventory a bucket's object counts come from was when the scan
 /// started.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -481,5 +496,6 @@ into_evidence!(
     ObjectKeysNotRecorded,
     ObjectDataAge,
     InventoryAgreement,
+    AccountNotScanned,
     Empty,
 );

@@ -92,6 +92,11 @@ pub struct Finding {
     pub resource: String,
     /// The bucket judged, if any.
     pub bucket: Option<String>,
+    /// The account the resource belongs to (the bucket's owner, or the account an ACC rule
+    /// judged); null when the scan could not learn it (no STS). Added within
+    /// schema_version 1.
+    #[serde(default)]
+    pub account: Option<String>,
     /// The verdict in words: on a fail, what is wrong; on an error, what could not be read.
     #[schemars(length(min = 1))]
     pub message: String,
@@ -156,6 +161,7 @@ impl Finding {
             severity: Severity::High,
             resource: format!("arn:aws:s3:::{bucket}"),
             bucket: Some(bucket.into()),
+            account: None,
             message: String::new(),
             evidence: serde_json::Value::Null,
             remediation: String::new(),

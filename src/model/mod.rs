@@ -3,6 +3,7 @@
 //! `collect` fills these in, `rules` reads them, and the whole [`Estate`] round-trips through
 //! JSON so that a saved snapshot can be re-evaluated offline (`s3audit evaluate`).
 
+mod account;
 mod bucket;
 mod estate;
 pub mod evidence;
@@ -13,6 +14,7 @@ mod observed;
 mod partition;
 mod rule_id;
 
+pub use account::{AccountInfo, AccountStatus};
 pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };

@@ -59,6 +59,7 @@ rule_ids! {
     Obj006 = "OBJ-006",
     Obj007 = "OBJ-007",
     Obj008 = "OBJ-008",
+    Acc001 = "ACC-001",
 }
 
 impl fmt::Display for RuleId {
@@ -115,7 +116,7 @@ mod tests {
             let code = id.as_str();
             assert_eq!(code.len(), 7, "{code}");
             assert!(
-                ["ENC-", "POL-", "KMS-", "OBJ-"].contains(&&code[..4]),
+                ["ENC-", "POL-", "KMS-", "OBJ-", "ACC-"].contains(&&code[..4]),
                 "{code}"
             );
             assert_eq!(code.parse::<RuleId>(), Ok(*id));
@@ -130,11 +131,12 @@ mod tests {
 
     #[test]
     fn catalogue_order_is_code_order_within_a_family() {
-        // ALL is the order findings are reported in: ENC, POL, KMS, OBJ.
+        // ALL is the order findings are reported in: ENC, POL, KMS, OBJ, then the
+        // account-level ACC rules.
         let families: Vec<&str> = RuleId::ALL.iter().map(|id| &id.as_str()[..3]).collect();
         let mut deduped = families.clone();
         deduped.dedup();
-        assert_eq!(deduped, ["ENC", "POL", "KMS", "OBJ"]);
+        assert_eq!(deduped, ["ENC", "POL", "KMS", "OBJ", "ACC"]);
         for pair in RuleId::ALL.windows(2) {
             if pair[0].as_str()[..3] == pair[1].as_str()[..3] {
                 assert!(pair[0] < pair[1]);

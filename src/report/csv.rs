@@ -20,7 +20,7 @@ use super::{Render, Report};
 /// when not waived).
 pub struct CsvRenderer;
 
-pub const HEADER: [&str; 14] = [
+pub const HEADER: [&str; 15] = [
     "rule",
     "status",
     "severity",
@@ -38,6 +38,8 @@ pub const HEADER: [&str; 14] = [
     // comes from, `prefix=logs/; sample=100 per bucket`; empty for a full object scan. The
     // same on every row, so a row read alone still says it.
     "scope",
+    // Appended: the account the finding's resource belongs to (empty when unknown).
+    "account",
 ];
 
 impl Render for CsvRenderer {
@@ -63,6 +65,7 @@ impl Render for CsvRenderer {
                 spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.owner.as_str())),
                 spreadsheet_cell(f.waiver.as_ref().map_or("", |w| w.expires.as_str())),
                 spreadsheet_cell(&scope),
+                spreadsheet_cell(f.account.as_deref().unwrap_or("")),
             ];
             w.write_record(cells.iter().map(|c| c.as_bytes()))?;
         }

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RuleConfig;
 use crate::model::{
-    Estate, Finding, ModeCounts, ObjectSource, Observed, ScanScope, Severity, SseMode, Status,
+    AccountInfo, Estate, Finding, ModeCounts, ObjectSource, Observed, ScanScope, Severity, SseMode,
+    Status,
 };
 use crate::rules::waivers::{WaiverState, WaiverSummary};
 
@@ -69,6 +70,13 @@ pub struct Report {
     /// filter. Absent when no waiver is configured. Added within schema_version 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waivers: Vec<WaiverSummary>,
+    /// Every account the scan covered, in scan order: one for a single-account scan (its
+    /// credentials' account), one per account of `--organization` or `--accounts`
+    /// (scanned, skipped when not active in the organization, or in error with the reason;
+    /// an account in error also has an ACC-001 `error` finding). Empty for `check-policy`.
+    /// Added within schema_version 1.
+    #[serde(default)]
+    pub accounts: Vec<AccountInfo>,
 }
 
 /// The build of s3audit that judged the findings and wrote this report.
@@ -227,6 +235,10 @@ pub struct EvaluationSection {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BucketSection {
     pub name: String,
+    /// The account that owns the bucket; null when the scan could not learn it. Added
+    /// within schema_version 1.
+    #[serde(default)]
+    pub account: Option<String>,
     /// `None` when the region could not be read.
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,6 +317,7 @@ impl Report {
                 .iter()
                 .map(|b| BucketSection {
                     name: b.name.clone(),
+                    account: estate.account_of(b),
                     region: b.region.present().cloned(),
                     objects: b.objects.as_ref().map(|o| o.current),
                     noncurrent: b.objects.as_ref().and_then(|o| o.noncurrent),
@@ -352,6 +365,7 @@ impl Report {
                 .collect(),
             findings,
             waivers: Vec::new(),
+            accounts: estate.accounts(),
         }
     }
 
@@ -395,6 +409,7 @@ impl Report {
             keys: Vec::new(),
             findings,
             waivers: Vec::new(),
+            accounts: Vec::new(),
         }
     }
 

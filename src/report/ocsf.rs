@@ -520,6 +520,7 @@ mod tests {
 
     fn finding(status: Status, evidence: Value) -> Finding {
         Finding {
+            account: None,
             rule: crate::model::RuleId::Pol001,
             status,
             severity: Severity::High,
@@ -542,6 +543,7 @@ mod tests {
         let estate = crate::model::Estate {
             snapshot_version: crate::model::SNAPSHOT_VERSION,
             scan: crate::model::ScanInfo {
+                accounts: Vec::new(),
                 tool_version: "test".into(),
                 started_at: time::OffsetDateTime::UNIX_EPOCH,
                 finished_at: time::OffsetDateTime::UNIX_EPOCH,

@@ -323,13 +323,20 @@ fn severity_style(cell: Cell, severity: Severity) -> Cell {
 
 impl Render for TableRenderer {
     fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        let mut by_bucket: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+        // Grouped by account, then bucket: a single-account scan has one group, so its
+        // layout is the bucket sections alone.
+        let mut by_bucket: BTreeMap<(Option<&str>, &str), Vec<&Finding>> = BTreeMap::new();
         for f in &report.findings {
             by_bucket
-                .entry(f.bucket.as_deref().unwrap_or(&f.resource))
+                .entry((
+                    f.account.as_deref(),
+                    f.bucket.as_deref().unwrap_or(&f.resource),
+                ))
                 .or_default()
                 .push(f);
         }
+        let many_accounts = report.accounts.len() > 1;
+        let mut current_account = None;
         for findings in by_bucket.values_mut() {
             findings.sort_by(|a, b| {
                 a.status
@@ -350,7 +357,15 @@ impl Render for TableRenderer {
             .collect();
         let layout = Layout::new(&listed, self.width);
         let wrap_to = self.width.map(|_| layout.text);
-        for (bucket, findings) in &by_bucket {
+        for (&(account, bucket), findings) in &by_bucket {
+            if many_accounts && current_account != Some(account) {
+                current_account = Some(account);
+                let heading = format!("══ {} ══", terminal(&account_label(report, account)));
+                for line in wrap(&heading, self.text_width(), 3) {
+                    writeln!(out, "{line}")?;
+                }
+                writeln!(out)?;
+            }
             for line in self.heading(report, bucket, findings) {
                 writeln!(out, "{line}")?;
             }
@@ -413,8 +428,108 @@ impl Render for TableRenderer {
                 writeln!(out, "{line}")?;
             }
         }
+        if many_accounts {
+            writeln!(out, "  by account:")?;
+            for line in account_rollup(report) {
+                for line in wrap(&format!("    {}", terminal(&line)), self.text_width(), 6) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// "Account 111122223333 (payments, Root/Prod)" for a section heading.
+fn account_label(report: &Report, account: Option<&str>) -> String {
+    let info = report.accounts.iter().find(|a| a.id.as_deref() == account);
+    let mut label = format!("Account {}", account.unwrap_or("unknown"));
+    let details: Vec<&str> = info
+        .into_iter()
+        .flat_map(|a| [a.name.as_deref(), a.ou_path.as_deref()])
+        .flatten()
+        .collect();
+    if !details.is_empty() {
+        label.push_str(&format!(" ({})", details.join(", ")));
+    }
+    label
+}
+
+/// The organisation roll-up under the summary, one line per account in scan order: its
+/// status, failures by severity (waived ones not counted), errors, and current objects by
+/// encryption mode across its buckets.
+fn account_rollup(report: &Report) -> Vec<String> {
+    report
+        .accounts
+        .iter()
+        .map(|a| {
+            let id = a.id.as_deref();
+            let label = account_label(report, id);
+            let findings: Vec<&Finding> = report
+                .findings
+                .iter()
+                .filter(|f| f.account.as_deref() == id)
+                .collect();
+            if a.status != crate::model::AccountStatus::Scanned {
+                return format!(
+                    "{label}: {} ({})",
+                    a.status.as_str(),
+                    a.error.as_deref().unwrap_or("no reason recorded")
+                );
+            }
+            let fails: Vec<String> = [
+                Severity::Critical,
+                Severity::High,
+                Severity::Medium,
+                Severity::Low,
+                Severity::Info,
+            ]
+            .into_iter()
+            .filter_map(|s| {
+                let n = findings
+                    .iter()
+                    .filter(|f| f.status == Status::Fail && f.waiver.is_none() && f.severity == s)
+                    .count();
+                (n > 0).then(|| format!("{n} {}", s.as_str()))
+            })
+            .collect();
+            let errors = findings
+                .iter()
+                .filter(|f| f.status == Status::Error)
+                .count();
+            let mut objects = crate::model::ModeCounts::default();
+            let buckets: Vec<_> = report
+                .buckets
+                .iter()
+                .filter(|b| b.account.as_deref() == id)
+                .collect();
+            for b in &buckets {
+                if let Some(o) = &b.objects {
+                    objects.merge(o);
+                }
+            }
+            let modes: Vec<String> = crate::model::SseMode::ALL
+                .iter()
+                .filter(|m| objects.get(**m) > 0)
+                .map(|m| format!("{} {}", m.as_str(), objects.get(*m)))
+                .collect();
+            format!(
+                "{label}: {}; fail: {}; errors: {errors}; objects: {}{}",
+                crate::rules::plural(buckets.len(), "bucket"),
+                if fails.is_empty() {
+                    "none".to_string()
+                } else {
+                    fails.join(", ")
+                },
+                objects.total,
+                if modes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", modes.join(", "))
+                }
+            )
+        })
+        .collect()
 }
 
 /// The waivers footer: how many of the config file's waivers are active, and each expired

@@ -5,6 +5,7 @@
 //! rule's code only decides, and its words live in `rules/<ID>.toml`. No I/O, no clock:
 //! the same snapshot always yields the same findings.
 
+mod account;
 mod encryption;
 pub mod frameworks;
 pub mod kms;
@@ -178,19 +179,28 @@ pub fn registry() -> impl Iterator<Item = &'static Rule> {
         .chain(objects::RULES.iter())
 }
 
-/// Runs every rule on every bucket. Buckets are evaluated in parallel; the output order
-/// is deterministic (bucket order, then catalog order).
+/// The rules judged once per account, not per bucket (after every bucket's findings).
+pub const ACCOUNT_RULES: &[RuleId] = &[RuleId::Acc001];
+
+/// Runs every rule on every bucket, then the account rules on every account in error.
+/// Buckets are evaluated in parallel; the output order is deterministic (bucket order, then
+/// catalog order, then the accounts in scan order). Every finding names its account.
 pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
     let shared = Shared::default();
-    estate
+    let mut findings: Vec<Finding> = estate
         .buckets
         .par_iter()
         .flat_map_iter(|bucket| {
             let ctx = RuleContext::new(estate, bucket, config, &shared);
-            registry()
-                .map(move |rule| finding(rule.id, bucket, &estate.scan.region, (rule.check)(&ctx)))
+            let account = estate.account_of(bucket);
+            registry().map(move |rule| Finding {
+                account: account.clone(),
+                ..finding(rule.id, bucket, &estate.scan.region, (rule.check)(&ctx))
+            })
         })
-        .collect()
+        .collect();
+    findings.extend(account::findings(estate));
+    findings
 }
 
 /// Attaches the catalog's metadata to a verdict on `bucket` (whose ARN is in its partition;
@@ -224,6 +234,7 @@ pub fn finding_on(
         severity: verdict.severity.unwrap_or(meta.severity),
         resource,
         bucket,
+        account: None,
         message: verdict.message,
         evidence: verdict.evidence.to_json(),
         remediation: verdict

@@ -65,11 +65,38 @@ impl Moto {
             .join("ca.pem")
     }
 
+    /// moto logging, for every S3 request, the account its credentials resolve to (see
+    /// `s3_accounts`).
+    pub fn start_logging_accounts() -> Self {
+        Self::launch_with(false, None, &["--log-accounts"])
+    }
+
+    /// `(account, method, path)` of every S3 request so far (`start_logging_accounts`).
+    pub fn s3_accounts(&self) -> Vec<(String, String, String)> {
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("moto_server: s3-account ")?;
+                let mut parts = rest.splitn(3, ' ');
+                Some((
+                    parts.next()?.to_string(),
+                    parts.next()?.to_string(),
+                    parts.next()?.to_string(),
+                ))
+            })
+            .collect()
+    }
+
     fn launch(enforce: bool, tls: Option<tempfile::TempDir>) -> Self {
+        Self::launch_with(enforce, tls, &[])
+    }
+
+    fn launch_with(enforce: bool, tls: Option<tempfile::TempDir>, extra: &[&str]) -> Self {
         let log = tempfile::NamedTempFile::new().expect("temp file for moto's log");
         let mut cmd = Command::new(python());
         cmd.arg(repo_root().join("scripts/moto_server.py"))
             .args(["--port", "0", "--exit-on-stdin-eof"])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log.reopen().expect("reopen moto log"));

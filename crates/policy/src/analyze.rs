@@ -48,6 +48,7 @@ use super::actions;
 use super::condition::{Base, Clause, KeyDomain, StrKind, Tv};
 use super::document::{Effect, Policy, PrincipalSet, Resources, Statement};
 use super::glob::{Glob, find_matched, find_unmatched};
+use super::partition;
 
 /// The bucket a policy is attached to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,8 +169,11 @@ impl RequestClass {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Requester {
     Anonymous,
-    /// An account's root user.
-    Account(String),
+    /// An account's root user, in a partition (its ARN is `arn:PARTITION:iam::ACCOUNT:root`).
+    Account {
+        account: String,
+        partition: String,
+    },
     /// An IAM user or role (or a principal named by ARN) of an account.
     Iam {
         arn: String,
@@ -184,8 +188,9 @@ impl Requester {
     pub fn describe(&self) -> String {
         match self {
             Requester::Anonymous => "anonymous".to_string(),
-            Requester::Account(a) => format!("arn:aws:iam::{a}:root"),
-            Requester::Iam { arn, .. } => arn.clone(),
+            Requester::Account { .. } | Requester::Iam { .. } => {
+                self.arn().expect("IAM principals have an ARN")
+            }
             Requester::Service(s) => format!("service {s}"),
             Requester::Federated(f) => format!("federated {f}"),
             Requester::Canonical(c) => format!("canonical user {c}"),
@@ -195,19 +200,29 @@ impl Requester {
     /// Whether the principal is an authenticated IAM identity (principal-scoped context
     /// keys such as `aws:PrincipalOrgID` can only be present for those).
     fn is_iam(&self) -> bool {
-        matches!(self, Requester::Account(_) | Requester::Iam { .. })
+        matches!(self, Requester::Account { .. } | Requester::Iam { .. })
     }
 
     fn account(&self) -> Option<&str> {
         match self {
-            Requester::Account(a) | Requester::Iam { account: a, .. } => Some(a),
+            Requester::Account { account: a, .. } | Requester::Iam { account: a, .. } => Some(a),
             _ => None,
+        }
+    }
+
+    /// An account's root user in `partition`.
+    pub fn root(partition: &str, account: &str) -> Requester {
+        Requester::Account {
+            account: account.to_string(),
+            partition: partition.to_string(),
         }
     }
 
     fn arn(&self) -> Option<String> {
         match self {
-            Requester::Account(a) => Some(format!("arn:aws:iam::{a}:root")),
+            Requester::Account { account, partition } => {
+                Some(partition::iam_arn(partition, account, "root"))
+            }
             Requester::Iam { arn, .. } => Some(arn.clone()),
             _ => None,
         }
@@ -221,7 +236,7 @@ impl Requester {
             "aws:principaltype" => Some(
                 match self {
                     Requester::Anonymous => "Anonymous",
-                    Requester::Account(_) => "Account",
+                    Requester::Account { .. } => "Account",
                     Requester::Iam { arn, .. } if arn.contains(":user/") => "User",
                     Requester::Iam { .. } => "AssumedRole",
                     Requester::Federated(_) => "FederatedUser",
@@ -350,7 +365,7 @@ fn set_names(set: &PrincipalSet, who: &Requester) -> Tv {
     let index = &set.index;
     match who {
         Requester::Anonymous => Tv::False,
-        Requester::Account(a) | Requester::Iam { account: a, .. } => {
+        Requester::Account { account: a, .. } | Requester::Iam { account: a, .. } => {
             let by_arn = matches!(who, Requester::Iam { arn, .. } if index.arns.contains(arn));
             if index.accounts.contains(a) || by_arn {
                 Tv::True
@@ -380,12 +395,15 @@ fn principal_applies(stmt: &Statement, who: &Requester) -> Tv {
         return set_names(&p.set, who);
     }
     let exempt = match who {
-        Requester::Iam { account, .. } => set_names(&p.set, &Requester::Account(account.clone()))
-            .and(if p.set.everyone() {
-                Tv::True
-            } else {
-                Tv::from_bool(p.set.aws.iter().any(|e| Some(e.clone()) == who.arn()))
-            }),
+        Requester::Iam { account, arn } => {
+            set_names(&p.set, &Requester::root(partition::of_arn(arn), account)).and(
+                if p.set.everyone() {
+                    Tv::True
+                } else {
+                    Tv::from_bool(p.set.aws.iter().any(|e| Some(e.clone()) == who.arn()))
+                },
+            )
+        }
         Requester::Anonymous => Tv::from_bool(p.set.everyone()),
         other => set_names(&p.set, other),
     };
@@ -846,18 +864,22 @@ impl<'a> Shared<'a> {
     fn suggestions(&mut self, i: usize) -> &Suggestions {
         let (s, target) = (self.denies[i], self.target);
         self.suggestions[i].get_or_insert_with(|| Suggestions {
-            principals: principal_candidates(s),
+            principals: principal_candidates(s, &target.partition),
             objects: object_candidates(s, target),
             values: s
                 .conditions
                 .iter()
                 .map(|c| {
-                    let mut values = c.candidates();
+                    let mut values = c.candidates(&target.partition);
                     values.retain(|v| v.len() <= MAX_VALUE_BYTES);
                     values
                 })
                 .collect(),
-            hints: s.conditions.iter().map(escape_hint).collect(),
+            hints: s
+                .conditions
+                .iter()
+                .map(|c| escape_hint(c, &target.partition))
+                .collect(),
         })
     }
 }
@@ -1152,7 +1174,11 @@ impl Universe {
         variant: &Variant,
     ) -> Universe {
         let target = shared.target;
-        let mut principals = vec![Requester::Anonymous, foreign_user(), probe_service()];
+        let mut principals = vec![
+            Requester::Anonymous,
+            foreign_user(&target.partition),
+            probe_service(),
+        ];
         let mut principal_at: HashMap<Requester, usize> = principals
             .iter()
             .cloned()
@@ -1236,7 +1262,7 @@ impl Universe {
         for key in &mut keys {
             key.fresh = match &key.domain {
                 KeyDomain::AnyExcept(except) => {
-                    let fresh = key.add(Some(fresh_value(&key.lc, except)));
+                    let fresh = key.add(Some(fresh_value(&key.lc, except, &target.partition)));
                     if key.lc == "aws:securetransport" {
                         key.add(Some("true".to_string()));
                         key.add(Some("false".to_string()));
@@ -1687,7 +1713,7 @@ impl Search {
                 .map(|&p| &universe.principals[p])
                 .find(|p| p.is_iam())
                 .cloned()
-                .unwrap_or_else(foreign_user),
+                .unwrap_or_else(|| foreign_user(&target.partition)),
             None => Requester::Anonymous,
         };
         let resource = match kind {
@@ -1735,7 +1761,7 @@ impl Search {
                             .and_then(|&c| universe.keys[ki].values[c].clone()),
                         _ => None,
                     })
-                    .unwrap_or_else(|| fresh_value(k, except));
+                    .unwrap_or_else(|| fresh_value(k, except, &target.partition));
                 context.push((k.clone(), Some(value)));
             }
         }
@@ -1785,9 +1811,9 @@ impl Search {
 /// `StringLike`, with or without a set operator or `IfExists`), a value none of its values
 /// matches. The clause's own candidates are mostly instances of its values, which make it
 /// true: with hundreds of values, reaching one that does not is the whole cost of a search.
-fn escape_hint(c: &Clause) -> Option<String> {
+fn escape_hint(c: &Clause, partition: &str) -> Option<String> {
     let probe = match c.op.base {
-        Base::Arn { .. } => format!("arn:aws:iam::{FOREIGN_ACCOUNT}:role/s3audit-probe"),
+        Base::Arn { .. } => partition::iam_arn(partition, FOREIGN_ACCOUNT, "role/s3audit-probe"),
         Base::Ip { .. } => "203.0.113.7".to_string(),
         _ => PROBE_KEY.to_string(),
     };
@@ -1829,9 +1855,10 @@ const MAX_VALUE_BYTES: usize = 4096;
 /// An account no real policy names, for "someone in another account".
 const FOREIGN_ACCOUNT: &str = "999999999999";
 
-fn foreign_user() -> Requester {
+/// Someone in another account of the same partition.
+fn foreign_user(partition: &str) -> Requester {
     Requester::Iam {
-        arn: format!("arn:aws:iam::{FOREIGN_ACCOUNT}:user/s3audit-probe"),
+        arn: partition::iam_arn(partition, FOREIGN_ACCOUNT, "user/s3audit-probe"),
         account: FOREIGN_ACCOUNT.to_string(),
     }
 }
@@ -1852,8 +1879,9 @@ fn static_part(s: &Statement, target: &Target, kind: ResourceKind, variant: &Var
 }
 
 /// The principals a statement suggests for a witness: those it names (an account as its
-/// root user and as a user in it), and those its principal conditions name.
-fn principal_candidates(s: &Statement) -> Vec<Requester> {
+/// root user and as a user in it), and those its principal conditions name. Accounts named
+/// by id become principals of `partition` (the resource's: requests never cross partitions).
+fn principal_candidates(s: &Statement, partition: &str) -> Vec<Requester> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut push = |r: Requester| {
@@ -1868,16 +1896,17 @@ fn principal_candidates(s: &Statement) -> Vec<Requester> {
     let set = &s.principals.set;
     for e in &set.aws {
         if e.len() == 12 && e.chars().all(|c| c.is_ascii_digit()) {
-            push(Requester::Account(e.clone()));
+            push(Requester::root(partition, e));
             push(Requester::Iam {
-                arn: format!("arn:aws:iam::{e}:user/s3audit-probe"),
+                arn: partition::iam_arn(partition, e, "user/s3audit-probe"),
                 account: e.clone(),
             });
         } else if let Some(acct) = account_of_arn(e) {
             if e.ends_with(":root") {
-                push(Requester::Account(acct.clone()));
+                let named_partition = partition::of_arn(e);
+                push(Requester::root(named_partition, &acct));
                 push(Requester::Iam {
-                    arn: format!("arn:aws:iam::{acct}:user/s3audit-probe"),
+                    arn: partition::iam_arn(named_partition, &acct, "user/s3audit-probe"),
                     account: acct,
                 });
             } else {
@@ -1909,7 +1938,7 @@ fn principal_candidates(s: &Statement) -> Vec<Requester> {
             let text = text.replace('*', "s3audit").replace('?', "x");
             if text.len() == 12 && text.chars().all(|c| c.is_ascii_digit()) {
                 push(Requester::Iam {
-                    arn: format!("arn:aws:iam::{text}:user/s3audit-probe"),
+                    arn: partition::iam_arn(partition, &text, "user/s3audit-probe"),
                     account: text,
                 });
             } else if let Some(acct) = account_of_arn(&text) {
@@ -1957,10 +1986,11 @@ fn object_candidates(s: &Statement, target: &Target) -> Vec<String> {
 }
 
 /// A value for a key constrained to "anything but `except`": an unlisted KMS key for the
-/// key-id key, a probe string otherwise.
-fn fresh_value(key: &str, except: &BTreeSet<String>) -> String {
+/// key-id key (in `partition`), a probe string otherwise.
+fn fresh_value(key: &str, except: &BTreeSet<String>, partition: &str) -> String {
     let base = if key.to_lowercase().contains("kms-key-id") {
-        format!("arn:aws:kms:us-east-1:{FOREIGN_ACCOUNT}:key/s3audit-unlisted-key")
+        let region = partition::home_region(partition);
+        format!("arn:{partition}:kms:{region}:{FOREIGN_ACCOUNT}:key/s3audit-unlisted-key")
     } else {
         PROBE_KEY.to_string()
     };
@@ -2077,6 +2107,49 @@ mod tests {
 
     const TLS: &str = r#"{"Sid":"TLS","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#;
 
+    /// China: the probe principals and values of counterexamples are of the bucket's
+    /// partition (they read `arn:aws:`, principals and keys that cannot reach the bucket).
+    #[test]
+    fn probes_are_principals_of_the_buckets_partition() {
+        // Callers without an ARN and one account are denied, so the counterexample is someone else,
+        // named in aws-cn; and an upload naming an unlisted key names a China key.
+        let mut target = Target::new("b");
+        target.partition = "aws-cn".into();
+        let only_one = deny(concat!(
+            r#"{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"},"Null":{"aws:PrincipalArn":"true"}}},"#,
+            r#"{"Effect":"Deny","Principal":{"AWS":"111122223333"},"Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}"#
+        ));
+        let witnesses = |doc: &str, class: &RequestClass| -> Vec<String> {
+            analyze(Some(&parse_policy(doc).unwrap()), &target, class)
+                .gaps
+                .iter()
+                .filter_map(|g| g.witness.as_ref().map(Request::describe))
+                .collect()
+        };
+        let described = witnesses(&only_one, &plain_http());
+        assert!(
+            described.iter().any(|d| d.contains("arn:aws-cn:iam::")),
+            "{described:?}"
+        );
+        let pinned = deny(
+            r#"{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"*","Condition":{"Null":{"s3:x-amz-server-side-encryption-aws-kms-key-id":"true"}}}"#,
+        );
+        let class = super::super::classes::unpinned_kms_uploads(
+            &["arn:aws-cn:kms:cn-north-1:111122223333:key/k1".into()],
+            "the allowed list",
+        );
+        let described = witnesses(&pinned, &class);
+        assert!(
+            described
+                .iter()
+                .any(|d| d.contains("arn:aws-cn:kms:cn-north-1:999999999999:key/")),
+            "{described:?}"
+        );
+        for d in &described {
+            assert!(!d.contains("arn:aws:"), "{d}");
+        }
+    }
+
     #[test]
     fn the_standard_tls_statement_covers_everything() {
         let a = run(&deny(TLS));
@@ -2141,7 +2214,7 @@ mod tests {
         let w = a.gaps[0].witness.as_ref().unwrap();
         assert!(
             matches!(&w.principal, Requester::Iam { arn, .. } if arn == "arn:aws:iam::111122223333:user/admin")
-                || w.principal == Requester::Account("111122223333".into()),
+                || w.principal == Requester::root("aws", "111122223333"),
             "{w:?}"
         );
     }

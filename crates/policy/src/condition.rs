@@ -491,8 +491,9 @@ impl Clause {
     }
 
     /// Request values worth trying when searching for a request that makes this clause
-    /// false: the policy's own values, near misses and instances of its patterns.
-    pub fn candidates(&self) -> Vec<String> {
+    /// false: the policy's own values, near misses and instances of its patterns; the probe
+    /// ARN is a principal of `partition` (the resource's).
+    pub fn candidates(&self, partition: &str) -> Vec<String> {
         let mut out = Vec::new();
         // A StringLike list can hold a thousand patterns: no quadratic scan for repeats.
         let mut seen = HashSet::new();
@@ -563,7 +564,11 @@ impl Clause {
                 push("203.0.113.7".into());
                 push("2001:db8::7".into());
             }
-            Base::Arn { .. } => push("arn:aws:iam::999999999999:role/s3audit-probe".into()),
+            Base::Arn { .. } => push(super::partition::iam_arn(
+                partition,
+                "999999999999",
+                "role/s3audit-probe",
+            )),
             _ => push("s3audit-probe".into()),
         }
         out

@@ -37,6 +37,7 @@ pub mod condition;
 pub mod document;
 pub mod glob;
 pub mod json;
+pub mod partition;
 pub mod position;
 pub mod principals;
 pub mod questions;

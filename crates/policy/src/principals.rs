@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 use super::analyze::{Prepared, Request, Requester, condition_keys};
 use super::condition::Tv;
 use super::document::{Effect, Policy, Statement};
+use super::partition;
 
 /// `kms:ViaService`, lower-cased as conditions store their keys.
 const VIA_SERVICE: &str = "kms:viaservice";
@@ -106,8 +107,13 @@ pub fn who_may(policy: &Policy, key_arn: &str, actions: &[&str]) -> Vec<Access> 
     let key_account = key_arn.split(':').nth(4).unwrap_or_default().to_string();
     // Directly, and through every service the policy names in kms:ViaService (and S3's
     // regional endpoint, the one that matters here).
-    let region = key_arn.split(':').nth(3).unwrap_or("us-east-1");
-    let mut vias: Vec<Option<String>> = vec![None, Some(format!("s3.{region}.amazonaws.com"))];
+    let partition = partition::of_arn(key_arn);
+    let region = key_arn
+        .split(':')
+        .nth(3)
+        .unwrap_or_else(|| partition::home_region(partition));
+    let dns = partition::dns_suffix(partition);
+    let mut vias: Vec<Option<String>> = vec![None, Some(format!("s3.{region}.{dns}"))];
     let mut seen: HashSet<Option<String>> = vias.iter().cloned().collect();
     for s in &policy.statements {
         for c in s.conditions.iter().filter(|c| c.key_lc == VIA_SERVICE) {
@@ -126,7 +132,7 @@ pub fn who_may(policy: &Policy, key_arn: &str, actions: &[&str]) -> Vec<Access> 
     let by_principal = ByPrincipal::new(policy);
     let keys = condition_keys(policy);
     let mut out = Vec::new();
-    for (grantee, principal, org) in probes(policy, &key_account) {
+    for (grantee, principal, org) in probes(policy, &key_account, partition) {
         let candidates = by_principal.candidates(&principal);
         let mut allowed = Vec::new();
         let mut certain = true;
@@ -230,7 +236,7 @@ impl<'a> ByPrincipal<'a> {
     fn candidates(&self, who: &Requester) -> Vec<usize> {
         let mut out = self.broad.clone();
         let (account, arn) = match who {
-            Requester::Account(a) => (Some(a.as_str()), None),
+            Requester::Account { account, .. } => (Some(account.as_str()), None),
             Requester::Iam { account, arn } => (Some(account.as_str()), Some(arn.as_str())),
             _ => (None, None),
         };
@@ -254,7 +260,9 @@ fn request(
     via: Option<&str>,
 ) -> Request {
     let caller_account = match principal {
-        Requester::Account(a) | Requester::Iam { account: a, .. } => Some(a.clone()),
+        Requester::Account { account: a, .. } | Requester::Iam { account: a, .. } => {
+            Some(a.clone())
+        }
         _ => None,
     };
     Request {
@@ -271,10 +279,15 @@ fn request(
     }
 }
 
-/// The principals every question is asked for, with the organization each belongs to.
-fn probes(policy: &Policy, key_account: &str) -> Vec<(Grantee, Requester, Option<String>)> {
+/// The principals every question is asked for, with the organization each belongs to; the
+/// probe roles are in the key's partition.
+fn probes(
+    policy: &Policy,
+    key_account: &str,
+    partition: &str,
+) -> Vec<(Grantee, Requester, Option<String>)> {
     let role = |account: &str, name: &str| Requester::Iam {
-        arn: format!("arn:aws:iam::{account}:role/{name}"),
+        arn: partition::iam_arn(partition, account, &format!("role/{name}")),
         account: account.to_string(),
     };
     let mut probes = vec![
@@ -315,12 +328,12 @@ fn probes(policy: &Policy, key_account: &str) -> Vec<(Grantee, Requester, Option
     // Principals the policy names.
     for s in &policy.statements {
         for p in &s.principals.set.aws {
-            let Some((account, who)) = named(p) else {
+            let Some((account, who)) = named(p, partition) else {
                 continue;
             };
             let grantee = if account == key_account {
                 // The account itself (root delegation) is the OwnAccountIam probe.
-                if matches!(who, Requester::Account(_)) {
+                if matches!(who, Requester::Account { .. }) {
                     continue;
                 }
                 Grantee::Own(p.clone())
@@ -335,17 +348,19 @@ fn probes(policy: &Policy, key_account: &str) -> Vec<(Grantee, Requester, Option
     probes
 }
 
-/// `(account, requester)` for a principal named as an account id or an IAM ARN.
-fn named(p: &str) -> Option<(String, Requester)> {
+/// `(account, requester)` for a principal named as an account id (a root user in
+/// `partition`, the key's) or an IAM ARN.
+fn named(p: &str, partition: &str) -> Option<(String, Requester)> {
     if p.len() == 12 && p.chars().all(|c| c.is_ascii_digit()) {
-        return Some((p.to_string(), Requester::Account(p.to_string())));
+        return Some((p.to_string(), Requester::root(partition, p)));
     }
     let account = p.strip_prefix("arn:")?.split(':').nth(3)?.to_string();
     if account.len() != 12 {
         return None;
     }
     if p.ends_with(":root") {
-        return Some((account.clone(), Requester::Account(account)));
+        let root = Requester::root(partition::of_arn(p), &account);
+        return Some((account, root));
     }
     Some((
         account.clone(),
@@ -372,6 +387,25 @@ mod tests {
             .into_iter()
             .map(|a| (a.grantee, a.certain))
             .collect()
+    }
+
+    /// A China key: the probe principals are China principals, so a grant to every role of
+    /// the partition (by `aws:PrincipalArn`) is a grant to anyone; with `arn:aws:` probes
+    /// no one matched it and the key read as private.
+    #[test]
+    fn probes_are_principals_of_the_keys_partition() {
+        let key = "arn:aws-cn:kms:cn-north-1:111122223333:key/k";
+        let any_role = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws-cn:iam::*:role/*"}}}]}"#;
+        let got = who_may(&parse_policy(any_role).unwrap(), key, &["kms:Decrypt"]);
+        let outsider = got.iter().find(|a| a.grantee == Grantee::AnyAccount);
+        let Some(outsider) = outsider else {
+            panic!("no outside account: {got:?}")
+        };
+        assert!(
+            outsider.example.contains("arn:aws-cn:iam::"),
+            "{}",
+            outsider.example
+        );
     }
 
     #[test]

@@ -523,7 +523,7 @@ const SAMPLE_OBJECTS: &[&str] = &["s3audit-probe", "logs/app.log", "a", "logs/",
 fn sample_principals() -> Vec<Requester> {
     vec![
         Requester::Anonymous,
-        Requester::Account("111122223333".into()),
+        Requester::root("aws", "111122223333"),
         Requester::Iam {
             arn: "arn:aws:iam::111122223333:role/admin".into(),
             account: "111122223333".into(),

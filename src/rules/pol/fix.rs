@@ -134,7 +134,11 @@ fn intended_upload(facts: &PolicyFacts) -> Request {
         .unwrap_or_else(|| KEY_ARN_PLACEHOLDER.to_string());
     Request {
         principal: Requester::Iam {
-            arn: format!("arn:aws:iam::{account}:role/s3audit-fix-probe"),
+            arn: s3audit_policy::partition::iam_arn(
+                &facts.target.partition,
+                &account,
+                "role/s3audit-fix-probe",
+            ),
             account,
         },
         action: "s3:PutObject".to_string(),

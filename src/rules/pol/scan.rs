@@ -176,6 +176,7 @@ mod tests {
         Estate {
             snapshot_version: SNAPSHOT_VERSION,
             scan: ScanInfo {
+                accounts: Vec::new(),
                 tool_version: "test".into(),
                 started_at: now,
                 finished_at: now,
@@ -190,6 +191,7 @@ mod tests {
                 tool_commit: None,
             },
             buckets: vec![BucketSnapshot {
+                account: None,
                 name: "b".into(),
                 region: Observed::Present("us-east-1".into()),
                 encryption,
