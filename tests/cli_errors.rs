@@ -491,11 +491,41 @@ fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["--objects-from", "head", "--inventory", "m/manifest.json"],
-            "--objects-from head HEADs every bucket's objects, --inventory counts",
+            "--objects-from head HEADs every bucket's objects, --inventory and --metadata-table count",
+        ),
+        (
+            &[
+                "--objects-from",
+                "head",
+                "--metadata-table",
+                "t/metadata/1.metadata.json",
+            ],
+            "--objects-from head HEADs every bucket's objects, --inventory and --metadata-table count",
+        ),
+        (
+            &[
+                "--offline",
+                "--metadata-table",
+                "t/metadata/1.metadata.json",
+            ],
+            "--offline reads S3 Inventory reports only, not --metadata-table yet",
+        ),
+        (
+            &["--organization", "--metadata-table", "t/m.json"],
+            "--inventory and --metadata-table read one account's files",
+        ),
+        (
+            &[
+                "--organization",
+                "--offline",
+                "--inventory",
+                "m/manifest.json",
+            ],
+            "--offline makes no AWS call, --organization/--accounts assume a role",
         ),
         (
             &["--objects-from", "inventory"],
-            "--objects-from inventory needs at least one --inventory",
+            "--objects-from inventory needs at least one --inventory MANIFEST or --metadata-table",
         ),
         (
             &["--objects-from", "inventory", "--no-objects"],

@@ -541,6 +541,11 @@ async fn per_prefix_throttling_slows_that_prefix_and_every_object_is_read() {
     let stats = server.stats();
     let heads = stats.op("HeadObject");
     let throttled = stats.faults.rate_limited;
+    // The figure, for `-- --nocapture`: the bound below is loose, the share is what to watch.
+    eprintln!(
+        "per-prefix limit: {throttled} of {heads} HEADs throttled ({:.2}%)",
+        throttled as f64 * 100.0 / heads as f64
+    );
     assert!(throttled > 0, "the limit was reached: {stats:?}");
     assert!(
         throttled * 20 < heads,
