@@ -723,7 +723,8 @@ pub struct AccountArgs {
     #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
 
-    /// Accounts scanned at once
+    /// Accounts scanned at once. They share one object budget: --concurrency HEADs in
+    /// flight across all of them (taken in turn), one --max-rps and one --timeout
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub account_concurrency: u16,
 }

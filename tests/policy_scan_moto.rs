@@ -260,17 +260,74 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
         .filter(|f| f["rule"] == "ACC-001")
         .count();
     assert_eq!(acc, 1);
-    // Verdicts per account: only pay-2's bucket lacks default encryption, only pay-1's
-    // refuses plain HTTP.
+    // Verdicts per account: only pay-2's bucket lacks default encryption; pay-1's policy
+    // refuses plain HTTP, and Prod's RCP refuses it for every bucket of pay-2 (which has no
+    // policy); Dev's RCP covers reads only, and the management account has only the
+    // AWS-managed Allow.
     for (bucket, enc, tls) in [
         ("mgmt-trail", "pass", "fail"),
         ("pay-1-data", "pass", "pass"),
-        ("pay-2-data", "fail", "fail"),
+        ("pay-2-data", "fail", "pass"),
         ("dev-1-logs", "pass", "fail"),
     ] {
         assert_eq!(status_of(&report, bucket, "ENC-001"), enc, "{bucket}");
         assert_eq!(status_of(&report, bucket, "POL-001"), tls, "{bucket}");
     }
+    // The RCP credit names the policy and where it is attached; the TLS floor too.
+    let enforce = seeded["policies"]["EnforceTls"].as_str().unwrap();
+    for rule in ["POL-001", "POL-002"] {
+        let f = finding(&report, "pay-2-data", rule);
+        assert_eq!(f["status"], "pass", "{f}");
+        let policies = f["evidence"]["policies"].as_array().unwrap();
+        assert!(
+            policies
+                .iter()
+                .any(|p| p["id"] == enforce && p["attached_to"] == "Root/Prod"),
+            "{f}"
+        );
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("EnforceTls at Root/Prod"),
+            "{f}"
+        );
+    }
+    // No credit, and the finding says why: an RCP for reads only; only an Allow.
+    let dev = finding(&report, "dev-1-logs", "POL-001");
+    let message = dev["message"].as_str().unwrap();
+    assert!(
+        message.contains("TlsForReadsOnly at Root/Dev") && message.contains("give no credit"),
+        "{dev}"
+    );
+    let mgmt = finding(&report, "mgmt-trail", "POL-001");
+    assert!(
+        mgmt["message"]
+            .as_str()
+            .unwrap()
+            .contains("only AWS-managed ones apply, which deny nothing"),
+        "{mgmt}"
+    );
+    assert!(!message.contains("RCPFullAWSAccess"), "{dev}");
+    // The accounts array carries each chain, AWS-managed Allow included.
+    let pay_2 = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id("pay-2").as_str())
+        .unwrap();
+    let chain = &pay_2["rcps"]["value"];
+    assert_eq!(chain["enabled"], true, "{pay_2}");
+    let attached: Vec<&str> = chain["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["attached_to"].as_str().unwrap())
+        .collect();
+    assert!(
+        attached.contains(&"Root") && attached.contains(&"Root/Prod"),
+        "{attached:?}"
+    );
 
     // Every S3 request of the scan on a bucket came with its owner's credentials.
     let requests = moto.s3_accounts().split_off(before);
@@ -326,4 +383,34 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
     assert_eq!(statuses, [("payments", "scanned"), ("", "error")]);
     assert_eq!(report["buckets"].as_array().unwrap().len(), 1);
     assert_eq!(report["buckets"][0]["name"], "pay-1-data");
+
+    // The accounts share one object budget: --max-rps caps the run, not each account. Four
+    // scanned buckets of 31 objects, four accounts at once, 30 requests/s: at least 124
+    // HEADs, less a burst of 3, take 4 s (with a budget per account, 1 s each and in
+    // parallel: 1.5 s for the whole scan before this was shared).
+    let started = std::time::Instant::now();
+    let (_, report, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--organization",
+            "--role-name",
+            "Audit",
+            "--account-concurrency",
+            "4",
+            "--max-rps",
+            "30",
+        ],
+    );
+    let took = started.elapsed();
+    for bucket in ["mgmt-trail", "pay-1-data", "pay-2-data", "dev-1-logs"] {
+        let objects = report["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == bucket)
+            .unwrap()["objects"]["total"]
+            .clone();
+        assert_eq!(objects, 31, "{bucket}");
+    }
+    assert!(took >= std::time::Duration::from_secs(4), "{took:?}");
 }

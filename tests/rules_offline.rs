@@ -3019,6 +3019,7 @@ fn a_multi_account_snapshot_names_every_account_and_its_unreadable_one() {
         ou_path: Some("Root/Prod".into()),
         status,
         error: error.map(str::to_string),
+        rcps: None,
     };
     e.scan.accounts = vec![
         account("111122223333", AccountStatus::Scanned, None),
@@ -3109,4 +3110,96 @@ fn a_multi_account_snapshot_names_every_account_and_its_unreadable_one() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
+}
+
+/// RCPs credit POL-001/002 only when they deny for every principal, action and bucket of
+/// the account; otherwise the bucket's own verdict stands and says why the RCPs did not
+/// count (not read, not enabled, not a valid policy, only for some actions). The verdicts
+/// are the same through `evaluate` of the saved snapshot.
+#[test]
+fn rcps_credit_tls_rules_only_when_they_cover_the_account_and_say_why_not() {
+    const TLS: &str = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"NoHttp","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*",
+         "Condition":{"BoolIfExists":{"aws:SecureTransport":"false"}}}]}"#;
+    let attached = |id: &str, content: &str, managed: bool| AttachedRcp {
+        id: id.into(),
+        name: Some(format!("name-{id}")),
+        attached_to: "Root/Prod".into(),
+        aws_managed: managed,
+        content: content.into(),
+    };
+    let chain = |policies: Vec<AttachedRcp>| {
+        Observed::Present(RcpChain {
+            enabled: true,
+            policies,
+        })
+    };
+    let cases: Vec<(Observed<RcpChain>, Status, &str)> = vec![
+        (
+            chain(vec![attached("p-tls", TLS, false)]),
+            Status::Pass,
+            "enforced for every bucket of account 111122223333 by its RCPs (name-p-tls at Root/Prod)",
+        ),
+        (
+            Observed::Denied {
+                reason: "ListPoliciesForTarget Root: AccessDenied".into(),
+            },
+            Status::Fail,
+            "the account's RCPs could not be read (ListPoliciesForTarget Root: AccessDenied): the bucket policy alone was judged",
+        ),
+        (
+            Observed::Present(RcpChain {
+                enabled: false,
+                policies: vec![],
+            }),
+            Status::Fail,
+            "RCPs are not enabled",
+        ),
+        (
+            chain(vec![attached("p-bad", "{", false)]),
+            Status::Fail,
+            "give no credit: p-bad (Root/Prod)",
+        ),
+        (
+            chain(vec![attached(
+                "p-reads",
+                &TLS.replace(r#""Action":"s3:*""#, r#""Action":"s3:GetObject""#),
+                false,
+            )]),
+            Status::Fail,
+            "(name-p-reads at Root/Prod) give no credit: anonymous s3:PutObject",
+        ),
+    ];
+    for (rcps, status, says) in cases {
+        let mut bucket = kms_bucket();
+        bucket.policy = Observed::Absent;
+        bucket.account = Some("111122223333".into());
+        let mut e = estate(
+            bucket,
+            Observed::Present(key_info(KeyState::Enabled, Observed::Present(true))),
+        );
+        let mut info = AccountInfo::single(Some("111122223333".into()));
+        info.rcps = Some(rcps);
+        e.scan.accounts = vec![info];
+        let findings = evaluate(&e, &RuleConfig::default());
+        let pol = findings.iter().find(|f| f.rule == RuleId::Pol001).unwrap();
+        assert_eq!(pol.status, status, "{}", pol.message);
+        assert!(pol.message.contains(says), "{says}\n{}", pol.message);
+        let report: serde_json::Value =
+            serde_json::from_str(&evaluate_with_binary(&e, "json")).unwrap();
+        let f = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "POL-001")
+            .unwrap();
+        assert_eq!(f["message"].as_str().unwrap(), pol.message);
+        if status == Status::Pass {
+            assert_eq!(f["evidence"]["policies"][0]["id"], "p-tls", "{f}");
+            assert_eq!(
+                f["evidence"]["analysis"]["denied_by"][0], "\"NoHttp\"",
+                "{f}"
+            );
+        }
+    }
 }

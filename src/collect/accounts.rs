@@ -18,9 +18,11 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 
 use super::errors::{CallFailure, describe};
+use super::rcps::{Node, RcpReader};
 use super::{Clients, ScanError, ScanSettings, scan_object_source, scan_with};
 use crate::model::{
-    AccountInfo, AccountStatus, Estate, ObjectRecord, bucket_regions, partition_of,
+    AccountInfo, AccountStatus, Estate, ObjectRecord, Observed, RcpChain, bucket_regions,
+    partition_of,
 };
 
 /// The role assumed in every account when neither `--role-name` nor `--role-arn-template`
@@ -147,10 +149,12 @@ struct Found {
     ou_path: Option<String>,
     /// Why it is not scanned (not ACTIVE), if so.
     inactive: Option<String>,
+    /// The RCPs along its path (`--organization` only).
+    rcps: Option<Observed<RcpChain>>,
 }
 
 /// Walks the organization from its root (or from `ou`), depth first, accounts of a parent
-/// before its OUs, so the order is stable.
+/// before its OUs, so the order is stable, and reads the RCPs along each account's path.
 async fn discover(clients: &Clients, ou: Option<&str>) -> Result<Vec<Found>, ScanError> {
     let org = clients.organizations();
     let fail = |what: &str, f: CallFailure| {
@@ -158,32 +162,34 @@ async fn discover(clients: &Clients, ou: Option<&str>) -> Result<Vec<Found>, Sca
             "{what} failed: {f} (--organization needs the management account or a delegated administrator, and organizations:List*/Describe*)"
         ))
     };
-    let start = match ou {
-        Some(ou) => {
-            let path = ou_path(&org, ou)
-                .await
-                .map_err(|f| fail("DescribeOrganizationalUnit", f))?;
-            (ou.to_string(), path)
-        }
-        None => {
-            let roots = org
-                .list_roots()
-                .send()
-                .await
-                .map_err(|e| fail("ListRoots", CallFailure::from_sdk(e)))?;
-            let root =
-                roots.roots().first().and_then(|r| r.id()).ok_or_else(|| {
-                    ScanError::Organization("ListRoots returned no root".to_string())
-                })?;
-            (root.to_string(), "Root".to_string())
-        }
+    let roots = org
+        .list_roots()
+        .send()
+        .await
+        .map_err(|e| fail("ListRoots", CallFailure::from_sdk(e)))?;
+    let root = roots
+        .roots()
+        .first()
+        .ok_or_else(|| ScanError::Organization("ListRoots returned no root".to_string()))?;
+    let root_node = Node {
+        id: root.id().unwrap_or_default().to_string(),
+        label: "Root".to_string(),
+    };
+    let mut rcps = RcpReader::new(&org, root);
+    // The path from the root to where the walk starts, the root first.
+    let start: Vec<Node> = match ou {
+        Some(ou) => ou_path(&org, ou, root_node)
+            .await
+            .map_err(|f| fail("DescribeOrganizationalUnit", f))?,
+        None => vec![root_node],
     };
     let mut found = Vec::new();
     let mut stack = vec![start];
-    while let Some((parent, path)) = stack.pop() {
+    while let Some(path) = stack.pop() {
+        let parent = path.last().expect("a path holds at least the root").clone();
         let mut pages = org
             .list_accounts_for_parent()
-            .parent_id(&parent)
+            .parent_id(&parent.id)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -194,24 +200,37 @@ async fn discover(clients: &Clients, ou: Option<&str>) -> Result<Vec<Found>, Sca
                     .state()
                     .map(|s| s.as_str().to_string())
                     .or_else(|| a.status().map(|s| s.as_str().to_string()));
+                let inactive = match state.as_deref() {
+                    Some("ACTIVE") => None,
+                    Some(s) => Some(format!("{s} in the organization: not scanned")),
+                    None => Some("no status from Organizations: not scanned".to_string()),
+                };
+                let chain = match inactive {
+                    Some(_) => None,
+                    None => {
+                        let mut account_path = path.clone();
+                        account_path.push(Node {
+                            id: id.to_string(),
+                            label: id.to_string(),
+                        });
+                        Some(rcps.chain(&account_path).await)
+                    }
+                };
                 found.push(Found {
                     target: AccountTarget {
                         id: id.to_string(),
                         name: a.name().map(str::to_string),
                     },
-                    ou_path: Some(path.clone()),
-                    inactive: match state.as_deref() {
-                        Some("ACTIVE") => None,
-                        Some(s) => Some(format!("{s} in the organization: not scanned")),
-                        None => Some("no status from Organizations: not scanned".to_string()),
-                    },
+                    ou_path: Some(parent.label.clone()),
+                    inactive,
+                    rcps: chain,
                 });
             }
         }
         let mut children = Vec::new();
         let mut pages = org
             .list_organizational_units_for_parent()
-            .parent_id(&parent)
+            .parent_id(&parent.id)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -220,7 +239,12 @@ async fn discover(clients: &Clients, ou: Option<&str>) -> Result<Vec<Found>, Sca
             for unit in page.organizational_units() {
                 if let Some(id) = unit.id() {
                     let name = unit.name().unwrap_or(id);
-                    children.push((id.to_string(), format!("{path}/{name}")));
+                    let mut child = path.clone();
+                    child.push(Node {
+                        id: id.to_string(),
+                        label: format!("{}/{name}", parent.label),
+                    });
+                    children.push(child);
                 }
             }
         }
@@ -230,10 +254,14 @@ async fn discover(clients: &Clients, ou: Option<&str>) -> Result<Vec<Found>, Sca
     Ok(found)
 }
 
-/// `Root/A/B` for an OU: its ancestors' names up to the root (ListParents,
-/// DescribeOrganizationalUnit).
-async fn ou_path(org: &aws_sdk_organizations::Client, ou: &str) -> Result<String, CallFailure> {
-    let mut names = Vec::new();
+/// The path from the root to an OU, the root first, each node labelled `Root/A/B`
+/// (ListParents, DescribeOrganizationalUnit).
+async fn ou_path(
+    org: &aws_sdk_organizations::Client,
+    ou: &str,
+    root: Node,
+) -> Result<Vec<Node>, CallFailure> {
+    let mut units = Vec::new();
     let mut current = ou.to_string();
     // An organization is at most five OUs deep; the bound only stops a looping answer.
     for _ in 0..10 {
@@ -243,12 +271,12 @@ async fn ou_path(org: &aws_sdk_organizations::Client, ou: &str) -> Result<String
             .send()
             .await
             .map_err(CallFailure::from_sdk)?;
-        names.push(
-            unit.organizational_unit()
-                .and_then(|u| u.name())
-                .unwrap_or(&current)
-                .to_string(),
-        );
+        let name = unit
+            .organizational_unit()
+            .and_then(|u| u.name())
+            .unwrap_or(&current)
+            .to_string();
+        units.push((current.clone(), name));
         let parents = org
             .list_parents()
             .child_id(&current)
@@ -262,9 +290,12 @@ async fn ou_path(org: &aws_sdk_organizations::Client, ou: &str) -> Result<String
             _ => break,
         }
     }
-    names.push("Root".to_string());
-    names.reverse();
-    Ok(names.join("/"))
+    let mut path = vec![root];
+    for (id, name) in units.into_iter().rev() {
+        let label = format!("{}/{name}", path.last().expect("the root").label);
+        path.push(Node { id, label });
+    }
+    Ok(path)
 }
 
 /// `s3audit-NAME`, NAME the auditor's user or role session name, in the characters and
@@ -285,11 +316,12 @@ fn session_name(caller_arn: Option<&str>) -> String {
 /// Scans every account of `accounts` and merges them into one estate: buckets and keys of
 /// all accounts, each bucket naming its account, and `scan.accounts` listing every account
 /// with what became of it.
-pub async fn scan_accounts(
+pub(crate) async fn scan_accounts(
     clients: Arc<Clients>,
     settings: &ScanSettings,
     accounts: &AccountSettings,
     inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
+    budget: &super::Budget,
 ) -> Result<Estate, ScanError> {
     let started_at = OffsetDateTime::now_utc();
     let partition = partition_of(&clients.home_region);
@@ -309,6 +341,7 @@ pub async fn scan_accounts(
                 target: t.clone(),
                 ou_path: None,
                 inactive: None,
+                rcps: None,
             })
             .collect(),
         AccountSource::Organization { ou } => discover(&clients, ou.as_deref()).await?,
@@ -327,6 +360,7 @@ pub async fn scan_accounts(
                     ou_path: f.ou_path.clone(),
                     status,
                     error,
+                    rcps: f.rcps.clone(),
                 };
                 if let Some(why) = &f.inactive {
                     return Ok((info(AccountStatus::Skipped, Some(why.clone())), None));
@@ -347,7 +381,7 @@ pub async fn scan_accounts(
                 }
                 let account_clients =
                     Arc::new(clients.with_credentials(SharedCredentialsProvider::new(provider)));
-                match scan_with(account_clients, settings, inventory).await {
+                match scan_with(account_clients, settings, inventory, budget).await {
                     Ok(mut estate) => {
                         for b in &mut estate.buckets {
                             b.account = Some(f.target.id.clone());

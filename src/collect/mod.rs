@@ -17,6 +17,7 @@ mod offline;
 mod pace;
 mod partition;
 mod progress;
+mod rcps;
 mod tls;
 mod whole_xml;
 
@@ -111,9 +112,40 @@ pub async fn scan(
         return offline::scan(settings).await;
     }
     let clients = Arc::new(Clients::new(&settings.connection).await?);
+    let budget = Budget::new(settings);
     match &settings.accounts {
-        Some(accounts) => accounts::scan_accounts(clients, settings, accounts, inventory).await,
-        None => scan_with(clients, settings, inventory).await,
+        Some(accounts) => {
+            accounts::scan_accounts(clients, settings, accounts, inventory, &budget).await
+        }
+        None => scan_with(clients, settings, inventory, &budget).await,
+    }
+}
+
+/// What every account of a run shares: one `--concurrency` of object HEADs in flight (a
+/// fair semaphore, so the accounts' HEADs take turns and one big account cannot starve
+/// the rest), one `--max-rps` and one per-prefix pacing, and one `--timeout` deadline.
+pub(crate) struct Budget {
+    heads: Arc<tokio::sync::Semaphore>,
+    pacer: Arc<pace::Pacer>,
+    deadline: Option<(tokio::time::Instant, std::time::Duration)>,
+}
+
+impl Budget {
+    fn new(settings: &ScanSettings) -> Self {
+        let concurrency = settings
+            .objects
+            .as_ref()
+            .map_or(1, |o| o.concurrency.max(1));
+        Budget {
+            heads: Arc::new(tokio::sync::Semaphore::new(concurrency)),
+            pacer: Arc::new(pace::Pacer::new(
+                settings.objects.as_ref().and_then(|o| o.max_rps),
+                concurrency * 2,
+            )),
+            deadline: settings
+                .timeout
+                .map(|t| (tokio::time::Instant::now() + t, t)),
+        }
     }
 }
 
@@ -122,13 +154,12 @@ async fn scan_with(
     clients: Arc<Clients>,
     settings: &ScanSettings,
     inventory: Option<tokio::sync::mpsc::Sender<ObjectRecord>>,
+    budget: &Budget,
 ) -> Result<Estate, ScanError> {
     let started_at = OffsetDateTime::now_utc();
     let endpoint = clients.endpoint_url().map(str::to_string);
 
-    let deadline = settings
-        .timeout
-        .map(|t| (tokio::time::Instant::now() + t, t));
+    let deadline = budget.deadline;
     let listing = buckets::list_buckets(&clients)
         .await
         .map_err(|f| listing_failed(f, endpoint.as_deref(), &clients.home_region))?;
@@ -223,15 +254,10 @@ async fn scan_with(
             clients: clients.clone(),
             resolver: resolver.clone(),
             settings: object_settings.clone(),
-            heads: Arc::new(tokio::sync::Semaphore::new(
-                object_settings.concurrency.max(1),
-            )),
+            heads: budget.heads.clone(),
             sink: inventory,
             deadline,
-            pacer: pace::Pacer::new(
-                object_settings.max_rps,
-                object_settings.concurrency.max(1) * 2,
-            ),
+            pacer: budget.pacer.clone(),
             progress: progress::Progress::on_terminal(
                 object_settings
                     .sample

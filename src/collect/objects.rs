@@ -114,7 +114,7 @@ pub struct ObjectScanner {
     /// When to stop (`--timeout`), and the limit as given, for the report.
     pub deadline: Option<(tokio::time::Instant, std::time::Duration)>,
     /// Prefix windows and the `--max-rps` cap.
-    pub pacer: pace::Pacer,
+    pub pacer: Arc<pace::Pacer>,
 }
 
 impl ObjectScanner {

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Observed;
+
 /// One account of the scan, as the report's `accounts` array lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -21,6 +23,40 @@ pub struct AccountInfo {
     pub status: AccountStatus,
     /// Why the account was not scanned (status `error` or `skipped`); null otherwise.
     pub error: Option<String>,
+    /// The resource control policies that apply to the account, read from Organizations
+    /// along root → OU → account (`--organization` only; absent otherwise, and then POL
+    /// verdicts rest on the bucket policy alone). `denied`/`failed` say why they could not
+    /// be read. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
+    pub rcps: Option<Observed<RcpChain>>,
+}
+
+/// The RCPs AWS evaluates for every request to the account's resources: every policy
+/// attached to the root, to each OU on the account's path and to the account itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RcpChain {
+    /// Whether the RESOURCE_CONTROL_POLICY type is enabled on the organization's root (as
+    /// the root's policy types say): when it is not, no RCP applies.
+    pub enabled: bool,
+    /// Root first, then each OU down the path, then the account's own.
+    pub policies: Vec<AttachedRcp>,
+}
+
+/// One RCP and where it is attached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AttachedRcp {
+    /// The policy id (`p-…`).
+    pub id: String,
+    pub name: Option<String>,
+    /// Where it is attached: `Root`, an OU path (`Root/Prod`) or the account id.
+    pub attached_to: String,
+    /// AWS-managed (`RCPFullAWSAccess`, an Allow of everything: it denies nothing).
+    pub aws_managed: bool,
+    /// The policy document as Organizations returned it.
+    pub content: String,
 }
 
 /// What became of an account.
@@ -56,6 +92,7 @@ impl AccountInfo {
             ou_path: None,
             status: AccountStatus::Scanned,
             error: None,
+            rcps: None,
         }
     }
 }

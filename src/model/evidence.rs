@@ -40,6 +40,7 @@ pub enum Evidence {
     ObjectDataAge(ObjectDataAge),
     InventoryAgreement(InventoryAgreement),
     AccountNotScanned(AccountNotScanned),
+    RcpCredit(RcpCredit),
     /// Nothing beyond the message (a rule that does not apply, or an error whose message
     /// is the whole story).
     Empty(Empty),
@@ -427,6 +428,31 @@ pub struct InventoryAgreement {
     pub sample: super::InventoryCheck,
 }
 
+/// POL-001/002 passed by the account's resource control policies: the Deny the rule asks
+/// of a bucket policy is guaranteed for every bucket of the account by the RCPs attached
+/// along root → OU → account, whatever the bucket policy says.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RcpCredit {
+    /// The account whose RCPs were judged.
+    pub account: String,
+    /// Every RCP that applies to the account, root first (`denied_by` in `analysis` names
+    /// the statements that deny).
+    pub policies: Vec<RcpRef>,
+    /// The analyser's answer on the chain, judged for every bucket of the account.
+    pub analysis: PolicyAnalysis,
+}
+
+/// One RCP, by id and where it is attached.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RcpRef {
+    pub id: String,
+    pub name: Option<String>,
+    /// `Root`, an OU path (`Root/Prod`) or the account id.
+    pub attached_to: String,
+}
+
 /// ACC-001: an account a multi-account scan could not scan, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -497,5 +523,6 @@ into_evidence!(
     ObjectDataAge,
     InventoryAgreement,
     AccountNotScanned,
+    RcpCredit,
     Empty,
 );

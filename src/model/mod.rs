@@ -14,7 +14,7 @@ mod observed;
 mod partition;
 mod rule_id;
 
-pub use account::{AccountInfo, AccountStatus};
+pub use account::{AccountInfo, AccountStatus, AttachedRcp, RcpChain};
 pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::config::RuleConfig;
 use crate::model::{
-    BucketSnapshot, Estate, Evidence, Finding, KeyRecord, RuleId, Severity, Status,
+    BucketSnapshot, Estate, Evidence, Finding, KeyRecord, RcpChain, RuleId, Severity, Status,
 };
 
 /// What a rule sees: the bucket under evaluation and the estate around it.
@@ -46,6 +46,8 @@ pub struct RuleContext<'a> {
 #[derive(Default)]
 pub struct Shared {
     key_policies: std::sync::Mutex<HashMap<String, Arc<kms::key_policy::Judged>>>,
+    /// Each account's RCP chain judged on POL-001/002, once for all its buckets.
+    rcp_verdicts: std::sync::Mutex<HashMap<String, Arc<pol::rcp::Judged>>>,
 }
 
 impl<'a> RuleContext<'a> {
@@ -85,6 +87,21 @@ impl<'a> RuleContext<'a> {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         map.entry(key_arn.to_string()).or_insert(judged).clone()
+    }
+
+    /// An account's RCP chain judged on POL-001/002, once per account and evaluation.
+    pub fn rcp_verdicts(&self, account: &str, chain: &RcpChain) -> Arc<pol::rcp::Judged> {
+        let lock = || {
+            self.shared
+                .rcp_verdicts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        };
+        if let Some(judged) = lock().get(account) {
+            return judged.clone();
+        }
+        let judged = Arc::new(pol::rcp::judge_chain(chain, account));
+        lock().entry(account.to_string()).or_insert(judged).clone()
     }
 
     pub fn key(&self, record_id: &str) -> Option<&KeyRecord> {

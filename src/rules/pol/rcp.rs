@@ -13,8 +13,9 @@
 use s3audit_policy::{Policy, PolicyError, Target, parse_policy};
 
 use super::{POL_001, POL_002, PolicyFacts, evaluate};
-use crate::model::RuleId;
-use crate::rules::Verdict;
+use crate::model::evidence::{RcpCredit, RcpRef};
+use crate::model::{Evidence, Observed, RcpChain, RuleId, Status};
+use crate::rules::{RuleContext, Verdict};
 
 /// The rules an RCP chain is judged on: TLS-only (POL-001) and the TLS floor (POL-002).
 pub const RCP_RULES: [RuleId; 2] = [POL_001, POL_002];
@@ -52,6 +53,132 @@ pub fn evaluate_rcps(
         .iter()
         .map(|&rule| (rule, evaluate(rule, chain.as_ref(), &facts)))
         .collect())
+}
+
+/// The verdicts of an account's chain, judged once per account and evaluation.
+pub(in crate::rules) type Judged = Result<Vec<(RuleId, Verdict)>, InvalidRcp>;
+
+/// Judges a chain read from Organizations (every policy, AWS-managed ones included: an
+/// Allow denies nothing, so `RCPFullAWSAccess` changes no verdict).
+pub(in crate::rules) fn judge_chain(chain: &RcpChain, account: &str) -> Judged {
+    let documents: Vec<(String, String)> = chain
+        .policies
+        .iter()
+        .map(|p| (format!("{} ({})", p.id, p.attached_to), p.content.clone()))
+        .collect();
+    evaluate_rcps(&documents, Some(account))
+}
+
+/// POL-001/002 of a bucket with its account's RCPs taken into account. A bucket whose
+/// policy does not pass (fails, or could not be read or parsed) passes when the account's
+/// RCPs deny the class for every principal, action and bucket of the account: AWS applies
+/// an RCP's Deny whatever the bucket policy says. Anything less (some actions, some
+/// buckets, a condition that lets requests without the key through, RCPs not read) gives
+/// no credit, and the bucket's verdict says why.
+pub(in crate::rules) fn with_rcps(rule: RuleId, bucket: Verdict, ctx: &RuleContext) -> Verdict {
+    if !RCP_RULES.contains(&rule) || bucket.status == Status::Pass {
+        return bucket;
+    }
+    let Some(account) = ctx.estate.account_of(ctx.bucket) else {
+        return bucket;
+    };
+    let Some(rcps) = ctx
+        .estate
+        .scan
+        .accounts
+        .iter()
+        .find(|a| a.id.as_deref() == Some(account.as_str()))
+        .and_then(|a| a.rcps.as_ref())
+    else {
+        return bucket;
+    };
+    let chain = match rcps {
+        Observed::Present(chain) => chain,
+        Observed::Absent => return bucket,
+        Observed::Denied { reason } | Observed::Failed { reason } => {
+            return noted(
+                bucket,
+                &format!(
+                    "the account's RCPs could not be read ({reason}): the bucket policy alone was judged"
+                ),
+            );
+        }
+    };
+    if !chain.enabled {
+        return noted(
+            bucket,
+            "no RCP applies: RCPs are not enabled in the organization",
+        );
+    }
+    let judged = ctx.rcp_verdicts(&account, chain);
+    // Named in the message: the customer's own RCPs (the AWS-managed Allow attached
+    // everywhere denies nothing; the evidence lists it with the rest).
+    let own: Vec<String> = chain
+        .policies
+        .iter()
+        .filter(|p| !p.aws_managed)
+        .map(|p| {
+            format!(
+                "{} at {}",
+                p.name.as_deref().unwrap_or(&p.id),
+                p.attached_to
+            )
+        })
+        .collect();
+    if own.is_empty() {
+        return noted(
+            bucket,
+            "the account's RCPs give no credit: only AWS-managed ones apply, which deny nothing",
+        );
+    }
+    let names = own.join(", ");
+    let verdict = match judged.as_ref() {
+        Err(invalid) => {
+            return noted(
+                bucket,
+                &format!("the account's RCPs give no credit: {invalid}"),
+            );
+        }
+        Ok(verdicts) => match verdicts.iter().find(|(r, _)| *r == rule) {
+            Some((_, v)) => v,
+            None => return bucket,
+        },
+    };
+    if verdict.status != Status::Pass {
+        return noted(
+            bucket,
+            &format!(
+                "the account's RCPs ({names}) give no credit: {}",
+                verdict.message
+            ),
+        );
+    }
+    let Evidence::PolicyAnalysis(analysis) = &*verdict.evidence else {
+        return bucket;
+    };
+    Verdict::pass(format!(
+        "enforced for every bucket of account {account} by its RCPs ({names}): {}; the bucket policy alone: {}",
+        verdict.message, bucket.message
+    ))
+    .with_evidence(RcpCredit {
+        account: account.clone(),
+        policies: chain
+            .policies
+            .iter()
+            .map(|p| RcpRef {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                attached_to: p.attached_to.clone(),
+            })
+            .collect(),
+        analysis: analysis.clone(),
+    })
+}
+
+/// The bucket's verdict with what the RCPs add to it.
+fn noted(mut verdict: Verdict, note: &str) -> Verdict {
+    verdict.message = format!("{}; {note}", verdict.message);
+    verdict
 }
 
 #[cfg(test)]

@@ -58,6 +58,11 @@ fn no_lockout(ctx: &RuleContext) -> Verdict {
 }
 
 fn run(rule: RuleId, ctx: &RuleContext) -> Verdict {
+    super::rcp::with_rcps(rule, bucket_policy_verdict(rule, ctx), ctx)
+}
+
+/// The rule on the bucket policy alone.
+fn bucket_policy_verdict(rule: RuleId, ctx: &RuleContext) -> Verdict {
     if let Some(reason) = ctx.bucket.policy.unknown_reason() {
         return Verdict::error(format!("the bucket policy could not be read: {reason}"))
             .with_evidence(PolicyNotRead {
