@@ -339,19 +339,22 @@ fn objects_from(
 
 /// `--offline` reads local inventories and nothing else: at least one, none in S3.
 fn offline_inputs(inventories: &[String], tables: &[String]) -> anyhow::Result<()> {
-    if !tables.is_empty() {
+    if inventories.is_empty() && tables.is_empty() {
         anyhow::bail!(
-            "--offline reads S3 Inventory reports only, not --metadata-table yet: drop --offline to read the table with the scan's credentials"
-        );
-    }
-    if inventories.is_empty() {
-        anyhow::bail!(
-            "--offline audits local S3 Inventory reports: give at least one --inventory MANIFEST"
+            "--offline audits local S3 Inventory reports and metadata tables: give at least one --inventory MANIFEST or --metadata-table LOCATION"
         );
     }
     if let Some(remote) = inventories.iter().find(|i| i.starts_with("s3://")) {
         anyhow::bail!(
             "--offline makes no AWS call, so it cannot read --inventory {remote}: copy the inventory with aws s3 sync and give the local manifest.json"
+        );
+    }
+    if let Some(remote) = tables
+        .iter()
+        .find(|t| t.contains("://") && !t.starts_with("file://"))
+    {
+        anyhow::bail!(
+            "--offline makes no AWS call, so it cannot read --metadata-table {remote}: copy the table with aws s3 sync and give the local metadata.json"
         );
     }
     Ok(())

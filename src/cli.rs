@@ -244,9 +244,10 @@ pub struct ScanArgs {
     #[arg(long, value_enum, value_name = "SOURCE", default_value_t = ObjectsFrom::Auto, help_heading = "Objects")]
     pub objects_from: ObjectsFrom,
 
-    /// Audit local S3 Inventory reports alone, with no AWS call at all (no credentials or
-    /// network needed): the buckets are the --inventory manifests' source buckets (local
-    /// paths only, their files laid out as `aws s3 sync` copies them), their objects are
+    /// Audit local S3 Inventory reports and metadata tables alone, with no AWS call at all
+    /// (no credentials or network needed): the buckets are the --inventory manifests'
+    /// source buckets and the --metadata-table tables' buckets (local paths only, their
+    /// files laid out as `aws s3 sync` copies them), their objects are
     /// counted and judged as usual, and their settings, policies and keys are not read: the
     /// report says so, those rules are errors (never pass) and the scan is incomplete (exit
     /// 3 unless something fails)

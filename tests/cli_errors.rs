@@ -506,9 +506,9 @@ fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
             &[
                 "--offline",
                 "--metadata-table",
-                "t/metadata/1.metadata.json",
+                "s3://t/metadata/1.metadata.json",
             ],
-            "--offline reads S3 Inventory reports only, not --metadata-table yet",
+            "--offline makes no AWS call, so it cannot read --metadata-table s3://t/metadata/1.metadata.json",
         ),
         (
             &["--organization", "--metadata-table", "t/m.json"],
@@ -547,7 +547,7 @@ fn object_source_flags_that_contradict_are_usage_errors_before_any_request() {
         ),
         (
             &["--offline"],
-            "--offline audits local S3 Inventory reports: give at least one --inventory",
+            "--offline audits local S3 Inventory reports and metadata tables: give at least one --inventory MANIFEST or --metadata-table",
         ),
         (
             &["--offline", "--inventory", "s3://dest/inv/manifest.json"],

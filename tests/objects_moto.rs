@@ -1522,4 +1522,32 @@ async fn a_metadata_table_counts_versions_and_judges_keys() {
         table.contains("objects counted from the metadata table snapshot of"),
         "{table}"
     );
+
+    // --offline reads the local table alone (nothing listens at the endpoint): the same
+    // counts; the keys were not described, so OBJ-003/004 cannot pass; settings not read.
+    let out = scan_at("http://127.0.0.1:1")
+        .args(["--offline", "--format", "json", "--metadata-table"])
+        .arg(&copied)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "OBJ-001 fails");
+    assert_eq!(report["scan"]["scope"]["offline"], true);
+    let b_json = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "meta-live")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        mode_cells(&b_json["objects"]),
+        [6, 1, 1, 2, 0, 1, 1, 0],
+        "{b_json}"
+    );
+    for rule in ["OBJ-003", "OBJ-004", "ENC-001"] {
+        let f = finding(&report, "meta-live", rule);
+        assert_eq!(f["status"], "error", "{f}");
+    }
 }

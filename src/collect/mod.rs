@@ -173,7 +173,7 @@ async fn scan_with(
     let manifests = inventory::read_manifests(Some(&clients), &settings.inventories).await?;
     inventory::check_sources(&manifests, |name| selected.iter().any(|b| b.name == name))?;
     // Tables next, read whole: the bucket a table holds is known only from its rows.
-    let tables = read_tables(&clients, settings, &selected, &manifests).await?;
+    let tables = read_tables(Some(&clients), settings, Some(&selected), &manifests).await?;
     tracing::info!(buckets = selected.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
@@ -331,10 +331,12 @@ async fn scan_with(
 
 /// Reads every `--metadata-table` (when objects are scanned): its bucket must be one the
 /// scan reads and have no other object source (an `--inventory` or a second table).
+/// `selected` is `None` under `--offline`, where the tables' buckets are part of what the
+/// scan selects from (checked once they are known).
 async fn read_tables(
-    clients: &Clients,
+    clients: Option<&Clients>,
     settings: &ScanSettings,
-    selected: &[buckets::ListedBucket],
+    selected: Option<&[buckets::ListedBucket]>,
     manifests: &[(String, inventory::Manifest)],
 ) -> Result<Vec<(String, crate::model::ObjectSummary)>, ScanError> {
     let Some(objects) = &settings.objects else {
@@ -350,7 +352,9 @@ async fn read_tables(
         let refuse = |why: String| -> ScanError {
             metadata_table::TableError(format!("metadata table {spec}: {why}")).into()
         };
-        if !selected.iter().any(|b| b.name == loaded.bucket) {
+        if let Some(selected) = selected
+            && !selected.iter().any(|b| b.name == loaded.bucket)
+        {
             return Err(refuse(format!(
                 "its bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
                 loaded.bucket

@@ -1,8 +1,9 @@
-//! `scan --offline`: an audit of local S3 Inventory reports alone, with no AWS call at all
+//! `scan --offline`: an audit of local S3 Inventory reports and S3 Metadata tables alone, with no AWS call at all
 //! (no credentials, no endpoint, no network), for an auditor handed copies of the
 //! inventories, or a machine that must not reach AWS.
 //!
-//! The buckets are the inventories' source buckets (narrowed by `--bucket`/`--exclude`).
+//! The buckets are the inventories' source buckets and the tables' buckets (narrowed by
+//! `--bucket`/`--exclude`).
 //! Their objects are counted exactly as an online scan counts an inventory; their settings,
 //! policies and keys were not read, and the snapshot says so fact by fact
 //! ([`BucketSnapshot::not_read`]): the rules that need them are `error`, never `pass`, and
@@ -16,7 +17,7 @@ use crate::model::{
 };
 
 /// Why each bucket fact of an offline scan is unknown, as the gaps and the rules say it.
-pub const NOT_READ_OFFLINE: &str = "--offline: no AWS API was called, only the S3 Inventory was read (scan without --offline to judge bucket settings)";
+pub const NOT_READ_OFFLINE: &str = "--offline: no AWS API was called, only the S3 Inventory reports and metadata tables given were read (scan without --offline to judge bucket settings)";
 
 /// The region recorded as the scan's start when none was configured: an offline scan
 /// started from no region, and naming one would be a guess.
@@ -25,15 +26,23 @@ const NO_REGION: &str = "(offline)";
 pub(super) async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
     let started_at = OffsetDateTime::now_utc();
     let manifests = inventory::read_manifests(None, &settings.inventories).await?;
+    // A table names its bucket only in its rows: read first, selected with the rest.
+    let tables = super::read_tables(None, settings, None, &manifests).await?;
     let listed = manifests
         .iter()
-        .map(|(_, m)| ListedBucket {
-            name: m.source_bucket.clone(),
-            region: None,
-        })
+        .map(|(_, m)| m.source_bucket.clone())
+        .chain(tables.iter().map(|(bucket, _)| bucket.clone()))
+        .map(|name| ListedBucket { name, region: None })
         .collect();
     let selected = super::select(listed, &settings.buckets, &settings.exclude)?;
-    inventory::check_sources(&manifests, |name| selected.iter().any(|b| b.name == name))?;
+    let is_selected = |name: &str| selected.iter().any(|b| b.name == name);
+    inventory::check_sources(&manifests, is_selected)?;
+    if let Some((bucket, _)) = tables.iter().find(|(bucket, _)| !is_selected(bucket)) {
+        return Err(super::metadata_table::TableError(format!(
+            "the metadata table of bucket {bucket} is for a bucket left out by --bucket/--exclude: drop it or the filter"
+        ))
+        .into());
+    }
     let prefix = settings.objects.as_ref().and_then(|o| o.prefix.clone());
     let inventory_settings = inventory::InventorySettings::new(prefix.clone());
     let mut buckets = Vec::with_capacity(manifests.len());
@@ -44,6 +53,13 @@ pub(super) async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
                 .await?
                 .summary,
         );
+        buckets.push(bucket);
+    }
+    // The rows' KMS key ARNs stay as written: resolving them would call KMS, so OBJ-003/004
+    // find no record of those keys and say so (error, never pass).
+    for (name, summary) in tables {
+        let mut bucket = BucketSnapshot::not_read(&name, NOT_READ_OFFLINE);
+        bucket.objects = Some(summary);
         buckets.push(bucket);
     }
     let region = settings

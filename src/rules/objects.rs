@@ -334,6 +334,18 @@ fn object_keys_expected(ctx: &RuleContext) -> Verdict {
         keys,
         sampled: keys_sampled(s),
     };
+    // A key that is not allowed may still be the bucket's default, when that was not read:
+    // unknown, never a failure claimed on a guess (nor a pass).
+    if let (false, Some(reason)) = (
+        unexpected.is_empty(),
+        ctx.bucket.encryption.unknown_reason(),
+    ) {
+        return Verdict::error(format!(
+            "cannot tell whether the KMS keys of {} objects are expected: the bucket's default encryption was not read ({reason})",
+            unexpected.iter().map(|(_, n)| **n).sum::<u64>()
+        ))
+        .with_evidence(evidence);
+    }
     if !unexpected.is_empty() {
         let total: u64 = unexpected.iter().map(|(_, n)| **n).sum();
         let named: Vec<String> = unexpected

@@ -137,19 +137,26 @@ fn split_s3(uri: &str) -> Option<(String, String)> {
 }
 
 /// Reads the table at `spec` and counts its current snapshot's rows.
+/// `clients` is `None` under `--offline`: only a local table can be read then.
 pub async fn load(
-    clients: &Clients,
+    clients: Option<&Clients>,
     spec: &str,
     settings: &TableSettings,
 ) -> Result<Loaded, TableError> {
     let what = format!("metadata table {spec}");
     let location = Location::parse(spec)?;
-    let mut store = match &location {
-        Location::S3 { .. } => Store::S3 {
+    let mut store = match (&location, clients) {
+        (Location::S3 { .. }, None) => {
+            return Err(err(
+                &what,
+                "--offline makes no AWS call, so an s3:// table cannot be read: copy it with aws s3 sync and give the local metadata.json",
+            ));
+        }
+        (Location::S3 { .. }, Some(clients)) => Store::S3 {
             clients,
             s3: HashMap::new(),
         },
-        Location::Local(path) => Store::Local {
+        (Location::Local(path), _) => Store::Local {
             // …/TABLE/metadata/NNNNN.metadata.json → …/TABLE
             root: path
                 .parent()
