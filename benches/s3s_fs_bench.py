@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scan_bench import REPO, measure  # noqa: E402
 
-ACCESS_KEY, SECRET_KEY = "s3auditbench", "s3auditbenchsecret"
+# The boto3 scanner signs as testing/testing, as against fakes3 and moto.
+ACCESS_KEY, SECRET_KEY = "testing", "testing"
 
 
 def populate(root: Path, objects: int, prefixes: int) -> None:
