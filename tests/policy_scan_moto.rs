@@ -348,6 +348,30 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
         "the refused account was read"
     );
 
+    // From an OU down (--ou): its accounts only, their OU path and RCP chain still from the
+    // root (ancestors read with ListParents), so Prod's RCP still credits pay-2-data.
+    let prod = seeded["ous"]["Prod"].as_str().unwrap();
+    let (_, report, _) = scan_json(
+        &moto.endpoint,
+        &[
+            "--organization",
+            "--ou",
+            prod,
+            "--role-name",
+            "Audit",
+            "--no-objects",
+        ],
+    );
+    let names: Vec<&str> = report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pay-1-data", "pay-2-data"]);
+    assert_eq!(status_of(&report, "pay-2-data", "POL-001"), "pass");
+    assert_eq!(report["accounts"][0]["ou_path"], "Root/Prod");
+
     // The same through a list of accounts: the refused one is an error, the other scanned.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("accounts.csv");
