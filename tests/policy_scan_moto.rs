@@ -438,3 +438,274 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
     }
     assert!(took >= std::time::Duration::from_secs(4), "{took:?}");
 }
+
+/// Every `arn:` in `value`'s strings (members' names too), with the JSON path it was found
+/// at: whole strings (`resource`), and ARNs inside text (remediation statements, messages,
+/// counterexample principals). An ARN starts where `arn:` follows a character that cannot
+/// be part of a word, so "learn:" is not one.
+fn arns_in(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(s) => arns_in_text(s, path, out),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                arns_in(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(members) => {
+            for (name, member) in members {
+                let at = format!("{path}.{name}");
+                arns_in_text(name, &at, out);
+                arns_in(member, &at, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The ARNs inside one string (see [`arns_in`]), each up to the first space, quote or
+/// comma.
+fn arns_in_text(text: &str, at: &str, out: &mut Vec<(String, String)>) {
+    for (i, _) in text.match_indices("arn:") {
+        let boundary = text[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
+        if boundary {
+            let end = text[i..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '`'))
+                .map_or(text.len(), |n| i + n);
+            out.push((at.to_string(), text[i..end].to_string()));
+        }
+    }
+}
+
+/// Issue #13: a scan in China and one in GovCloud, through moto and the real SDK, write
+/// every ARN (finding resources, key ARNs in object counts and key findings, remediation
+/// statements, counterexamples, the snapshot's facts) in the bucket's partition, never
+/// `arn:aws:`. Per partition: a bucket with an SSE-KMS default under a customer managed
+/// key of that region (named by bare key id, so s3audit canonicalises it), a policy that
+/// fails POL-001 (an Allow, no TLS deny: a counterexample and a fix), objects under the
+/// key (by ARN, and by the default) and one under SSE-KMS with no key named (the AWS
+/// managed key, resolved as `alias/aws/s3` in the bucket's region); and a bucket with no
+/// encryption configuration whose policy refuses plain HTTP and old TLS (passes that carry
+/// the catalogue's generic fix, and a POL-004 fix with no key known). moto keeps one S3 store per partition (ListBuckets from
+/// cn-north-1 sees only the China buckets, as in AWS) and builds its KMS ARNs and default
+/// key policies with the region's partition, so every ARN here is one s3audit wrote or
+/// read back from a partition-correct server.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_arn_of_a_china_and_a_govcloud_scan_names_its_partition() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption,
+    };
+    let moto = Moto::start();
+    for (region, partition, prefix) in [
+        ("cn-north-1", "aws-cn", "cn"),
+        ("us-gov-west-1", "aws-us-gov", "gov"),
+    ] {
+        let s3 = moto.s3(region).await;
+        let kms = moto.kms(region).await;
+        let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+        let key_arn = key.arn.clone().unwrap();
+        assert!(
+            key_arn.starts_with(&format!("arn:{partition}:kms:{region}:")),
+            "moto's key ARN: {key_arn}"
+        );
+        kms.create_alias()
+            .alias_name(format!("alias/{prefix}-data"))
+            .target_key_id(&key.key_id)
+            .send()
+            .await
+            .unwrap();
+        let (kms_bucket, plain_bucket) = (format!("{prefix}-kms-data"), format!("{prefix}-plain"));
+        for bucket in [&kms_bucket, &plain_bucket] {
+            s3.create_bucket()
+                .bucket(bucket)
+                .create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("create {bucket} in {region}: {e:?}"));
+        }
+        common::put_kms_default_key(&s3, &kms_bucket, Some(&key.key_id)).await;
+        let bucket_arns = |bucket: &str| {
+            [
+                format!("arn:{partition}:s3:::{bucket}"),
+                format!("arn:{partition}:s3:::{bucket}/*"),
+            ]
+        };
+        let deny_all_when = |condition: Value| {
+            serde_json::json!({
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": bucket_arns(&plain_bucket),
+                "Condition": condition,
+            })
+        };
+        // The KMS bucket's policy only allows a reader (POL-001 fails: a counterexample and
+        // a fix). The plain bucket's refuses plain HTTP and TLS < 1.2: its POL-001/002
+        // pass, and a pass carries the catalogue's generic fix, which must name the
+        // partition too.
+        let policies = [
+            (
+                &kms_bucket,
+                serde_json::json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "Readers",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": format!("arn:{partition}:iam::123456789012:root")},
+                        "Action": "s3:GetObject",
+                        "Resource": bucket_arns(&kms_bucket)[1],
+                    }],
+                }),
+            ),
+            (
+                &plain_bucket,
+                serde_json::json!({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        deny_all_when(serde_json::json!({"Bool": {"aws:SecureTransport": "false"}})),
+                        deny_all_when(serde_json::json!({"NumericLessThan": {"s3:TlsVersion": "1.2"}})),
+                    ],
+                }),
+            ),
+        ];
+        for (bucket, policy) in policies {
+            s3.put_bucket_policy()
+                .bucket(bucket)
+                .policy(policy.to_string())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("put the policy of {bucket}: {e:?}"));
+        }
+        for (bucket, object, sse, key_id) in [
+            (
+                &kms_bucket,
+                "by-arn",
+                Some(ServerSideEncryption::AwsKms),
+                Some(key_arn.as_str()),
+            ),
+            (&kms_bucket, "by-default", None, None),
+            (
+                &plain_bucket,
+                "aws-managed",
+                Some(ServerSideEncryption::AwsKms),
+                None,
+            ),
+            (&plain_bucket, "plain", None, None),
+        ] {
+            s3.put_object()
+                .bucket(bucket)
+                .key(object)
+                .body(ByteStream::from_static(b"x"))
+                .set_server_side_encryption(sse)
+                .set_ssekms_key_id(key_id.map(str::to_string))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("put {bucket}/{object}: {e:?}"));
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let snapshot = dir.path().join("estate.json");
+        let (code, report, out) = tokio::task::spawn_blocking({
+            let endpoint = moto.endpoint.clone();
+            let args = [
+                "--region".to_string(),
+                region.to_string(),
+                "--save-snapshot".to_string(),
+                snapshot.to_str().unwrap().to_string(),
+            ];
+            move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                scan_json(&endpoint, &args)
+            }
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code, 1, "{region}: {stderr}");
+        assert_eq!(report["scan"]["complete"], true, "{region}: {stderr}");
+        let mut names: Vec<&str> = report["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [kms_bucket.as_str(), plain_bucket.as_str()],
+            "{region}"
+        );
+        // What the ARNs below come from is there: the failing policy's counterexample and
+        // fix, the plain bucket's failure, both keys in the object counts.
+        let pol1 = finding(&report, &kms_bucket, "POL-001");
+        assert_eq!(pol1["status"], "fail", "{pol1}");
+        assert!(!pol1["evidence"]["counterexample"].is_null(), "{pol1}");
+        assert!(
+            pol1["remediation"].as_str().unwrap().contains("arn:"),
+            "{pol1}"
+        );
+        assert_eq!(status_of(&report, &plain_bucket, "ENC-001"), "fail");
+        for rule in ["POL-001", "POL-002"] {
+            assert_eq!(status_of(&report, &plain_bucket, rule), "pass", "{rule}");
+        }
+
+        let snapshot: Value = serde_json::from_str(&common::read(&snapshot)).unwrap();
+        let mut arns = Vec::new();
+        arns_in(&report, "report", &mut arns);
+        let in_report = arns.len();
+        arns_in(&snapshot, "snapshot", &mut arns);
+        let wrong: Vec<String> = arns
+            .iter()
+            .filter(|(_, arn)| !arn.starts_with(&format!("arn:{partition}:")))
+            .map(|(at, arn)| format!("{at}: {arn}"))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{region}: ARNs outside {partition}:\n{}",
+            wrong.join("\n")
+        );
+        // Not vacuous: every kind of ARN the report writes was there to be checked.
+        assert!(
+            in_report >= 50,
+            "{region}: only {in_report} ARNs in the report"
+        );
+        for (what, needle) in [
+            (
+                "bucket resources",
+                format!("arn:{partition}:s3:::{plain_bucket}"),
+            ),
+            ("the customer managed key", key_arn.clone()),
+            (
+                "the AWS managed key",
+                format!("arn:{partition}:kms:{region}:"),
+            ),
+            ("principals", format!("arn:{partition}:iam::")),
+            (
+                "object resources",
+                format!("arn:{partition}:s3:::{kms_bucket}/"),
+            ),
+        ] {
+            assert!(
+                arns[..in_report]
+                    .iter()
+                    .any(|(_, a)| a.starts_with(&needle)),
+                "{region}: no {what} ({needle}) among {:#?}",
+                &arns[..in_report]
+            );
+        }
+        let managed = arns[..in_report]
+            .iter()
+            .filter(|(_, a)| {
+                a.starts_with(&format!("arn:{partition}:kms:")) && !a.starts_with(&key_arn)
+            })
+            .count();
+        assert!(managed > 0, "{region}: the AWS managed key is not named");
+    }
+}

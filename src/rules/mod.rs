@@ -245,6 +245,9 @@ pub fn finding_on(
     verdict: Verdict,
 ) -> Finding {
     let meta = metadata::get(rule_id);
+    let remediation = verdict
+        .remediation
+        .unwrap_or_else(|| catalogue_remediation(&meta.remediation, &resource));
     Finding {
         rule: rule_id,
         status: verdict.status,
@@ -254,9 +257,7 @@ pub fn finding_on(
         account: None,
         message: verdict.message,
         evidence: verdict.evidence.to_json(),
-        remediation: verdict
-            .remediation
-            .unwrap_or_else(|| meta.remediation.trim().to_string()),
+        remediation,
         // Labels a reader recognises ("PCI DSS v4.0.1 4.2.1"), not the catalogue references.
         frameworks: meta
             .frameworks
@@ -264,6 +265,18 @@ pub fn finding_on(
             .map(|r| frameworks::label(r))
             .collect(),
         waiver: None,
+    }
+}
+
+/// The catalogue's generic fix, for a finding on `resource`. Its example statements are
+/// written for the commercial partition (`arn:aws:s3:::BUCKET`); a resource in another
+/// partition gets them in its own (`arn:aws-cn:s3:::BUCKET`), since a statement naming
+/// another partition's ARN matches nothing there.
+fn catalogue_remediation(text: &str, resource: &str) -> String {
+    let text = text.trim();
+    match s3audit_policy::partition::of_arn(resource) {
+        "aws" => text.to_string(),
+        partition => text.replace("arn:aws:", &format!("arn:{partition}:")),
     }
 }
 

@@ -206,12 +206,19 @@ impl Moto {
 
 /// Sets an SSE-KMS default (no key id: the AWS managed key) on `bucket`.
 pub async fn put_kms_default(s3: &aws_sdk_s3::Client, bucket: &str) {
+    put_kms_default_key(s3, bucket, None).await;
+}
+
+/// Sets an SSE-KMS default on `bucket` under `key` (any reference S3 takes), or the AWS
+/// managed key when `None`.
+pub async fn put_kms_default_key(s3: &aws_sdk_s3::Client, bucket: &str, key: Option<&str>) {
     use aws_sdk_s3::types::{
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
         ServerSideEncryptionRule,
     };
     let default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::AwsKms)
+        .set_kms_master_key_id(key.map(str::to_string))
         .build()
         .expect("algorithm set");
     let config = ServerSideEncryptionConfiguration::builder()

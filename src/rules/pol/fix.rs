@@ -13,7 +13,7 @@ use s3audit_policy::condition::Tv;
 use s3audit_policy::document::Effect;
 use s3audit_policy::{Json, PolicyError, Target, parse_policy, remediation};
 
-use super::{KEY_ARN_PLACEHOLDER, PolicyFacts, RULE_IDS, evaluate as evaluate_rule};
+use super::{PolicyFacts, RULE_IDS, evaluate as evaluate_rule, key_arn_placeholder};
 use crate::model::{RuleId, Status};
 use crate::rules::Verdict;
 
@@ -131,7 +131,7 @@ fn intended_upload(facts: &PolicyFacts) -> Request {
         .chain(&facts.default_key)
         .find(|k| k.starts_with("arn:") && k.contains(":key/"))
         .cloned()
-        .unwrap_or_else(|| KEY_ARN_PLACEHOLDER.to_string());
+        .unwrap_or_else(|| key_arn_placeholder(&facts.target.partition));
     Request {
         principal: Requester::Iam {
             arn: s3audit_policy::partition::iam_arn(
@@ -279,7 +279,7 @@ mod tests {
         facts.allowed_keys = vec!["alias/my-key".into()];
         let fixed = fix(None, &facts).unwrap();
         assert!(
-            fixed.document.contains(KEY_ARN_PLACEHOLDER),
+            fixed.document.contains(&key_arn_placeholder("aws")),
             "{}",
             fixed.document
         );
@@ -288,5 +288,16 @@ mod tests {
             "{}",
             fixed.document
         );
+        // A China bucket's placeholder is a China key ARN, and nothing names `arn:aws:`.
+        facts.target.partition = "aws-cn".into();
+        let fixed = fix(None, &facts).unwrap();
+        assert!(
+            fixed
+                .document
+                .contains("arn:aws-cn:kms:REGION:ACCOUNT:key/KEY_ID"),
+            "{}",
+            fixed.document
+        );
+        assert!(!fixed.document.contains("arn:aws:"), "{}", fixed.document);
     }
 }

@@ -33,7 +33,7 @@ mod tls_only;
 pub use check::{
     CheckPolicyOptions, check_key_policy, check_policy, check_rcps, policy_facts_for_document,
 };
-pub use pinned_keys::KEY_ARN_PLACEHOLDER;
+pub use pinned_keys::key_arn_placeholder;
 pub(super) use scan::RULES;
 
 use s3audit_policy::{Policy, PolicyError, Target, parse_policy, remediation};

@@ -20,8 +20,12 @@ use crate::model::{Evidence, Status};
 use crate::rules::Verdict;
 
 /// Stands for the key ARN a POL-004 fix needs when none is known (only an alias or a
-/// bare key id was given): the user fills it in.
-pub const KEY_ARN_PLACEHOLDER: &str = "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID";
+/// bare key id was given): the user fills it in. It is in the bucket's partition, since a
+/// key of another partition can never encrypt its objects (a China bucket's fix says
+/// `arn:aws-cn:kms:REGION:ACCOUNT:key/KEY_ID`).
+pub fn key_arn_placeholder(partition: &str) -> String {
+    format!("arn:{partition}:kms:REGION:ACCOUNT:key/KEY_ID")
+}
 
 /// Every reference a list of keys is known by: each entry, plus the bare key id of a key
 /// ARN (the same key, named the short way). In list order, without repeats (checked with a
@@ -111,7 +115,7 @@ pub(super) fn check(policy: Option<&Policy>, facts: &PolicyFacts) -> Verdict {
         .cloned()
         .collect();
     if arns.is_empty() {
-        arns.push(KEY_ARN_PLACEHOLDER.to_string());
+        arns.push(key_arn_placeholder(&facts.target.partition));
     }
     let fix = [remediation::deny_unlisted_kms_keys(&facts.target, &arns)];
     let denied = format!("every KMS upload naming a key outside {}", pins.source);
