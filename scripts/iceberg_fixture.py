@@ -4,8 +4,13 @@ a local SQLite catalog) with the columns of AWS's "S3 Metadata live inventory ta
 for the tests of `s3audit scan --metadata-table`.
 
     iceberg_fixture.py DIR --bucket NAME --key-a ARN --key-b ARN
+        [--s3tables-endpoint URL]
 
-prints the table's current metadata.json path. The rows (see ROWS) cover several versions per
+prints the table's current metadata.json path. With --s3tables-endpoint (moto's server),
+the table is made as S3 makes a live inventory table instead: an S3 Tables table bucket
+`aws-s3`, namespace `b_<bucket>`, table `inventory`, its files written to the table's
+warehouse location in S3 and its metadata location registered; it prints the table
+bucket's ARN. The rows (see ROWS) cover several versions per
 key, a version written with a smaller sequence number after a newer one, delete markers,
 a null encryption_status, every documented status and an unknown one, in several data files
 over several snapshots, and one version removed by a copy-on-write delete (its manifest
@@ -14,10 +19,13 @@ entry is DELETED). The Rust tests assert the counts those rows must give.
 
 import argparse
 import datetime
+import sys
+from pathlib import Path
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import EqualTo
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
     BooleanType,
@@ -57,6 +65,31 @@ SCHEMA = Schema(
         required=False,
     ),
 )
+
+
+class MirrorIO(PyArrowFileIO):
+    """Reads and writes `s3://BUCKET/KEY` as `MIRROR_ROOT/BUCKET/KEY` on local disk, so a
+    table whose every path is in S3 is written without touching S3 (uploaded after)."""
+
+    def _local(self, location):
+        if location.startswith("s3://"):
+            return "file://" + self.properties["mirror.root"] + "/" + location.removeprefix("s3://")
+        return location
+
+    def new_input(self, location):
+        return self._named(super().new_input(self._local(location)), location)
+
+    def new_output(self, location):
+        return self._named(super().new_output(self._local(location)), location)
+
+    @staticmethod
+    def _named(file, location):
+        # Local bytes, but the table records (and reads back) the s3:// name.
+        file._location = location
+        return file
+
+    def delete(self, location):
+        return super().delete(self._local(location) if isinstance(location, str) else location)
 
 
 def seq(n):
@@ -120,13 +153,31 @@ def main():
     p.add_argument("--bucket", required=True)
     p.add_argument("--key-a", required=True)
     p.add_argument("--key-b", required=True)
+    p.add_argument("--s3tables-endpoint")
     args = p.parse_args()
+    Path(args.dir).mkdir(parents=True, exist_ok=True)
+    namespace = f"b_{args.bucket}".replace("-", "_")
+    warehouse, properties, tables = f"file://{args.dir}/warehouse", {}, None
+    if args.s3tables_endpoint:
+        import boto3
+
+        keys = dict(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        tables = boto3.client("s3tables", endpoint_url=args.s3tables_endpoint, **keys)
+        bucket_arn = tables.create_table_bucket(name="aws-s3")["arn"]
+        tables.create_namespace(tableBucketARN=bucket_arn, namespace=[namespace])
+        tables.create_table(tableBucketARN=bucket_arn, namespace=namespace, name="inventory", format="ICEBERG")
+        warehouse = tables.get_table(tableBucketARN=bucket_arn, namespace=namespace, name="inventory")[
+            "warehouseLocation"
+        ]
+        # Written to a local mirror, then uploaded: pyarrow's S3 writer lists a key to learn
+        # it does not exist, and S3 (and moto) refuse listings of table storage.
+        properties = {"py-io-impl": "iceberg_fixture.MirrorIO", "mirror.root": f"{args.dir}/mirror"}
     catalog = SqlCatalog(
         "fixture",
         uri=f"sqlite:///{args.dir}/catalog.db",
-        warehouse=f"file://{args.dir}/warehouse",
+        warehouse=warehouse,
+        **properties,
     )
-    namespace = f"b_{args.bucket}".replace("-", "_")
     catalog.create_namespace(namespace)
     table = catalog.create_table(f"{namespace}.inventory", schema=SCHEMA)
     for batch in rows(args.key_a, args.key_b):
@@ -134,8 +185,26 @@ def main():
     # A permanently deleted version leaves the table: copy-on-write rewrites its file and
     # marks the old one DELETED in the new snapshot's manifest.
     table.delete(EqualTo("version_id", "h1"))
-    print(table.metadata_location)
+    if tables is None:
+        print(table.metadata_location)
+        return
+    s3 = boto3.client("s3", endpoint_url=args.s3tables_endpoint, **keys)
+    storage = warehouse.removeprefix("s3://").split("/")[0]
+    mirror = Path(args.dir) / "mirror" / storage
+    for path in sorted(p for p in mirror.rglob("*") if p.is_file()):
+        s3.put_object(Bucket=storage, Key=str(path.relative_to(mirror)), Body=path.read_bytes())
+    token = tables.get_table(tableBucketARN=bucket_arn, namespace=namespace, name="inventory")["versionToken"]
+    tables.update_table_metadata_location(
+        tableBucketARN=bucket_arn,
+        namespace=namespace,
+        name="inventory",
+        versionToken=token,
+        metadataLocation=table.metadata_location,
+    )
+    print(bucket_arn)
 
 
 if __name__ == "__main__":
+    # pyiceberg loads MirrorIO by module name.
+    sys.modules.setdefault("iceberg_fixture", sys.modules["__main__"])
     main()

@@ -351,7 +351,7 @@ fn offline_inputs(inventories: &[String], tables: &[String]) -> anyhow::Result<(
     }
     if let Some(remote) = tables
         .iter()
-        .find(|t| t.contains("://") && !t.starts_with("file://"))
+        .find(|t| (t.contains("://") && !t.starts_with("file://")) || t.starts_with("arn:"))
     {
         anyhow::bail!(
             "--offline makes no AWS call, so it cannot read --metadata-table {remote}: copy the table with aws s3 sync and give the local metadata.json"

@@ -272,10 +272,13 @@ pub struct ScanArgs {
     )]
     pub verify_seed: Option<u64>,
     /// Count a bucket's objects from its S3 Metadata live inventory table (Apache Iceberg)
-    /// instead of listing and HEADing each one: LOCATION is the table's current metadata
-    /// file (.../metadata/NNNNN-uuid.metadata.json), as s3://BUCKET/KEY or a local path (a
-    /// table copied down with `aws s3 sync` is read relative to its directory). Repeatable,
-    /// one per bucket; the table's bucket must be one the scan selects. The table records
+    /// instead of listing and HEADing each one. LOCATION is an S3 Tables table bucket's ARN
+    /// (arn:aws:s3tables:REGION:ACCOUNT:bucket/aws-s3, where S3 Metadata writes: every
+    /// live inventory table in it, those of buckets the scan does not read skipped), or one
+    /// table's current metadata file (.../metadata/NNNNN-uuid.metadata.json), as
+    /// s3://BUCKET/KEY or a local path (a table copied down with `aws s3 sync` is read
+    /// relative to its directory), whose bucket must be one the scan selects. Repeatable;
+    /// one table per bucket. The table records
     /// each object's KMS key ARN, so OBJ-003/004 judge keys; OBJ-007 fails a snapshot older
     /// than --max-age. Tables with merge-on-read delete files are refused (README: Auditing
     /// billions of objects)

@@ -1503,9 +1503,14 @@ fn a_broken_metadata_table_stops_the_scan_with_one_line_naming_the_file() {
             "its bucket not-in-account is not one this scan reads",
         ),
         (
-            "an S3 Tables ARN",
-            |_| "arn:aws:s3tables:us-east-1:111122223333:bucket/aws-s3".into(),
-            "not supported yet: give the table's metadata.json",
+            "an S3 Tables table ARN, not its bucket's",
+            |_| "arn:aws:s3tables:us-east-1:111122223333:bucket/aws-s3/table/0f1e".into(),
+            "not an S3 Tables table bucket ARN (arn:PARTITION:s3tables:REGION:ACCOUNT:bucket/NAME",
+        ),
+        (
+            "a table bucket that does not exist",
+            |_| "arn:aws:s3tables:us-east-1:123456789012:bucket/no-such".into(),
+            "metadata table bucket arn:aws:s3tables:us-east-1:123456789012:bucket/no-such: ListNamespaces:",
         ),
     ];
     for (what, break_it, says) in cases {

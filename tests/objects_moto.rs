@@ -1523,6 +1523,45 @@ async fn a_metadata_table_counts_versions_and_judges_keys() {
         "{table}"
     );
 
+    // The same rows as S3 Metadata keeps them: a table bucket's ARN, its live inventory
+    // table found through the S3 Tables API and read from its warehouse in S3 (which S3
+    // refuses to list: s3audit reads only the files the metadata names, never lists).
+    let arn = common::s3tables_table(
+        &dir.path().join("s3tables"),
+        &moto.endpoint,
+        "meta-live",
+        &a,
+        &b,
+    );
+    assert!(arn.starts_with("arn:aws:s3tables:us-east-1:"), "{arn}");
+    let before = moto.requests().len();
+    let (_, report, out) = scan_json(
+        &moto.endpoint,
+        &["--bucket", "meta-live", "--metadata-table", &arn],
+    );
+    assert_metadata_table_counts(&report, "meta-live", &a, &b);
+    let source = counts(&report, "meta-live", "object_source");
+    assert!(
+        source["table"].as_str().unwrap().starts_with("s3://")
+            && source["table"]
+                .as_str()
+                .unwrap()
+                .ends_with(".metadata.json"),
+        "{source}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = moto.requests().split_off(before);
+    assert!(
+        requests.iter().any(|r| r.contains("--table-s3/")),
+        "the warehouse was read: {requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("--table-s3") && r.contains("list-type")),
+        "{requests:?}"
+    );
+
     // --offline reads the local table alone (nothing listens at the endpoint): the same
     // counts; the keys were not described, so OBJ-003/004 cannot pass; settings not read.
     let out = scan_at("http://127.0.0.1:1")

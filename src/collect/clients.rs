@@ -202,6 +202,14 @@ impl Clients {
         aws_sdk_organizations::Client::new(&self.sdk)
     }
 
+    /// S3 Tables in `region` (`--metadata-table` given a table bucket's ARN).
+    pub fn s3tables(&self, region: &str) -> aws_sdk_s3tables::Client {
+        let config = aws_sdk_s3tables::config::Builder::from(&self.sdk)
+            .region(aws_sdk_s3tables::config::Region::new(region.to_string()))
+            .build();
+        aws_sdk_s3tables::Client::from_conf(config)
+    }
+
     /// The SDK configuration, for credential providers built on it (an assumed role's).
     pub fn sdk(&self) -> &SdkConfig {
         &self.sdk

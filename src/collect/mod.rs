@@ -346,8 +346,22 @@ async fn read_tables(
         prefix: objects.prefix.clone(),
         parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
     };
-    let mut out: Vec<(String, crate::model::ObjectSummary)> = Vec::new();
+    // A table bucket's ARN stands for its live inventory tables (`from_bucket`): one of a
+    // bucket the scan does not read is skipped, where a table named alone is an error.
+    let mut specs: Vec<(String, bool)> = Vec::new();
     for spec in &settings.metadata_tables {
+        match (metadata_table::catalog::table_bucket_region(spec), clients) {
+            (Some(_), Some(clients)) => specs.extend(
+                metadata_table::catalog::inventory_tables(clients, spec)
+                    .await?
+                    .into_iter()
+                    .map(|location| (location, true)),
+            ),
+            _ => specs.push((spec.clone(), false)),
+        }
+    }
+    let mut out: Vec<(String, crate::model::ObjectSummary)> = Vec::new();
+    for (spec, from_bucket) in &specs {
         let loaded = metadata_table::load(clients, spec, &table_settings).await?;
         let refuse = |why: String| -> ScanError {
             metadata_table::TableError(format!("metadata table {spec}: {why}")).into()
@@ -355,6 +369,13 @@ async fn read_tables(
         if let Some(selected) = selected
             && !selected.iter().any(|b| b.name == loaded.bucket)
         {
+            if *from_bucket {
+                tracing::info!(
+                    "metadata table {spec}: bucket {} is not scanned: skipped",
+                    loaded.bucket
+                );
+                continue;
+            }
             return Err(refuse(format!(
                 "its bucket {} is not one this scan reads (not in the account, or left out by --bucket/--exclude): its settings could not be judged with its objects",
                 loaded.bucket

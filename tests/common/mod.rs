@@ -413,10 +413,34 @@ pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Output {
 /// Writes the fixture table for `bucket` under `dir` with key ARNs `a` and `b`; returns its
 /// metadata file as pyiceberg names it (a file:// URI).
 pub fn iceberg_table(dir: &std::path::Path, bucket: &str, a: &str, b: &str) -> String {
+    iceberg_fixture(dir, bucket, a, b, &[])
+}
+
+/// The same table made as S3 Metadata makes one, in moto's S3 Tables at `endpoint` (table
+/// bucket `aws-s3`, namespace `b_<bucket>`, table `inventory`, files in its warehouse):
+/// returns the table bucket's ARN.
+pub fn s3tables_table(
+    dir: &std::path::Path,
+    endpoint: &str,
+    bucket: &str,
+    a: &str,
+    b: &str,
+) -> String {
+    iceberg_fixture(dir, bucket, a, b, &["--s3tables-endpoint", endpoint])
+}
+
+fn iceberg_fixture(
+    dir: &std::path::Path,
+    bucket: &str,
+    a: &str,
+    b: &str,
+    extra: &[&str],
+) -> String {
     let out = Command::new(python())
         .arg(repo_root().join("scripts/iceberg_fixture.py"))
         .arg(dir)
         .args(["--bucket", bucket, "--key-a", a, "--key-b", b])
+        .args(extra)
         .output()
         .expect("run scripts/iceberg_fixture.py");
     assert!(

@@ -37,6 +37,7 @@
 //! with exit 2 and nothing from the table is reported.
 
 mod avro;
+pub mod catalog;
 mod latest;
 mod rows;
 mod table;
@@ -102,7 +103,7 @@ impl Location {
         if spec.starts_with("arn:") {
             return Err(err(
                 format!("--metadata-table {spec}"),
-                "S3 Tables ARNs (the Iceberg REST catalog) are not supported yet: give the table's metadata.json (its metadata location, from `aws s3tables get-table-metadata-location`) as s3:// or a local path",
+                "not an S3 Tables table bucket ARN (arn:PARTITION:s3tables:REGION:ACCOUNT:bucket/NAME, such as S3 Metadata's aws-s3): give that, or a table's metadata.json as s3:// or a local path",
             ));
         }
         if spec.is_empty() {
