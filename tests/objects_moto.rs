@@ -1535,6 +1535,13 @@ fn normalised_snapshot(path: &std::path::Path) -> Value {
     v
 }
 
+/// `s3audit merge INPUTS... --output OUT`.
+fn s3audit_merge(inputs: &[&std::path::Path], out: &std::path::Path) -> std::process::Output {
+    let mut cmd = common::s3audit();
+    cmd.arg("merge").args(inputs).arg("--output").arg(out);
+    cmd.output().unwrap()
+}
+
 /// `scan --shard I/N` splits a run three ways (six HEAD-scanned buckets by name, an S3
 /// Inventory of nine data files by file key), and `s3audit merge` of the three snapshots is
 /// exactly the snapshot of one whole run, judged the same by `evaluate`; each shard's own
@@ -1673,11 +1680,6 @@ async fn shards_merged_are_exactly_one_whole_run() {
         "the inventory's files are split across shards"
     );
 
-    let s3audit_merge = |inputs: &[&std::path::Path], out: &std::path::Path| {
-        let mut cmd = common::s3audit();
-        cmd.arg("merge").args(inputs).arg("--output").arg(out);
-        cmd.output().unwrap()
-    };
     let merged = path("merged.json");
     let out = s3audit_merge(&[&shards[2], &shards[0], &shards[1]], &merged);
     assert!(
@@ -1778,4 +1780,58 @@ async fn shards_merged_are_exactly_one_whole_run() {
         assert!(stderr.contains(says), "{stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
+}
+
+/// `--offline --shard I/N`: local inventories decoded by two shards, each a share of every
+/// bucket's files, merge into exactly the offline run of all of them (no AWS call).
+#[test]
+fn offline_shards_merge_into_the_whole_offline_run() {
+    let root = tempfile::tempdir().unwrap();
+    let manifests: Vec<String> = ["off-a", "off-b", "off-c", "off-d"]
+        .iter()
+        .map(|b| {
+            let m = inv::local_csv(root.path(), b, inv::now_ms());
+            m.to_str().unwrap().to_string()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| -> std::path::PathBuf {
+        let snapshot = dir.path().join(name);
+        let mut cmd = common::s3audit();
+        cmd.args(["scan", "--offline", "--format", "json", "--save-snapshot"])
+            .arg(&snapshot)
+            .args(extra);
+        for m in &manifests {
+            cmd.args(["--inventory", m]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(1 | 3)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        snapshot
+    };
+    let full = run("full.json", &[]);
+    let shards = [
+        run("s0.json", &["--shard", "0/2"]),
+        run("s1.json", &["--shard", "1/2"]),
+    ];
+    // Some bucket is held by both shards: its files were split between them.
+    let names = |p: &std::path::Path| -> Vec<String> {
+        let v: Value = serde_json::from_str(&common::read(p)).unwrap();
+        v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (n0, n1) = (names(&shards[0]), names(&shards[1]));
+    assert!(n0.iter().any(|n| n1.contains(n)), "{n0:?} {n1:?}");
+    let merged = dir.path().join("merged.json");
+    let out = s3audit_merge(&[&shards[1], &shards[0]], &merged);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(normalised_snapshot(&merged), normalised_snapshot(&full));
 }
