@@ -117,6 +117,28 @@ s3audit schema > report.schema.json\n  \
 check-jsonschema --schemafile report.schema.json report.json"
     )]
     Schema(SchemaArgs),
+    /// Combine the snapshots of every shard of a split scan (`scan --shard I/N
+    /// --save-snapshot`) into the snapshot of the whole run, for `evaluate`
+    #[command(
+        after_help = "Every shard 0..N-1 of one run must be given, each once, scanned with the \
+same settings by the same s3audit: a missing, duplicate or foreign shard is an error (exit 2) \
+naming it, and nothing is written. Each bucket's settings come from the shard that owns it; the \
+partial S3 Inventory counts of a bucket split across shards are added up exactly. The result is \
+the snapshot one whole run would have saved (its command line is this merge's).\n\n\
+Example:\n  s3audit merge shard-*.json --output estate.json && s3audit evaluate estate.json"
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' snapshots (scan --shard I/N --save-snapshot), in any order
+    #[arg(value_name = "SNAPSHOT", required = true)]
+    pub snapshots: Vec<PathBuf>,
+
+    /// Write the merged snapshot here instead of stdout (replaced whole at the end)
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +359,16 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub accounts: AccountArgs,
+
+    /// Scan one shard of a run split across machines: I (from 0) of N. A bucket belongs to
+    /// one shard by a stable hash of its name, which reads its settings and HEADs its
+    /// objects; an --inventory's data files are shared out by their keys, so every shard
+    /// decodes part of a big inventory. `auto/N` reads I from JOB_COMPLETION_INDEX
+    /// (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job). A shard's
+    /// report is partial (incomplete, exit 3 unless something fails): save each shard's
+    /// snapshot and combine them with `s3audit merge`
+    #[arg(long, value_name = "I/N", help_heading = "Selection")]
+    pub shard: Option<String>,
 }
 
 #[derive(Debug, Args)]

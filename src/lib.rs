@@ -13,3 +13,4 @@ pub mod output;
 pub mod provenance;
 pub mod report;
 pub mod rules;
+pub mod shard;

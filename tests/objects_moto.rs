@@ -1590,3 +1590,315 @@ async fn a_metadata_table_counts_versions_and_judges_keys() {
         assert_eq!(f["status"], "error", "{f}");
     }
 }
+
+/// The snapshot a scan saved, with what must differ between runs of the same estate removed:
+/// when it ran and how it was asked for.
+fn normalised_snapshot(path: &std::path::Path) -> Value {
+    let mut v: Value = serde_json::from_str(&common::read(path)).unwrap();
+    let scan = v["scan"].as_object_mut().unwrap();
+    for field in ["started_at", "finished_at", "command_line"] {
+        assert!(scan.remove(field).is_some(), "{field} in {path:?}");
+    }
+    v
+}
+
+/// `s3audit merge INPUTS... --output OUT`.
+fn s3audit_merge(inputs: &[&std::path::Path], out: &std::path::Path) -> std::process::Output {
+    let mut cmd = common::s3audit();
+    cmd.arg("merge").args(inputs).arg("--output").arg(out);
+    cmd.output().unwrap()
+}
+
+/// `scan --shard I/N` splits a run three ways (six HEAD-scanned buckets by name, an S3
+/// Inventory of nine data files by file key), and `s3audit merge` of the three snapshots is
+/// exactly the snapshot of one whole run, judged the same by `evaluate`; each shard's own
+/// report says it is partial, and merges of the wrong snapshots are refused with one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn shards_merged_are_exactly_one_whole_run() {
+    let moto = Moto::start();
+    let s3 = moto.s3("us-east-1").await;
+    let heads = ["sh-a", "sh-b", "sh-c", "sh-d", "sh-e", "sh-f"];
+    for b in heads.iter().chain(&["sh-big"]) {
+        s3.create_bucket().bucket(*b).send().await.unwrap();
+    }
+    common::put_kms_default(&s3, "sh-c").await;
+    for (i, b) in heads.iter().enumerate() {
+        let objects = (0..=i)
+            .map(|n| {
+                let sse = match n % 3 {
+                    0 => None,
+                    1 => Some(ServerSideEncryption::Aes256),
+                    _ => Some(ServerSideEncryption::AwsKms),
+                };
+                (format!("k{n}"), sse)
+            })
+            .collect();
+        put_all(&s3, b, objects).await;
+    }
+    // One inventory file per row, so its counts are split across the shards.
+    let root = tempfile::tempdir().unwrap();
+    let files: Vec<(String, Vec<u8>)> = inv::ROWS
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            (
+                format!("inv/sh-big/cfg/data/part-{i}.csv.gz"),
+                inv::csv_gz("sh-big", std::slice::from_ref(row)),
+            )
+        })
+        .collect();
+    let m = inv::manifest(
+        "sh-big",
+        "dest",
+        "CSV",
+        inv::CSV_SCHEMA,
+        inv::now_ms(),
+        &files,
+    );
+    let manifest = inv::write_local(root.path(), &m, "inv/sh-big/cfg/2026-01-01T00-00Z", &files);
+    let manifest = manifest.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let scan = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = scan_at(&moto.endpoint);
+        cmd.args(["--format", "json", "--inventory", manifest])
+            .args(extra);
+        for var in ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (
+            out.status.code(),
+            report,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+
+    let full = path("full.json");
+    let (code, whole, stderr) = scan(&["--save-snapshot", full.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(1), "OBJ-001 fails on NOT-SSE objects: {stderr}");
+    // Its only gap: the inventory's undocumented SSE-FSX value.
+    let whole_gaps = serde_json::json!([
+        "bucket sh-big: 1 objects report an encryption value S3 does not document"
+    ]);
+    assert_eq!(whole["scan"]["gaps"], whole_gaps, "{}", whole["scan"]);
+    // Three shards: by flag, from a Kubernetes Indexed Job's and an AWS Batch array's index.
+    let shards: Vec<_> = (0..3).map(|i| path(&format!("shard-{i}.json"))).collect();
+    let envs: [&[(&str, &str)]; 3] = [
+        &[],
+        &[("JOB_COMPLETION_INDEX", "1")],
+        &[("AWS_BATCH_JOB_ARRAY_INDEX", "2")],
+    ];
+    let mut holders_of_big = 0;
+    let mut owned = Vec::new();
+    for (i, shard) in shards.iter().enumerate() {
+        let spec = if i == 0 {
+            "0/3".to_string()
+        } else {
+            "auto/3".to_string()
+        };
+        let (code, report, stderr) = scan(
+            &["--shard", &spec, "--save-snapshot", shard.to_str().unwrap()],
+            envs[i],
+        );
+        // Partial, and says so: never a whole, complete audit.
+        assert_ne!(code, Some(0), "{stderr}");
+        assert_eq!(report["scan"]["complete"], false);
+        assert_eq!(
+            report["scan"]["scope"]["shard"]["index"], i,
+            "{}",
+            report["scan"]
+        );
+        assert!(
+            report["scan"]["gaps"][0]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("shard {i}/3: a partial view")),
+            "{}",
+            report["scan"]["gaps"]
+        );
+        assert!(
+            stderr.contains(&format!("shard {i}/3 of a split run")),
+            "{stderr}"
+        );
+        let snapshot: Value = serde_json::from_str(&common::read(shard)).unwrap();
+        for b in snapshot["buckets"].as_array().unwrap() {
+            let name = b["name"].as_str().unwrap().to_string();
+            if name == "sh-big" {
+                holders_of_big += 1;
+            }
+            // The owner read its settings; another shard holds only its share of files.
+            if b["region"]["status"] == "present" {
+                owned.push(name);
+            }
+        }
+    }
+    // Every bucket's settings were read by exactly one shard, the HEAD-scanned buckets
+    // spread over more than one, and the inventory's files too.
+    owned.sort();
+    let mut every: Vec<&str> = heads.iter().copied().chain(["sh-big"]).collect();
+    every.sort();
+    assert_eq!(owned, every, "each bucket read once");
+    assert!(
+        holders_of_big >= 2,
+        "the inventory's files are split across shards"
+    );
+
+    let merged = path("merged.json");
+    let out = s3audit_merge(&[&shards[2], &shards[0], &shards[1]], &merged);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(normalised_snapshot(&merged), normalised_snapshot(&full));
+    let evaluate = |snapshot: &std::path::Path| -> Value {
+        let out = common::s3audit()
+            .args(["evaluate", "--format", "json"])
+            .arg(snapshot)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (a, b) = (evaluate(&merged), evaluate(&full));
+    let (fa, fb) = (
+        a["findings"].as_array().unwrap(),
+        b["findings"].as_array().unwrap(),
+    );
+    assert_eq!(fa.len(), fb.len());
+    // OBJ-007 judges the inventory's age at the scan's start, which differs between runs.
+    let timeless = |f: &Value| {
+        let mut f = f.clone();
+        if f["rule"] == "OBJ-007" && f["bucket"] == "sh-big" {
+            let evidence = f["evidence"].as_object_mut().unwrap();
+            assert!(evidence.remove("judged_at").is_some(), "{f}");
+            evidence.remove("age_seconds");
+        }
+        f
+    };
+    for (x, y) in fa.iter().zip(fb) {
+        assert_eq!(timeless(x), timeless(y));
+    }
+    assert_eq!(a["buckets"], b["buckets"]);
+    assert_eq!(
+        a["scan"]["gaps"], whole_gaps,
+        "no shard's partial view is left"
+    );
+    assert!(a["scan"]["scope"].get("shard").is_none(), "{}", a["scan"]);
+    assert_eq!(
+        counts(&a, "sh-big", "objects"),
+        counts(&whole, "sh-big", "objects")
+    );
+
+    // Wrong inputs: one line on stderr, exit 2, nothing written.
+    let other = path("other-run.json");
+    let (_, _, stderr) = scan(
+        &[
+            "--shard",
+            "1/3",
+            "--exclude",
+            "sh-a",
+            "--save-snapshot",
+            other.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(other.exists(), "{stderr}");
+    let bad = path("bad.json");
+    for (inputs, says) in [
+        (vec![&shards[0], &shards[1]], "missing shard 2/3"),
+        (
+            vec![&shards[0], &shards[1], &shards[1], &shards[2]],
+            "duplicate shard 1/3",
+        ),
+        (
+            vec![&shards[0], &full, &shards[2]],
+            "is not a shard's snapshot",
+        ),
+        (vec![&shards[0], &other, &shards[2]], "mismatched settings"),
+    ] {
+        let inputs: Vec<&std::path::Path> = inputs.iter().map(|p| p.as_path()).collect();
+        let out = s3audit_merge(&inputs, &bad);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{says}: {stderr}");
+        assert!(stderr.contains(says), "{says}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!bad.exists(), "{says}: nothing written");
+    }
+    // A shard that is not one of N, and auto/N outside a job: usage errors naming why.
+    for (spec, says) in [
+        ("3/3", "must be below N, from 0 to 2"),
+        (
+            "auto/3",
+            "neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor AWS_BATCH_JOB_ARRAY_INDEX",
+        ),
+    ] {
+        let mut cmd = scan_at(&moto.endpoint);
+        cmd.args(["--shard", spec])
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("AWS_BATCH_JOB_ARRAY_INDEX");
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
+/// `--offline --shard I/N`: local inventories decoded by two shards, each a share of every
+/// bucket's files, merge into exactly the offline run of all of them (no AWS call).
+#[test]
+fn offline_shards_merge_into_the_whole_offline_run() {
+    let root = tempfile::tempdir().unwrap();
+    let manifests: Vec<String> = ["off-a", "off-b", "off-c", "off-d"]
+        .iter()
+        .map(|b| {
+            let m = inv::local_csv(root.path(), b, inv::now_ms());
+            m.to_str().unwrap().to_string()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| -> std::path::PathBuf {
+        let snapshot = dir.path().join(name);
+        let mut cmd = common::s3audit();
+        cmd.args(["scan", "--offline", "--format", "json", "--save-snapshot"])
+            .arg(&snapshot)
+            .args(extra);
+        for m in &manifests {
+            cmd.args(["--inventory", m]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(1 | 3)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        snapshot
+    };
+    let full = run("full.json", &[]);
+    let shards = [
+        run("s0.json", &["--shard", "0/2"]),
+        run("s1.json", &["--shard", "1/2"]),
+    ];
+    // Some bucket is held by both shards: its files were split between them.
+    let names = |p: &std::path::Path| -> Vec<String> {
+        let v: Value = serde_json::from_str(&common::read(p)).unwrap();
+        v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (n0, n1) = (names(&shards[0]), names(&shards[1]));
+    assert!(n0.iter().any(|n| n1.contains(n)), "{n0:?} {n1:?}");
+    let merged = dir.path().join("merged.json");
+    let out = s3audit_merge(&[&shards[1], &shards[0]], &merged);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(normalised_snapshot(&merged), normalised_snapshot(&full));
+}

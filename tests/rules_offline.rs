@@ -2659,6 +2659,7 @@ fn scoped_estate() -> Estate {
         start_region: "us-east-1".into(),
         inferred: false,
         offline: false,
+        shard: None,
     });
     e.scan.command_line = Some(
         [

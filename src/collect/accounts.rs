@@ -459,6 +459,7 @@ fn merge(
         start_region: clients.home_region.clone(),
         inferred: false,
         offline: false,
+        shard: None,
     });
     scope.regions = bucket_regions(&buckets);
     scope.object_source = scan_object_source(settings.objects.is_some(), &buckets);

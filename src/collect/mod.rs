@@ -33,7 +33,7 @@ pub use objects::ObjectScanSettings;
 
 use crate::model::{
     BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, ObjectSummary,
-    SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, bucket_regions,
+    SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, ShardScope, bucket_regions,
 };
 
 /// What to scan, validated by the CLI layer.
@@ -69,6 +69,9 @@ pub struct ScanSettings {
     /// `--organization` / `--accounts`: scan these accounts through an assumed role each
     /// (see [`accounts`]); `None` scans the credentials' own account.
     pub accounts: Option<accounts::AccountSettings>,
+    /// `--shard I/N`: read only this shard's buckets and inventory files
+    /// ([`crate::shard`]); `None` reads everything.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Errors that stop a scan before it produced anything worth reporting.
@@ -174,11 +177,16 @@ async fn scan_with(
     inventory::check_sources(&manifests, |name| selected.iter().any(|b| b.name == name))?;
     // Tables next, read whole: the bucket a table holds is known only from its rows.
     let tables = read_tables(Some(&clients), settings, Some(&selected), &manifests).await?;
-    tracing::info!(buckets = selected.len(), "reading bucket configuration");
+    // A shard reads the settings (and HEADs the objects) of the buckets it owns only.
+    let owned: Vec<&buckets::ListedBucket> = selected
+        .iter()
+        .filter(|b| settings.shard.is_none_or(|s| s.owns(&b.name)))
+        .collect();
+    tracing::info!(buckets = owned.len(), "reading bucket configuration");
 
     let (account, principal) = identity(&clients).await;
     let resolver = Arc::new(keys::KeyResolver::new(clients.clone()));
-    let mut snapshots: Vec<_> = futures::stream::iter(selected.iter())
+    let mut snapshots: Vec<_> = futures::stream::iter(owned.iter().copied())
         .map(|listed| {
             let clients = &clients;
             let resolver = &resolver;
@@ -207,20 +215,35 @@ async fn scan_with(
         .collect()
         .await;
 
+    // A shard's share of the inventories of buckets another shard owns.
+    let mut partial = Vec::new();
     if let Some(object_settings) = &settings.objects {
         // Buckets with an inventory are counted from it; the HEAD scan reads the others.
         let inventory_settings = inventory::InventorySettings {
             verify: settings.verify_sample,
+            shard: settings.shard,
             ..inventory::InventorySettings::new(object_settings.prefix.clone())
         };
         let mut samples = Vec::new();
         let mut from_inventory = Vec::new();
         for (spec, manifest) in manifests {
             let bucket = manifest.source_bucket.clone();
+            let not_owner = settings.shard.filter(|s| !s.owns(&bucket));
+            if not_owner.is_some() && !manifest.files.iter().any(|f| inventory_settings.decodes(f))
+            {
+                continue;
+            }
             let loaded =
                 inventory::load(Some(&clients), spec, manifest, &inventory_settings).await?;
             samples.extend(loaded.sample.map(|s| (bucket.clone(), s)));
-            from_inventory.push((bucket, loaded.summary));
+            match not_owner {
+                None => from_inventory.push((bucket, loaded.summary)),
+                Some(shard) => {
+                    let mut b = BucketSnapshot::not_read(&bucket, &shard.not_owner_reason(&bucket));
+                    b.objects = Some(loaded.summary);
+                    partial.push(b);
+                }
+            }
         }
         for (bucket, mut summary) in tables {
             let region = snapshots
@@ -288,6 +311,15 @@ async fn scan_with(
         ));
     }
 
+    if !partial.is_empty() {
+        snapshots.extend(partial);
+        let at: std::collections::HashMap<&str, usize> = selected
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.as_str(), i))
+            .collect();
+        snapshots.sort_by_key(|b| at.get(b.name.as_str()).copied());
+    }
     // Every bucket is the credentials' account's: ListBuckets lists only the caller's.
     for bucket in &mut snapshots {
         bucket.account.clone_from(&account);
@@ -319,6 +351,11 @@ async fn scan_with(
                 start_region: clients.home_region.clone(),
                 inferred: false,
                 offline: false,
+                shard: settings.shard.map(|s| ShardScope {
+                    index: s.index,
+                    count: s.count,
+                    buckets: selected.iter().map(|b| b.name.clone()).collect(),
+                }),
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
@@ -502,7 +539,7 @@ async fn resolve_default_keys(
 /// that have one (`--inventory`), HEADs for the rest, or not at all (`--no-objects`).
 /// Buckets whose objects were deliberately not read (`--objects-from inventory`) count as
 /// neither: they are gaps of their own.
-fn scan_object_source(objects: bool, buckets: &[BucketSnapshot]) -> ScanObjectSource {
+pub(crate) fn scan_object_source(objects: bool, buckets: &[BucketSnapshot]) -> ScanObjectSource {
     let (mut from_inventory, mut headed) = (0, 0);
     for b in buckets.iter().filter_map(|b| b.objects.as_ref()) {
         match &b.source {

@@ -13,7 +13,8 @@ use time::OffsetDateTime;
 
 use super::{ScanError, ScanSettings, buckets::ListedBucket, inventory, scan_object_source};
 use crate::model::{
-    BucketSnapshot, Estate, ObjectScanInfo, SNAPSHOT_VERSION, ScanInfo, ScanScope, bucket_regions,
+    BucketSnapshot, Estate, ObjectScanInfo, SNAPSHOT_VERSION, ScanInfo, ScanScope, ShardScope,
+    bucket_regions,
 };
 
 /// Why each bucket fact of an offline scan is unknown, as the gaps and the rules say it.
@@ -44,10 +45,25 @@ pub(super) async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
         .into());
     }
     let prefix = settings.objects.as_ref().and_then(|o| o.prefix.clone());
-    let inventory_settings = inventory::InventorySettings::new(prefix.clone());
+    let inventory_settings = inventory::InventorySettings {
+        shard: settings.shard,
+        ..inventory::InventorySettings::new(prefix.clone())
+    };
+    let order: Vec<String> = selected.iter().map(|b| b.name.clone()).collect();
     let mut buckets = Vec::with_capacity(manifests.len());
     for (spec, manifest) in manifests {
-        let mut bucket = BucketSnapshot::not_read(&manifest.source_bucket, NOT_READ_OFFLINE);
+        // Sharded: the owner holds the bucket (its facts, all not read, and its share of
+        // the files); another shard only its share of the files, when it has any.
+        let reason = match settings.shard {
+            Some(s) if !s.owns(&manifest.source_bucket) => {
+                if !manifest.files.iter().any(|f| inventory_settings.decodes(f)) {
+                    continue;
+                }
+                s.not_owner_reason(&manifest.source_bucket)
+            }
+            _ => NOT_READ_OFFLINE.to_string(),
+        };
+        let mut bucket = BucketSnapshot::not_read(&manifest.source_bucket, &reason);
         bucket.objects = Some(
             inventory::load(None, spec, manifest, &inventory_settings)
                 .await?
@@ -94,6 +110,11 @@ pub(super) async fn scan(settings: &ScanSettings) -> Result<Estate, ScanError> {
                 start_region: region,
                 inferred: false,
                 offline: true,
+                shard: settings.shard.map(|s| ShardScope {
+                    index: s.index,
+                    count: s.count,
+                    buckets: order,
+                }),
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),

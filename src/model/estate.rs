@@ -123,6 +123,27 @@ pub struct ScanScope {
     /// within schema_version 1.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub offline: bool,
+    /// `scan --shard I/N`: this snapshot is one shard of a split run, a partial view that
+    /// `s3audit merge` combines with the others into the whole; never set on a whole run
+    /// (nor on a merged one). Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardScope>,
+}
+
+/// Which share of a split run (`scan --shard I/N`) a snapshot holds. A bucket belongs to
+/// shard `hash(name) mod count`, which reads its settings and HEADs its objects; an S3
+/// Inventory's data files are shared out the same way by their keys, so one big bucket's
+/// counts can come from every shard (`crate::shard`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ShardScope {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards the run was split into.
+    pub count: u32,
+    /// Every bucket the run selected (not only this shard's), in the order a whole run
+    /// lists them: the same in every shard, so `merge` can check that each bucket is in the
+    /// snapshot of the shard that owns it and order the merged snapshot as one run would.
+    pub buckets: Vec<String>,
 }
 
 impl ScanScope {
@@ -141,6 +162,12 @@ impl ScanScope {
         }
         if let Some(n) = self.sample {
             parts.push(format!("sample={n} per bucket"));
+        }
+        if let Some(shard) = &self.shard {
+            parts.push(format!(
+                "shard {}/{} of a split run (merge every shard's snapshot with s3audit merge)",
+                shard.index, shard.count
+            ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
@@ -176,6 +203,7 @@ impl Estate {
             start_region: self.scan.region.clone(),
             inferred: true,
             offline: false,
+            shard: None,
         }
     }
 
@@ -206,7 +234,14 @@ impl Estate {
     }
 
     pub fn gaps(&self) -> Vec<String> {
-        let mut gaps = self.scan.gaps.clone();
+        let mut gaps = Vec::new();
+        if let Some(shard) = self.scan.scope.as_ref().and_then(|s| s.shard.as_ref()) {
+            gaps.push(format!(
+                "shard {}/{}: a partial view: only the buckets and S3 Inventory files of this shard were read; merge every shard's snapshot with s3audit merge for the whole audit",
+                shard.index, shard.count
+            ));
+        }
+        gaps.extend(self.scan.gaps.iter().cloned());
         for a in self.scan.accounts.iter() {
             if a.status == AccountStatus::Error {
                 gaps.push(format!(

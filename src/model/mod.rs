@@ -18,7 +18,9 @@ pub use account::{AccountInfo, AccountStatus, AttachedRcp, RcpChain};
 pub use bucket::{
     BucketSnapshot, DefaultEncryption, EncryptionRule, PublicAccessBlock, SseAlgorithm, Versioning,
 };
-pub use estate::{Estate, SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, bucket_regions};
+pub use estate::{
+    Estate, SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, ShardScope, bucket_regions,
+};
 pub use evidence::Evidence;
 pub use finding::AppliedWaiver;
 pub use finding::{Finding, Severity, Status};

@@ -118,6 +118,9 @@ pub struct InventorySettings {
     pub parallel: usize,
     /// `--verify-sample N` and its seed: pick N current objects while decoding.
     pub verify: Option<(usize, u64)>,
+    /// `--shard I/N`: decode only the data files this shard owns (by their keys), so every
+    /// shard counts its share of one big inventory (`crate::shard`).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl InventorySettings {
@@ -127,7 +130,13 @@ impl InventorySettings {
             prefix,
             parallel: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
             verify: None,
+            shard: None,
         }
+    }
+
+    /// Whether this run decodes `file` (every file, unless sharded).
+    pub fn decodes(&self, file: &ManifestFile) -> bool {
+        self.shard.is_none_or(|s| s.owns(&file.key))
     }
 }
 
@@ -259,6 +268,7 @@ pub async fn load(
     let fetcher = &fetcher;
     let results: Vec<(usize, Result<Tally, InventoryError>)> =
         futures::stream::iter(manifest.files.iter().cloned().enumerate())
+            .filter(|(_, file)| std::future::ready(settings.decodes(file)))
             .map(|(i, file)| {
                 let manifest = manifest.clone();
                 let prefix = settings.prefix.clone();

@@ -205,42 +205,49 @@ impl Tally {
                 mine.offer(picked);
             }
         }
-        let (s, o) = (&mut self.summary, other.summary);
-        s.current.merge(&o.current);
-        if let Some(n) = &o.noncurrent {
-            s.noncurrent
-                .get_or_insert_with(ModeCounts::default)
-                .merge(n);
-        }
-        for (mine, theirs) in [
-            (&mut s.current_bytes, o.current_bytes),
-            (&mut s.noncurrent_bytes, o.noncurrent_bytes),
-        ] {
-            if let Some(theirs) = theirs {
-                mine.get_or_insert_with(ModeCounts::default).merge(&theirs);
-            }
-        }
-        for (value, n) in o.unknown_values {
-            let slot = if s.unknown_values.contains_key(&value)
-                || s.unknown_values.len() < MAX_UNKNOWN_VALUES
-            {
-                value
-            } else {
-                OTHER_UNKNOWN_VALUES.to_string()
-            };
-            *s.unknown_values.entry(slot).or_default() += n;
-        }
-        for (mode, keys) in o.samples {
-            let mine = s.samples.entry(mode).or_default();
-            for key in keys {
-                push_bounded(mine, key, SAMPLE_KEYS);
-            }
-        }
+        merge_summary(&mut self.summary, other.summary);
     }
 
     /// The counts, and the `--verify-sample` picks (in key order) when sampling.
     pub fn finish(self) -> (ObjectSummary, Option<Vec<Picked>>) {
         (self.summary, self.sample.map(Sample::into_sorted))
+    }
+}
+
+/// Adds the counts of another part of the same inventory (a data file, or another shard's
+/// share of the files, `s3audit merge`): counts and bytes add up, unknown values and sampled
+/// keys are kept bounded as one pass over every row keeps them, so the result does not
+/// depend on how the files were split or in which order the parts are added.
+pub(crate) fn merge_summary(s: &mut ObjectSummary, o: ObjectSummary) {
+    s.current.merge(&o.current);
+    if let Some(n) = &o.noncurrent {
+        s.noncurrent
+            .get_or_insert_with(ModeCounts::default)
+            .merge(n);
+    }
+    for (mine, theirs) in [
+        (&mut s.current_bytes, o.current_bytes),
+        (&mut s.noncurrent_bytes, o.noncurrent_bytes),
+    ] {
+        if let Some(theirs) = theirs {
+            mine.get_or_insert_with(ModeCounts::default).merge(&theirs);
+        }
+    }
+    for (value, n) in o.unknown_values {
+        let slot = if s.unknown_values.contains_key(&value)
+            || s.unknown_values.len() < MAX_UNKNOWN_VALUES
+        {
+            value
+        } else {
+            OTHER_UNKNOWN_VALUES.to_string()
+        };
+        *s.unknown_values.entry(slot).or_default() += n;
+    }
+    for (mode, keys) in o.samples {
+        let mine = s.samples.entry(mode).or_default();
+        for key in keys {
+            push_bounded(mine, key, SAMPLE_KEYS);
+        }
     }
 }
 

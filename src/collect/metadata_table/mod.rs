@@ -100,6 +100,12 @@ enum Location {
 
 impl Location {
     fn parse(spec: &str) -> Result<Self, TableError> {
+        if catalog::table_bucket_region(spec).is_some() {
+            return Err(err(
+                format!("--metadata-table {spec}"),
+                "a table bucket's ARN is read through the S3 Tables API, which this scan does not call",
+            ));
+        }
         if spec.starts_with("arn:") {
             return Err(err(
                 format!("--metadata-table {spec}"),
@@ -402,12 +408,14 @@ mod tests {
         );
         assert!(Location::parse("s3://b").is_err());
         assert!(Location::parse("").is_err());
+        // A table bucket's ARN is expanded through the S3 Tables API before any parse; one
+        // that gets here has no client to do it with (never a path).
         let e =
             Location::parse("arn:aws:s3tables:us-east-1:111122223333:bucket/aws-s3").unwrap_err();
-        assert!(
-            e.0.contains("not supported yet: give the table's metadata.json"),
-            "{e}"
-        );
+        assert!(e.0.contains("read through the S3 Tables API"), "{e}");
+        let e = Location::parse("arn:aws:s3tables:us-east-1:111122223333:bucket/aws-s3/table/t")
+            .unwrap_err();
+        assert!(e.0.contains("not an S3 Tables table bucket ARN"), "{e}");
         assert_eq!(
             split_s3("s3a://b/k/x.parquet"),
             Some(("b".into(), "k/x.parquet".into()))
