@@ -116,6 +116,7 @@ def write_inventory(root: Path, fmt: str, rows: int, files: int) -> tuple[Path, 
 DUCKDB = r"""
 import hashlib, json, sys, duckdb
 fmt, files = sys.argv[1], sys.argv[2:]
+duckdb.execute("SET enable_progress_bar = false")
 for f in files:
     h = hashlib.md5()
     with open(f, "rb") as src:
@@ -183,7 +184,7 @@ def main() -> int:
             r = s3audit(manifest, a.rows, root / "report.json")
             runs.append((f"s3audit ({a.rows:,} rows)", r, a.rows))
             d = measure([sys.executable, "-c", DUCKDB, fmt, *map(str, paths)], env)
-            if d["code"] != 0 or json.loads(d["stdout"])["objects"] != a.rows:
+            if d["code"] != 0 or json.loads(d["stdout"].strip().splitlines()[-1])["objects"] != a.rows:
                 sys.exit(f"bench: duckdb failed: {d['stderr'][-2000:]} {d['stdout'][-500:]}")
             runs.append(("DuckDB + MD5 of every file", d, a.rows))
             r10 = s3audit(small, a.rows // 10, root / "report-small.json")
