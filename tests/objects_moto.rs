@@ -6,7 +6,7 @@ mod common;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption, VersioningConfiguration};
-use common::{Moto, finding, scan_at, scan_json, status_of};
+use common::{Moto, bucket, bucket_names, finding, scan_at, scan_json, status_of};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -57,14 +57,8 @@ async fn put_all(
         .await;
 }
 
-fn counts(report: &Value, bucket: &str, section: &str) -> Value {
-    report["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["name"] == bucket)
-        .unwrap_or_else(|| panic!("{bucket} not in report"))[section]
-        .clone()
+fn counts(report: &Value, name: &str, section: &str) -> Value {
+    bucket(report, name)[section].clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -913,12 +907,7 @@ fn offline_reads_local_inventories_with_no_aws_call_and_judges_no_setting() {
     // OBJ-001 fails on the inventories' NOT-SSE objects.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = report["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["name"].as_str().unwrap())
-        .collect();
+    let names = bucket_names(&report);
     assert_eq!(
         names,
         ["inv-a", "inv-b"],
@@ -1359,13 +1348,7 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 /// The counts the fixture's rows must give (see scripts/iceberg_fixture.py), with key A the
 /// bucket default and key B disabled.
 fn assert_metadata_table_counts(report: &Value, bucket: &str, a: &str, b: &str) {
-    let b_json = report["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == bucket)
-        .unwrap_or_else(|| panic!("{bucket} not in report"))
-        .clone();
+    let b_json = common::bucket(report, bucket);
     // Current: a2 (KMS, A), b1 (S3), d1 (SSE-C), e1 (unknown), f1 (null status: none), g2
     // (KMS, A, the greatest sequence number though g3 came later); c's and k's delete
     // markers are no objects, h1 was deleted from the table. Noncurrent: a1 (null: none),
@@ -1573,13 +1556,7 @@ async fn a_metadata_table_counts_versions_and_judges_keys() {
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(1), "OBJ-001 fails");
     assert_eq!(report["scan"]["scope"]["offline"], true);
-    let b_json = report["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == "meta-live")
-        .unwrap()
-        .clone();
+    let b_json = bucket(&report, "meta-live");
     assert_eq!(
         mode_cells(&b_json["objects"]),
         [6, 1, 1, 2, 0, 1, 1, 0],

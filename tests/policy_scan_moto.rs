@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Moto, finding, repo_root, scan_json, status_of};
+use common::{Moto, bucket as bucket_of, bucket_names, finding, repo_root, scan_json, status_of};
 use serde_json::Value;
 
 /// Points a policy written for bucket `b` at `bucket`: `arn:aws:s3:::b` followed by `/`,
@@ -362,12 +362,7 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
             "--no-objects",
         ],
     );
-    let names: Vec<&str> = report["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["name"].as_str().unwrap())
-        .collect();
+    let names = bucket_names(&report);
     assert_eq!(names, ["pay-1-data", "pay-2-data"]);
     assert_eq!(status_of(&report, "pay-2-data", "POL-001"), "pass");
     assert_eq!(report["accounts"][0]["ou_path"], "Root/Prod");
@@ -427,14 +422,11 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
     );
     let took = started.elapsed();
     for bucket in ["mgmt-trail", "pay-1-data", "pay-2-data", "dev-1-logs"] {
-        let objects = report["buckets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["name"] == bucket)
-            .unwrap()["objects"]["total"]
-            .clone();
-        assert_eq!(objects, 31, "{bucket}");
+        assert_eq!(
+            bucket_of(&report, bucket)["objects"]["total"],
+            31,
+            "{bucket}"
+        );
     }
     assert!(took >= std::time::Duration::from_secs(4), "{took:?}");
 }
@@ -630,12 +622,7 @@ async fn every_arn_of_a_china_and_a_govcloud_scan_names_its_partition() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(code, 1, "{region}: {stderr}");
         assert_eq!(report["scan"]["complete"], true, "{region}: {stderr}");
-        let mut names: Vec<&str> = report["buckets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["name"].as_str().unwrap())
-            .collect();
+        let mut names = bucket_names(&report);
         names.sort();
         assert_eq!(
             names,

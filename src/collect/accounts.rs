@@ -19,10 +19,9 @@ use time::OffsetDateTime;
 
 use super::errors::{CallFailure, describe};
 use super::rcps::{Node, RcpReader};
-use super::{Clients, ScanError, ScanSettings, scan_object_source, scan_with};
+use super::{Clients, ScanError, ScanSettings, scan_with};
 use crate::model::{
-    AccountInfo, AccountStatus, Estate, ObjectRecord, Observed, RcpChain, bucket_regions,
-    partition_of,
+    AccountInfo, AccountStatus, Estate, ObjectRecord, Observed, RcpChain, partition_of,
 };
 
 /// The role assumed in every account when neither `--role-name` nor `--role-arn-template`
@@ -430,7 +429,6 @@ fn merge(
     let mut buckets = Vec::new();
     let mut keys = std::collections::BTreeMap::new();
     let mut gaps = Vec::new();
-    let mut scope = None;
     let mut infos = Vec::new();
     for (info, estate) in results {
         if let Some(estate) = estate {
@@ -442,27 +440,11 @@ fn merge(
                     .into_iter()
                     .map(|g| format!("account {id}: {g}")),
             );
-            scope = scope.or(estate.scan.scope);
             buckets.extend(estate.buckets);
             keys.extend(estate.keys);
         }
         infos.push(info);
     }
-    let mut scope = scope.unwrap_or_else(|| crate::model::ScanScope {
-        buckets: settings.buckets.clone(),
-        exclude: settings.exclude.clone(),
-        object_source: crate::model::ScanObjectSource::None,
-        prefix: settings.objects.as_ref().and_then(|o| o.prefix.clone()),
-        sample: settings.objects.as_ref().and_then(|o| o.sample),
-        versions: settings.objects.as_ref().is_some_and(|o| o.versions),
-        regions: Vec::new(),
-        start_region: clients.home_region.clone(),
-        inferred: false,
-        offline: false,
-        shard: None,
-    });
-    scope.regions = bucket_regions(&buckets);
-    scope.object_source = scan_object_source(settings.objects.is_some(), &buckets);
     Estate {
         snapshot_version: crate::model::SNAPSHOT_VERSION,
         scan: crate::model::ScanInfo {
@@ -473,16 +455,11 @@ fn merge(
             principal,
             endpoint: clients.endpoint_url().map(str::to_string),
             region: clients.home_region.clone(),
-            objects: settings
-                .objects
-                .as_ref()
-                .map(|o| crate::model::ObjectScanInfo {
-                    versions: o.versions,
-                    prefix: o.prefix.clone(),
-                    sample: o.sample,
-                }),
+            objects: super::object_scan_info(settings),
             gaps,
-            scope: Some(scope),
+            // Every account's scope is this one (the same settings and start region); its
+            // object source and regions are the merged buckets'.
+            scope: Some(super::scan_scope(settings, &buckets, &clients.home_region)),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
             accounts: infos,

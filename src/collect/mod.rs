@@ -334,28 +334,15 @@ async fn scan_with(
             principal,
             endpoint,
             region: clients.home_region.clone(),
-            objects: settings.objects.as_ref().map(|o| ObjectScanInfo {
-                versions: o.versions,
-                prefix: o.prefix.clone(),
-                sample: o.sample,
-            }),
+            objects: object_scan_info(settings),
             gaps,
             scope: Some(ScanScope {
-                buckets: settings.buckets.clone(),
-                exclude: settings.exclude.clone(),
-                object_source: scan_object_source(settings.objects.is_some(), &snapshots),
-                prefix: settings.objects.as_ref().and_then(|o| o.prefix.clone()),
-                sample: settings.objects.as_ref().and_then(|o| o.sample),
-                versions: settings.objects.as_ref().is_some_and(|o| o.versions),
-                regions: bucket_regions(&snapshots),
-                start_region: clients.home_region.clone(),
-                inferred: false,
-                offline: false,
                 shard: settings.shard.map(|s| ShardScope {
                     index: s.index,
                     count: s.count,
                     buckets: selected.iter().map(|b| b.name.clone()).collect(),
                 }),
+                ..scan_scope(settings, &snapshots, &clients.home_region)
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
@@ -364,6 +351,38 @@ async fn scan_with(
         buckets: snapshots,
         keys: resolver.take_records(),
     })
+}
+
+/// How the scan was asked to read objects, as the snapshot records it.
+fn object_scan_info(settings: &ScanSettings) -> Option<ObjectScanInfo> {
+    settings.objects.as_ref().map(|o| ObjectScanInfo {
+        versions: o.versions,
+        prefix: o.prefix.clone(),
+        sample: o.sample,
+    })
+}
+
+/// What an online scan of `buckets` covered: the selection and object settings asked for,
+/// and the object source and regions the buckets turned out to have (no shard).
+fn scan_scope(
+    settings: &ScanSettings,
+    buckets: &[BucketSnapshot],
+    start_region: &str,
+) -> ScanScope {
+    let objects = settings.objects.as_ref();
+    ScanScope {
+        buckets: settings.buckets.clone(),
+        exclude: settings.exclude.clone(),
+        object_source: scan_object_source(objects.is_some(), buckets),
+        prefix: objects.and_then(|o| o.prefix.clone()),
+        sample: objects.and_then(|o| o.sample),
+        versions: objects.is_some_and(|o| o.versions),
+        regions: bucket_regions(buckets),
+        start_region: start_region.to_string(),
+        inferred: false,
+        offline: false,
+        shard: None,
+    }
 }
 
 /// Reads every `--metadata-table` (when objects are scanned): its bucket must be one the

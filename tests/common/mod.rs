@@ -312,6 +312,26 @@ pub fn status_of<'a>(report: &'a serde_json::Value, bucket: &str, rule: &str) ->
     matches[0]["status"].as_str().expect("status string")
 }
 
+/// A bucket's entry in a JSON report.
+pub fn bucket<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in report"))
+}
+
+/// The names of a JSON report's buckets, in report order.
+pub fn bucket_names(report: &serde_json::Value) -> Vec<&str> {
+    report["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect()
+}
+
 pub fn finding<'a>(
     report: &'a serde_json::Value,
     bucket: &str,
