@@ -272,7 +272,7 @@ async fn scan_with(
         } else {
             None
         };
-        let scanner = objects::ObjectScanner {
+        let scanner = Arc::new(objects::ObjectScanner {
             direct,
             clients: clients.clone(),
             resolver: resolver.clone(),
@@ -286,7 +286,7 @@ async fn scan_with(
                     .sample
                     .map(|n| n.saturating_mul(heads.len() as u64)),
             ),
-        };
+        });
         if let Some(verify) = settings.verify_sample {
             let buckets = counted.iter_mut().map(|(_, b)| b).collect();
             inventory::verify::verify_buckets(&scanner, buckets, samples, verify).await;
