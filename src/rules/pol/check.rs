@@ -48,6 +48,7 @@ pub fn check_policy(
             reason: "not scanned (check-policy)".to_string(),
         },
         objects: None,
+        skipped: None,
         account: None,
     };
     // The document is judged for the partition its facts name (the commercial one; the
