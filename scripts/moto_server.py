@@ -34,6 +34,14 @@ Contract (the Rust integration-test harness and scripts/demo rely on it):
     whose trust policy asks for an sts:ExternalId the caller did not give, as AWS does; moto
     itself hands out credentials for any role ARN. Accounts moto's Organizations creates
     have OrganizationAccountAccessRole, as AWS's do.
+  * Opt-in regions (moto 5.1.22's Account Management API has alternate contacts only):
+    ListRegions, GetRegionOptStatus, EnableRegion and DisableRegion are added, with every
+    region enabled for every account until DisableRegion turns it off (AccountId, or the
+    caller's own account). ListRegions answers AccessDeniedException to a caller whose IAM
+    role or user has an inline policy denying account:ListRegions. S3 refuses (403
+    InvalidAccessKeyId) every request signed for a region the caller's account has disabled,
+    as AWS's regional endpoints do not know the account's credentials there; requests signed
+    for an enabled region (ListBuckets, GetBucketLocation from us-east-1) still answer.
   * --log-accounts: every S3 request also writes a line "moto_server: s3-account ACCOUNT
     METHOD PATH" to stderr (the account moto resolved from the request's access key), so a
     test can prove which account's credentials read each bucket: moto lets any credentials
@@ -131,6 +139,119 @@ def _refuse_unknown_roles() -> None:
         return original(self, region_name, role_session_name, role_arn, policy, duration, external_id)
 
     STSBackend.assume_role = assume_role  # type: ignore[method-assign]
+
+
+# The regions every account has enabled (launched before 20 March 2019, when every later
+# region became opt-in): ListRegions calls them ENABLED_BY_DEFAULT, the others ENABLED or, once
+# DisableRegion turned them off, DISABLED.
+_DEFAULT_REGIONS = {
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
+}
+# Account id -> the regions DisableRegion turned off for it.
+_DISABLED_REGIONS: "dict[str, set[str]]" = {}
+
+
+def _opt_in_regions() -> None:
+    import json
+
+    import botocore.session
+    from moto.account import urls
+    from moto.account.responses import AccountResponse
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.iam.models import iam_backends
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.responses import S3Response
+    from moto.sts.models import sts_backends
+
+    class AccessDenied(JsonRESTError):
+        code = 403
+
+    class RegionNotEnabled(S3ClientError):
+        code = 403
+
+    regions = sorted(botocore.session.get_session().get_available_regions("s3"))
+
+    def status(account: str, region: str) -> str:
+        if region in _DISABLED_REGIONS.get(account, set()):
+            return "DISABLED"
+        return "ENABLED_BY_DEFAULT" if region in _DEFAULT_REGIONS else "ENABLED"
+
+    def denies(response: "AccountResponse", action: str) -> bool:
+        """Whether the caller's role or user has an inline policy denying `action`."""
+        account = response.current_account
+        _, arn, _ = sts_backends[account][response.partition].get_caller_identity(
+            response.get_access_key(), response.region
+        )
+        iam = iam_backends[account][response.partition]
+        kind, _, rest = arn.split(":", 5)[5].partition("/")
+        try:
+            if kind == "assumed-role":
+                policies = iam.get_role(rest.split("/")[0]).policies
+            elif kind == "user":
+                policies = iam.get_user(rest.split("/")[-1]).policies
+            else:
+                return False
+        except Exception:  # not an IAM identity moto knows: nothing denies
+            return False
+        for document in policies.values():
+            document = json.loads(document) if isinstance(document, str) else document
+            statements = document.get("Statement", [])
+            for st in statements if isinstance(statements, list) else [statements]:
+                actions = st.get("Action", [])
+                actions = actions if isinstance(actions, list) else [actions]
+                if st.get("Effect") == "Deny" and any(a in (action, "account:*", "*") for a in actions):
+                    return True
+        return False
+
+    def target(response: "AccountResponse") -> str:
+        return response._get_param("AccountId") or response.current_account
+
+    def list_regions(self):  # type: ignore[no-untyped-def]
+        if denies(self, "account:ListRegions"):
+            raise AccessDenied(
+                "AccessDeniedException",
+                f"User is not authorized to perform: account:ListRegions (account {self.current_account})",
+            )
+        account = target(self)
+        wanted = self._get_param("RegionOptStatusContains") or []
+        found = [{"RegionName": r, "RegionOptStatus": status(account, r)} for r in regions]
+        return ActionResult({"Regions": [r for r in found if not wanted or r["RegionOptStatus"] in wanted]})
+
+    def get_region_opt_status(self):  # type: ignore[no-untyped-def]
+        region = self._get_param("RegionName")
+        return ActionResult({"RegionName": region, "RegionOptStatus": status(target(self), region)})
+
+    def disable_region(self):  # type: ignore[no-untyped-def]
+        _DISABLED_REGIONS.setdefault(target(self), set()).add(self._get_param("RegionName"))
+        return EmptyResult()
+
+    def enable_region(self):  # type: ignore[no-untyped-def]
+        _DISABLED_REGIONS.setdefault(target(self), set()).discard(self._get_param("RegionName"))
+        return EmptyResult()
+
+    AccountResponse.list_regions = list_regions  # type: ignore[attr-defined]
+    AccountResponse.get_region_opt_status = get_region_opt_status  # type: ignore[attr-defined]
+    AccountResponse.disable_region = disable_region  # type: ignore[attr-defined]
+    AccountResponse.enable_region = enable_region  # type: ignore[attr-defined]
+    for op in ("listRegions", "getRegionOptStatus", "disableRegion", "enableRegion"):
+        urls.url_paths["{0}/" + op + "$"] = AccountResponse.dispatch
+
+    def refuse_disabled(original):  # type: ignore[no-untyped-def]
+        def handler(self, request, full_url, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if self.region in _DISABLED_REGIONS.get(self.current_account, set()):
+                raise RegionNotEnabled(
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                )
+            return original(self, request, full_url, *args, **kwargs)
+
+        return handler
+
+    S3Response._bucket_response = refuse_disabled(S3Response._bucket_response)  # type: ignore[method-assign]
+    S3Response._key_response = refuse_disabled(S3Response._key_response)  # type: ignore[method-assign]
 
 
 def _log_s3_accounts() -> None:
@@ -307,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _verify_signatures_on_the_raw_path()
     _refuse_unknown_roles()
+    _opt_in_regions()
     if args.log_accounts:
         _log_s3_accounts()
     if args.tls:

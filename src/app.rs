@@ -1027,8 +1027,13 @@ fn fix_policy(
     args: &CheckPolicyArgs,
     config: &RuleConfig,
 ) -> anyhow::Result<u8> {
-    let facts =
-        rules::policy_facts_for_document(bucket, &check_policy_options(args, bucket), config);
+    let parsed = s3audit_policy::parse_policy(text).ok();
+    let facts = rules::policy_facts_for_document(
+        bucket,
+        parsed.as_ref(),
+        &check_policy_options(args, bucket),
+        config,
+    );
     let fixed = crate::rules::pol::fix::fix(Some(text), &facts)
         .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", file.display()))?;
     let mut body = fixed.document.clone();

@@ -518,6 +518,13 @@ INVALID-POLICY at the problem's line, the other documents are judged, and the lo
 per failing or undecidable finding, at the line of the statement it is about (the Deny \
 statements that fall short, or lock out; the \"Statement\" member when none applies), \
 with file paths relative to the current directory.\n\n\
+Partition: every ARN written (a finding's resource, counterexamples, fixes) is in the \
+partition the input names, since a statement naming another partition's ARN matches nothing: \
+--key-arn's for a key policy; for a bucket policy --default-kms-key's when it is an ARN, else \
+the one the document's own S3 ARNs name (arn:aws-cn:s3:::NAME/* is judged as a China \
+bucket's policy), else the commercial partition (aws). RCPs are judged in the commercial \
+partition. The examples below use arn:aws:; write yours in your partition (arn:aws-cn:, \
+arn:aws-us-gov:).\n\n\
 Exit codes: 0 every document passes (at --fail-on); 1 a finding fails; 2 usage error, or a \
 file that cannot be read or is not a valid policy (with --format sarif, after the log is \
 written); 3 a finding could not be decided and nothing fails.\n\n\

@@ -286,6 +286,9 @@ pub fn merge(
     scan.finished_at = finished;
     scan.gaps = gaps;
     scan.command_line = Some(command_line);
+    scan.accounts = merged_account(shards.iter().map(|(_, _, e)| e.scan.accounts.as_slice()))
+        .into_iter()
+        .collect();
     Ok(Estate {
         snapshot_version: base.snapshot_version,
         scan,
@@ -294,9 +297,63 @@ pub fn merge(
     })
 }
 
+/// The one account of the shards (each recorded it only if it met an opt-in region): the
+/// regions not enabled that any shard's buckets are in, or the first shard's reason when
+/// one could not read their status (its buckets there were then read as any other).
+fn merged_account<'a>(
+    shards: impl Iterator<Item = &'a [crate::model::AccountInfo]>,
+) -> Option<crate::model::AccountInfo> {
+    use crate::model::Observed;
+    let mut merged: Option<crate::model::AccountInfo> = None;
+    for info in shards.flat_map(|accounts| accounts.first()) {
+        let Some(mine) = &mut merged else {
+            merged = Some(info.clone());
+            continue;
+        };
+        mine.disabled_regions = match (mine.disabled_regions.take(), &info.disabled_regions) {
+            (Some(Observed::Present(mut a)), Some(Observed::Present(b))) => {
+                a.extend(b.iter().cloned());
+                a.sort();
+                a.dedup();
+                Some(Observed::Present(a))
+            }
+            (Some(Observed::Present(_)) | None, other) => other.clone(),
+            (unknown, _) => unknown,
+        };
+    }
+    merged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_merge_the_opt_in_regions_their_buckets_met() {
+        use crate::model::{AccountInfo, Observed};
+        let with = |regions: Option<Observed<Vec<String>>>| AccountInfo {
+            disabled_regions: regions,
+            ..AccountInfo::single(Some("111122223333".into()))
+        };
+        let present =
+            |r: &[&str]| Some(Observed::Present(r.iter().map(|s| s.to_string()).collect()));
+        let a = [with(present(&["me-south-1"]))];
+        let b = [with(present(&["ap-east-1", "me-south-1"]))];
+        let merged = merged_account([&a[..], &[], &b[..]].into_iter()).unwrap();
+        assert_eq!(
+            merged.disabled_regions,
+            present(&["ap-east-1", "me-south-1"])
+        );
+        let denied = [with(Some(Observed::Denied {
+            reason: "ListRegions: AccessDeniedException".into(),
+        }))];
+        let merged = merged_account([&a[..], &denied[..]].into_iter()).unwrap();
+        assert!(matches!(
+            merged.disabled_regions,
+            Some(Observed::Denied { .. })
+        ));
+        assert!(merged_account([&[][..], &[][..]].into_iter()).is_none());
+    }
 
     fn parse(spec: &str, vars: &[(&str, &str)]) -> Result<Shard, String> {
         Shard::parse(spec, |name| {

@@ -78,6 +78,49 @@ fn a_get_only_tls_deny_fails_with_a_request_that_gets_through() {
     );
 }
 
+/// A GovCloud bucket's policy is judged in aws-us-gov, the partition its ARNs name (before,
+/// in the commercial one: its TLS Deny covered no request and POL-001 failed); `--fix`
+/// writes its statements there too; and `--help` says how the partition is chosen.
+#[test]
+fn a_policy_is_judged_in_the_partition_its_arns_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let gov = HALF_TLS_POLICY
+        .replace("arn:aws:", "arn:aws-us-gov:")
+        .replace("\"s3:GetObject\"", "\"s3:*\"")
+        .replace(
+            "\"arn:aws-us-gov:s3:::b/*\"",
+            "[\"arn:aws-us-gov:s3:::b\",\"arn:aws-us-gov:s3:::b/*\"]",
+        );
+    let (_, report, stderr) = check(dir.path(), &gov, &[]);
+    let f = pol(&report, "POL-001");
+    assert_eq!(f["status"], "pass", "{f} {stderr}");
+    for f in report["findings"].as_array().unwrap() {
+        assert_eq!(f["resource"], "arn:aws-us-gov:s3:::b", "{f}");
+    }
+    let out = s3audit()
+        .args([
+            "check-policy",
+            dir.path().join("policy.json").to_str().unwrap(),
+        ])
+        .args(["--bucket", "b", "--fix"])
+        .output()
+        .unwrap();
+    let fixed = String::from_utf8_lossy(&out.stdout);
+    assert!(fixed.contains("arn:aws-us-gov:s3:::b/*"), "{fixed}");
+    assert!(!fixed.contains("arn:aws:"), "{fixed}");
+    let help = s3audit()
+        .args(["check-policy", "--help"])
+        .env("COLUMNS", "2000")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Partition: every ARN written")
+            && help.contains("write yours in your partition"),
+        "{help}"
+    );
+}
+
 #[test]
 fn applying_the_remediations_makes_every_rule_pass() {
     let dir = tempfile::tempdir().unwrap();

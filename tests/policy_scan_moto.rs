@@ -206,23 +206,111 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
     want.sort();
     got.sort();
     assert_eq!(got, want);
-    let no_audit = report["accounts"]
+    let account_entry = |name: &str| {
+        report["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id(name).as_str())
+            .unwrap()
+            .clone()
+    };
+    // STS's answer on one line, as every SDK error is rendered: code, message, HTTP status
+    // (moto's 400 where AWS answers 403). The SDK's Debug dump of the error metadata
+    // (`Error { code: ..., aws_request_id: ... }`) followed it before.
+    let role = format!("arn:aws:iam::{}:role/Audit", id("no-audit"));
+    let refused = account_entry("no-audit")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        refused,
+        format!(
+            "cannot assume {role}: AccessDenied: User is not authorized to perform: sts:AssumeRole on resource: {role} (HTTP 400)"
+        )
+    );
+    let acc_001 = report["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["id"] == id("no-audit").as_str())
+        .find(|f| f["rule"] == "ACC-001")
         .unwrap();
-    assert!(
-        no_audit["error"].as_str().unwrap().contains("AccessDenied"),
-        "{no_audit}"
+    assert_eq!(
+        acc_001["message"],
+        format!(
+            "account {} was not scanned: {refused}; its buckets are unknown",
+            id("no-audit")
+        )
+        .as_str()
     );
+    // Opt-in regions: dev-1 has disabled ap-east-1, so dev-1-hk is skipped (every finding
+    // n/a, the account naming the region); pay-2 has too, but its role may not read the
+    // regions' status, so the account says so and pay-2-hk is read, and the region's
+    // refusals are its errors. Accounts with no bucket in an opt-in region were not asked.
+    let why = format!(
+        "region ap-east-1 is not enabled for account {} (DISABLED)",
+        id("dev-1")
+    );
+    assert_eq!(bucket_of(&report, "dev-1-hk")["skipped"], why.as_str());
+    for f in report["findings"].as_array().unwrap() {
+        if f["bucket"] == "dev-1-hk" {
+            assert_eq!(f["status"], "not_applicable", "{f}");
+            assert!(f["message"].as_str().unwrap().contains(&why), "{f}");
+        }
+    }
+    assert_eq!(
+        account_entry("dev-1")["disabled_regions"],
+        serde_json::json!({"status": "present", "value": ["ap-east-1"]})
+    );
+    let pay_2_regions = &account_entry("pay-2")["disabled_regions"];
+    assert_eq!(pay_2_regions["status"], "denied", "{pay_2_regions}");
+    assert!(
+        pay_2_regions["value"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("ListRegions: AccessDeniedException"),
+        "{pay_2_regions}"
+    );
+    assert!(bucket_of(&report, "pay-2-hk").get("skipped").is_none());
+    assert_eq!(status_of(&report, "pay-2-hk", "ENC-001"), "error");
+    assert!(
+        finding(&report, "pay-2-hk", "ENC-001")["message"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidAccessKeyId"),
+        "{}",
+        finding(&report, "pay-2-hk", "ENC-001")
+    );
+    let gaps = report["scan"]["gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter().any(|g| g
+            .as_str()
+            .unwrap()
+            .contains("bucket pay-2-hk: default encryption not read")),
+        "{gaps:?}"
+    );
+    assert!(
+        !gaps
+            .iter()
+            .any(|g| g.as_str().unwrap().contains("dev-1-hk")),
+        "{gaps:?}"
+    );
+    for name in ["management", "pay-1"] {
+        assert!(
+            account_entry(name).get("disabled_regions").is_none(),
+            "{}",
+            account_entry(name)
+        );
+    }
 
     // Each account's bucket, and only those: the refused account's was never listed.
     let owners = [
         ("mgmt-trail", "management"),
         ("pay-1-data", "pay-1"),
         ("pay-2-data", "pay-2"),
+        ("pay-2-hk", "pay-2"),
         ("dev-1-logs", "dev-1"),
+        ("dev-1-hk", "dev-1"),
     ];
     let mut buckets: Vec<(String, String)> = report["buckets"]
         .as_array()
@@ -363,7 +451,7 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
         ],
     );
     let names = bucket_names(&report);
-    assert_eq!(names, ["pay-1-data", "pay-2-data"]);
+    assert_eq!(names, ["pay-1-data", "pay-2-data", "pay-2-hk"]);
     assert_eq!(status_of(&report, "pay-2-data", "POL-001"), "pass");
     assert_eq!(report["accounts"][0]["ou_path"], "Root/Prod");
 
@@ -429,6 +517,129 @@ fn an_organization_is_scanned_account_by_account_through_each_accounts_role() {
         );
     }
     assert!(took >= std::time::Duration::from_secs(4), "{took:?}");
+}
+
+/// A bucket in an opt-in region its account has disabled is reported, not failed (#13).
+/// moto_server.py stands in for AWS (moto has no ListRegions): DisableRegion turns ap-east-1
+/// off for moto's default account, ListRegions then says DISABLED, and S3 refuses every
+/// request signed for ap-east-1 (403 InvalidAccessKeyId), as a disabled region's endpoint
+/// does; GetBucketLocation from us-east-1 still names the region. Before, the bucket's facts
+/// were the refusals: five `error` facts, a gap each, exit 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_in_an_opt_in_region_the_account_disabled_is_reported_not_failed() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let moto = Moto::start();
+    let home = moto.s3("us-east-1").await;
+    home.create_bucket()
+        .bucket("home-data")
+        .send()
+        .await
+        .unwrap();
+    let hk = moto.s3("ap-east-1").await;
+    hk.create_bucket()
+        .bucket("hk-archive")
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from("ap-east-1"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for (s3, bucket) in [(&home, "home-data"), (&hk, "hk-archive")] {
+        for i in 0..3 {
+            s3.put_object()
+                .bucket(bucket)
+                .key(format!("o/{i}"))
+                .body(ByteStream::from_static(b"a"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let account = aws_sdk_account::Client::new(&moto.sdk("us-east-1").await);
+    account
+        .disable_region()
+        .region_name("ap-east-1")
+        .send()
+        .await
+        .unwrap();
+
+    let (code, report, out) = tokio::task::spawn_blocking({
+        let endpoint = moto.endpoint.clone();
+        move || scan_json(&endpoint, &["--fail-on", "critical"])
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Nothing critical fails and nothing is unknown: the skipped bucket is no gap.
+    assert_eq!(code, 0, "{stderr}\n{}", report["scan"]);
+    assert_eq!(report["scan"]["complete"], true, "{}", report["scan"]);
+    let why = "region ap-east-1 is not enabled for account 123456789012 (DISABLED)";
+    let hk_entry = bucket_of(&report, "hk-archive");
+    assert_eq!(hk_entry["skipped"], why, "{hk_entry}");
+    assert_eq!(hk_entry["region"], "ap-east-1");
+    assert!(hk_entry.get("objects").is_none(), "not HEADed: {hk_entry}");
+    let on_hk: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["bucket"] == "hk-archive")
+        .collect();
+    assert!(on_hk.len() >= 20, "one finding per rule: {}", on_hk.len());
+    for f in on_hk {
+        assert_eq!(f["status"], "not_applicable", "{f}");
+        assert!(f["message"].as_str().unwrap().contains(why), "{f}");
+    }
+    // The other bucket is scanned as usual.
+    let home_entry = bucket_of(&report, "home-data");
+    assert!(home_entry.get("skipped").is_none(), "{home_entry}");
+    assert_eq!(home_entry["objects"]["total"], 3, "{home_entry}");
+    // Judged as usual: no default encryption, and moto's objects carry no SSE header (both
+    // high, so below --fail-on critical).
+    assert_eq!(status_of(&report, "home-data", "ENC-001"), "fail");
+    assert_eq!(status_of(&report, "home-data", "OBJ-001"), "fail");
+    assert_eq!(
+        report["scan"]["scope"]["regions"],
+        serde_json::json!(["us-east-1"])
+    );
+    // The account says which disabled region it met.
+    let accounts = report["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(
+        accounts[0]["disabled_regions"],
+        serde_json::json!({"status": "present", "value": ["ap-east-1"]}),
+        "{accounts:?}"
+    );
+    // Nothing but GetBucketLocation (from us-east-1) was asked of the skipped bucket.
+    let asked: Vec<String> = moto
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains(" /hk-archive"))
+        .filter(|r| !r.starts_with("PUT "))
+        .collect();
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.starts_with("GET /hk-archive/?location ")),
+        "{asked:?}"
+    );
+
+    // The table says why under the bucket's heading and names the region for the account.
+    let out = common::scan_at(&moto.endpoint)
+        .args(["--format", "table", "--no-objects", "--fail-on", "critical"])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains(&format!("  not read: {why}")), "{table}");
+    assert!(
+        table.contains(
+            "account 123456789012: regions not enabled: ap-east-1 (its buckets there not read)"
+        ),
+        "{table}"
+    );
 }
 
 /// Every `arn:` in `value`'s strings (members' names too), with the JSON path it was found

@@ -66,6 +66,7 @@ fn kms_bucket() -> BucketSnapshot {
             by_key: BTreeMap::from([(KEY.to_string(), 2)]),
             ..ObjectSummary::default()
         }),
+        skipped: None,
     }
 }
 
@@ -3021,6 +3022,7 @@ fn a_multi_account_snapshot_names_every_account_and_its_unreadable_one() {
         status,
         error: error.map(str::to_string),
         rcps: None,
+        disabled_regions: None,
     };
     e.scan.accounts = vec![
         account("111122223333", AccountStatus::Scanned, None),

@@ -17,7 +17,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use futures::StreamExt;
 use time::OffsetDateTime;
 
-use super::errors::{CallFailure, describe};
+use super::errors::{CallFailure, assume_role_failure};
 use super::rcps::{Node, RcpReader};
 use super::{Clients, ScanError, ScanSettings, scan_with};
 use crate::model::{
@@ -360,6 +360,7 @@ pub(crate) async fn scan_accounts(
                     status,
                     error,
                     rcps: f.rcps.clone(),
+                    disabled_regions: None,
                 };
                 if let Some(why) = &f.inactive {
                     return Ok((info(AccountStatus::Skipped, Some(why.clone())), None));
@@ -374,7 +375,7 @@ pub(crate) async fn scan_accounts(
                 let provider = builder.build().await;
                 // Assumed once now, so a refusal is this account's error before any read.
                 if let Err(e) = provider.provide_credentials().await {
-                    let why = format!("cannot assume {role}: {}", describe(&e));
+                    let why = format!("cannot assume {role}: {}", assume_role_failure(&e));
                     tracing::warn!("account {}: {why}", f.target.id);
                     return Ok((info(AccountStatus::Error, Some(why)), None));
                 }
@@ -385,7 +386,17 @@ pub(crate) async fn scan_accounts(
                         for b in &mut estate.buckets {
                             b.account = Some(f.target.id.clone());
                         }
-                        Ok((info(AccountStatus::Scanned, None), Some(estate)))
+                        // What the account's own scan learnt of its opt-in regions.
+                        let disabled_regions = estate
+                            .scan
+                            .accounts
+                            .first()
+                            .and_then(|a| a.disabled_regions.clone());
+                        let scanned = AccountInfo {
+                            disabled_regions,
+                            ..info(AccountStatus::Scanned, None)
+                        };
+                        Ok((scanned, Some(estate)))
                     }
                     Err(
                         e @ (ScanError::ListDenied(_)

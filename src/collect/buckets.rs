@@ -113,12 +113,22 @@ pub fn valid_bucket_name(name: &str) -> bool {
         && name.as_bytes()[0].is_ascii_alphanumeric()
 }
 
-/// Reads every bucket-level fact. Never fails: each fact records its own outcome.
-pub async fn read_bucket(clients: &Clients, listed: &ListedBucket) -> BucketSnapshot {
-    let region = match &listed.region {
+/// The bucket's region: from the listing when it carried one, else GetBucketLocation
+/// (answered in the start region, whatever the bucket's).
+pub async fn region_of(clients: &Clients, listed: &ListedBucket) -> Observed<String> {
+    match &listed.region {
         Some(r) => Observed::Present(r.clone()),
         None => bucket_region(clients, &listed.name).await,
-    };
+    }
+}
+
+/// Reads every other bucket-level fact, in the bucket's `region` ([`region_of`]). Never
+/// fails: each fact records its own outcome.
+pub async fn read_bucket(
+    clients: &Clients,
+    listed: &ListedBucket,
+    region: Observed<String>,
+) -> BucketSnapshot {
     // With the region unknown, the home region's client is the best remaining guess; the
     // facts read through it still record their own outcome.
     let s3 = clients.s3(region.present().map_or(&clients.home_region, |r| r));
@@ -173,6 +183,7 @@ pub async fn read_bucket(clients: &Clients, listed: &ListedBucket) -> BucketSnap
         }),
         objects: None,
         account: None,
+        skipped: None,
     }
 }
 

@@ -202,6 +202,17 @@ impl Clients {
         aws_sdk_organizations::Client::new(&self.sdk)
     }
 
+    /// The Account Management API (ListRegions: which opt-in regions the credentials'
+    /// account has enabled), through this configuration's credentials. Only asked about
+    /// buckets of the commercial partition (the only one with opt-in regions), whose global
+    /// endpoint is us-east-1's, so the client is pinned there whatever the start region.
+    pub fn account(&self) -> aws_sdk_account::Client {
+        let config = aws_sdk_account::config::Builder::from(&self.sdk)
+            .region(aws_sdk_account::config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_account::Client::from_conf(config)
+    }
+
     /// S3 Tables in `region` (`--metadata-table` given a table bucket's ARN).
     pub fn s3tables(&self, region: &str) -> aws_sdk_s3tables::Client {
         let config = aws_sdk_s3tables::config::Builder::from(&self.sdk)

@@ -50,14 +50,23 @@ impl CallFailure {
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
         R: std::fmt::Debug + HasStatus + 'static,
     {
-        match &err {
+        Self::from_sdk_ref(&err)
+    }
+
+    /// [`CallFailure::from_sdk`] of an error held by another (a credential provider's).
+    pub fn from_sdk_ref<E, R>(err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: std::fmt::Debug + HasStatus + 'static,
+    {
+        match err {
             SdkError::ServiceError(se) => CallFailure::Service {
                 code: se.err().code().map(str::to_string),
                 message: se.err().message().map(str::to_string).unwrap_or_default(),
                 status: se.raw().status_code(),
             },
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                let chain = chain(&err);
+                let chain = chain(err);
                 if chain.iter().any(|m| m.contains("no credentials")) {
                     return CallFailure::Request(NO_CREDENTIALS.to_string());
                 }
@@ -66,11 +75,11 @@ impl CallFailure {
                 let tail = chain.len().saturating_sub(2);
                 CallFailure::Unreachable(one_line(&chain[tail..].join(": ")))
             }
-            SdkError::ConstructionFailure(_) => CallFailure::Request(describe(&err)),
+            SdkError::ConstructionFailure(_) => CallFailure::Request(describe(err)),
             // A response that could not be parsed still came from the service.
             _ => CallFailure::Service {
                 code: None,
-                message: describe(&err),
+                message: describe(err),
                 status: 0,
             },
         }
@@ -167,6 +176,28 @@ where
         Ok(v) => Observed::Present(v),
         Err(e) => CallFailure::from_sdk(e).into_observed(call, absent_codes),
     }
+}
+
+/// Why a role could not be assumed, on one line: STS's answer as every other service's is
+/// rendered (`AccessDenied: User … is not authorized to perform: sts:AssumeRole … (HTTP
+/// 403)`), found under the credential provider's error, whose own chain ends in the SDK's
+/// Debug dump of the error metadata; other causes (no answer, no credentials to call STS
+/// with) as their chain says.
+pub fn assume_role_failure(
+    err: &aws_credential_types::provider::error::CredentialsError,
+) -> String {
+    type AssumeRoleError = SdkError<
+        aws_sdk_sts::operation::assume_role::AssumeRoleError,
+        aws_sdk_sts::config::http::HttpResponse,
+    >;
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(sts) = e.downcast_ref::<AssumeRoleError>() {
+            return CallFailure::from_sdk_ref(sts).to_string();
+        }
+        source = e.source();
+    }
+    describe(err)
 }
 
 const NO_CREDENTIALS: &str = "no credentials found: pass --profile, set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, log in with `aws sso login`, or run with an instance or task role";

@@ -18,6 +18,7 @@ mod pace;
 mod partition;
 mod progress;
 mod rcps;
+mod regions;
 mod tls;
 mod whole_xml;
 
@@ -32,7 +33,7 @@ use errors::CallFailure;
 pub use objects::ObjectScanSettings;
 
 use crate::model::{
-    BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, ObjectSummary,
+    AccountInfo, BucketSnapshot, Estate, ObjectRecord, ObjectScanInfo, ObjectSource, ObjectSummary,
     SNAPSHOT_VERSION, ScanInfo, ScanObjectSource, ScanScope, ShardScope, bucket_regions,
 };
 
@@ -186,13 +187,23 @@ async fn scan_with(
 
     let (account, principal) = identity(&clients).await;
     let resolver = Arc::new(keys::KeyResolver::new(clients.clone()));
+    let opt_in = regions::OptInRegions::new(&clients, account.clone());
     let mut snapshots: Vec<_> = futures::stream::iter(owned.iter().copied())
         .map(|listed| {
             let clients = &clients;
             let resolver = &resolver;
+            let opt_in = &opt_in;
             async move {
                 let read = async {
-                    let mut bucket = buckets::read_bucket(clients, listed).await;
+                    let region = buckets::region_of(clients, listed).await;
+                    // A region the account has not enabled answers nothing: not read, and
+                    // said so, rather than an error per fact.
+                    if let Some(r) = region.present()
+                        && let Some(why) = opt_in.not_enabled(r).await
+                    {
+                        return BucketSnapshot::skipped(&listed.name, r, &why);
+                    }
+                    let mut bucket = buckets::read_bucket(clients, listed, region).await;
                     resolve_default_keys(&mut bucket, resolver, &clients.home_region).await;
                     bucket
                 };
@@ -257,7 +268,11 @@ async fn scan_with(
         let (mut counted, to_head): (Vec<_>, Vec<_>) = std::mem::take(&mut snapshots)
             .into_iter()
             .enumerate()
-            .partition(|(_, b)| from_inventory.iter().any(|(name, _)| *name == b.name));
+            // Skipped buckets (region not enabled) are not HEADed: they join the counted,
+            // with no object summary.
+            .partition(|(_, b)| {
+                b.skipped.is_some() || from_inventory.iter().any(|(name, _)| *name == b.name)
+            });
         for (_, bucket) in &mut counted {
             if let Some(at) = from_inventory
                 .iter()
@@ -324,6 +339,16 @@ async fn scan_with(
     for bucket in &mut snapshots {
         bucket.account.clone_from(&account);
     }
+    // The account is recorded when its opt-in regions were asked about (a multi-account
+    // scan takes that from here into its own entry for the account).
+    let accounts = opt_in
+        .outcome()
+        .map(|regions| AccountInfo {
+            disabled_regions: Some(regions),
+            ..AccountInfo::single(account.clone())
+        })
+        .into_iter()
+        .collect();
     Ok(Estate {
         snapshot_version: SNAPSHOT_VERSION,
         scan: ScanInfo {
@@ -346,7 +371,7 @@ async fn scan_with(
             }),
             command_line: Some(settings.command_line.clone()),
             tool_commit: crate::provenance::tool_commit().map(str::to_string),
-            accounts: Vec::new(),
+            accounts,
         },
         buckets: snapshots,
         keys: resolver.take_records(),

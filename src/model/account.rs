@@ -30,6 +30,18 @@ pub struct AccountInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default)]
     pub rcps: Option<Observed<RcpChain>>,
+    /// The opt-in regions (those launched since March 2019, which an account must enable)
+    /// holding buckets of the account that are not enabled for it, as the Account
+    /// Management API's ListRegions says (`DISABLED`, `DISABLING` or not yet `ENABLED`):
+    /// those buckets are listed with `skipped` and not read, since no request reaches a
+    /// region an account has not enabled. Asked once per account, and only when one of its
+    /// buckets is in an opt-in region: absent otherwise; an empty list when every such region
+    /// is enabled. `denied`/`failed` when the regions' status could not be read: the
+    /// buckets were then read as any other, and a disabled region's refusals are their
+    /// errors. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
+    pub disabled_regions: Option<Observed<Vec<String>>>,
 }
 
 /// The RCPs AWS evaluates for every request to the account's resources: every policy
@@ -93,6 +105,7 @@ impl AccountInfo {
             status: AccountStatus::Scanned,
             error: None,
             rcps: None,
+            disabled_regions: None,
         }
     }
 }

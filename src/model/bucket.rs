@@ -23,6 +23,14 @@ pub struct BucketSnapshot {
     /// (then [`crate::model::Estate::account_of`] falls back to the scan's account).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Why the bucket was listed but deliberately not read, when that is not a gap: its
+    /// region is an opt-in region not enabled for its account (`region ap-east-1 is not
+    /// enabled for account 111122223333 (DISABLED)`), so no request can reach it, the
+    /// auditor's included, until the account enables the region. Its facts are then
+    /// `Failed` with this reason, every rule is `not_applicable` with it, and none of it is
+    /// a gap. `None` for every bucket that was read (and in older snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 impl BucketSnapshot {
@@ -42,6 +50,17 @@ impl BucketSnapshot {
             public_access_block: failed(reason),
             objects: None,
             account: None,
+            skipped: None,
+        }
+    }
+
+    /// A bucket in `region` that is not read, for `reason`, and that is no gap (see
+    /// [`BucketSnapshot::skipped`]).
+    pub fn skipped(name: &str, region: &str, reason: &str) -> Self {
+        BucketSnapshot {
+            region: Observed::Present(region.to_string()),
+            skipped: Some(reason.to_string()),
+            ..Self::not_read(name, reason)
         }
     }
 

@@ -53,7 +53,9 @@ pub struct ScanInfo {
     pub tool_commit: Option<String>,
     /// The accounts of a multi-account scan (`--organization`, `--accounts`), in scan
     /// order: scanned, skipped or in error. Empty for a single-account scan (and in older
-    /// snapshots): [`Estate::accounts`] then makes the one account from `account`.
+    /// snapshots): [`Estate::accounts`] then makes the one account from `account`. A
+    /// single-account scan records its one account here only when it has something to say
+    /// of it (the opt-in regions it met, [`AccountInfo::disabled_regions`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountInfo>,
 }
@@ -109,7 +111,8 @@ pub struct ScanScope {
     #[serde(default)]
     pub versions: bool,
     /// The regions of the buckets read, sorted, each once (buckets whose region could not
-    /// be read add none; that is a gap of its own).
+    /// be read add none; that is a gap of its own; nor do buckets skipped because their
+    /// region is not enabled for their account).
     #[serde(default)]
     pub regions: Vec<String>,
     /// The region the scan started from (bucket listing, caller identity).
@@ -175,8 +178,11 @@ impl ScanScope {
 
 /// The regions of `buckets` that were read, sorted, each once.
 pub fn bucket_regions(buckets: &[BucketSnapshot]) -> Vec<String> {
-    let regions: std::collections::BTreeSet<&String> =
-        buckets.iter().filter_map(|b| b.region.present()).collect();
+    let regions: std::collections::BTreeSet<&String> = buckets
+        .iter()
+        .filter(|b| b.skipped.is_none())
+        .filter_map(|b| b.region.present())
+        .collect();
     regions.into_iter().cloned().collect()
 }
 
@@ -251,7 +257,9 @@ impl Estate {
                 ));
             }
         }
-        for b in &self.buckets {
+        // A skipped bucket (its region not enabled for its account) was not read on
+        // purpose: nothing of it is missing from what could be read.
+        for b in self.buckets.iter().filter(|b| b.skipped.is_none()) {
             let facts = [
                 ("region", b.region.unknown_reason()),
                 ("default encryption", b.encryption.unknown_reason()),

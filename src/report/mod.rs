@@ -264,6 +264,13 @@ pub struct BucketSection {
     /// Bytes of noncurrent versions per mode, like `bytes`. Added within schema_version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noncurrent_bytes: Option<ModeCounts>,
+    /// Why the bucket was listed but not read, when that is no gap: its region is an opt-in
+    /// region not enabled for its account (`region ap-east-1 is not enabled for account
+    /// 111122223333 (DISABLED)`), which no request can reach. Every finding on it is
+    /// `not_applicable` with this reason; its account's `disabled_regions` names the region.
+    /// Absent for every bucket that was read. Added within schema_version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// A KMS key the estate references.
@@ -332,6 +339,7 @@ impl Report {
                         .map(|o| o.source.clone().unwrap_or(ObjectSource::Head)),
                     bytes: b.objects.as_ref().and_then(|o| o.current_bytes),
                     noncurrent_bytes: b.objects.as_ref().and_then(|o| o.noncurrent_bytes),
+                    skipped: b.skipped.clone(),
                 })
                 .collect(),
             keys: estate

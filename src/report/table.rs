@@ -268,6 +268,24 @@ impl TableRenderer {
         lines
     }
 
+    /// Under the heading of a bucket that was not read on purpose (its region is not enabled
+    /// for its account): why, since its findings are all n/a and not listed.
+    fn skipped(&self, report: &Report, bucket: &str) -> Vec<String> {
+        report
+            .buckets
+            .iter()
+            .find(|b| b.name == bucket)
+            .and_then(|b| b.skipped.as_deref())
+            .map(|why| {
+                wrap(
+                    &terminal(&format!("  not read: {why}")),
+                    self.text_width(),
+                    4,
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// Under the heading of a bucket whose objects were counted from S3 Inventory: what the
     /// counts are and what they lack, so OBJ rules that are n/a there are not taken for
     /// passes. Nothing for HEAD-scanned buckets (the usual case needs no line).
@@ -369,6 +387,9 @@ impl Render for TableRenderer {
             for line in self.heading(report, bucket, findings) {
                 writeln!(out, "{line}")?;
             }
+            for line in self.skipped(report, bucket) {
+                writeln!(out, "{line}")?;
+            }
             for line in self.object_source(report, bucket) {
                 writeln!(out, "{line}")?;
             }
@@ -417,6 +438,16 @@ impl Render for TableRenderer {
         // Snapshot strings (the caller, the endpoint, a prefix) can come from anywhere.
         // Indented under the summary (which stays the last line at the margin), as the
         // gaps are.
+        // A single-account scan has no roll-up: its opt-in regions are said here.
+        let regions = report.accounts.iter().filter_map(|a| {
+            let account = a.id.as_deref().unwrap_or("unknown");
+            disabled_regions(a).map(|d| format!("account {account}: {d}"))
+        });
+        for line in regions.filter(|_| !many_accounts) {
+            for line in wrap(&format!("  {}", terminal(&line)), self.text_width(), 4) {
+                writeln!(out, "{line}")?;
+            }
+        }
         for line in provenance(report) {
             let line = format!("  {}", terminal(&line));
             for line in wrap(&line, self.text_width(), 2) {
@@ -514,7 +545,7 @@ fn account_rollup(report: &Report) -> Vec<String> {
                 .map(|m| format!("{} {}", m.as_str(), objects.get(*m)))
                 .collect();
             format!(
-                "{label}: {}; fail: {}; errors: {errors}; objects: {}{}",
+                "{label}: {}; fail: {}; errors: {errors}; objects: {}{}{}",
                 crate::rules::plural(buckets.len(), "bucket"),
                 if fails.is_empty() {
                     "none".to_string()
@@ -526,10 +557,28 @@ fn account_rollup(report: &Report) -> Vec<String> {
                     String::new()
                 } else {
                     format!(" ({})", modes.join(", "))
-                }
+                },
+                disabled_regions(a)
+                    .map(|d| format!("; {d}"))
+                    .unwrap_or_default()
             )
         })
         .collect()
+}
+
+/// "regions not enabled: ap-east-1" (its buckets there were skipped), or why the opt-in
+/// regions' status is unknown; `None` when the account met no opt-in region, or only
+/// enabled ones.
+fn disabled_regions(account: &crate::model::AccountInfo) -> Option<String> {
+    match account.disabled_regions.as_ref()? {
+        crate::model::Observed::Present(regions) if !regions.is_empty() => Some(format!(
+            "regions not enabled: {} (its buckets there not read)",
+            regions.join(", ")
+        )),
+        other => other
+            .unknown_reason()
+            .map(|why| format!("opt-in regions' status not read: {why}")),
+    }
 }
 
 /// The waivers footer: how many of the config file's waivers are active, and each expired

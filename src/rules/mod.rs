@@ -210,14 +210,29 @@ pub fn evaluate(estate: &Estate, config: &RuleConfig) -> Vec<Finding> {
         .flat_map_iter(|bucket| {
             let ctx = RuleContext::new(estate, bucket, config, &shared);
             let account = estate.account_of(bucket);
-            registry().map(move |rule| Finding {
-                account: account.clone(),
-                ..finding(rule.id, bucket, &estate.scan.region, (rule.check)(&ctx))
+            registry().map(move |rule| {
+                let verdict = match &bucket.skipped {
+                    Some(why) => skipped(why),
+                    None => (rule.check)(&ctx),
+                };
+                Finding {
+                    account: account.clone(),
+                    ..finding(rule.id, bucket, &estate.scan.region, verdict)
+                }
             })
         })
         .collect();
     findings.extend(account::findings(estate));
     findings
+}
+
+/// Every rule's verdict on a bucket that was deliberately not read (its region is not
+/// enabled for its account): `not_applicable` with the reason, neither a pass (nothing was
+/// seen) nor an error (nothing could be seen, by anyone, until the region is enabled).
+fn skipped(why: &str) -> Verdict {
+    Verdict::not_applicable(format!(
+        "not read: {why}; nothing in the region can be read or used until the account enables it"
+    ))
 }
 
 /// Attaches the catalog's metadata to a verdict on `bucket` (whose ARN is in its partition;

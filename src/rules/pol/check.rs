@@ -31,7 +31,7 @@ pub fn check_policy(
     config: &RuleConfig,
 ) -> Result<Vec<Finding>, PolicyError> {
     let policy = parse_policy(text)?;
-    let facts = policy_facts_for_document(&options.bucket, options, config);
+    let facts = policy_facts_for_document(&options.bucket, Some(&policy), options, config);
     let bucket = BucketSnapshot {
         name: options.bucket.clone(),
         region: Observed::Failed {
@@ -48,10 +48,11 @@ pub fn check_policy(
             reason: "not scanned (check-policy)".to_string(),
         },
         objects: None,
+        skipped: None,
         account: None,
     };
-    // The document is judged for the partition its facts name (the commercial one; the
-    // bucket's region is unknown before deployment), and its findings name that partition.
+    // The document is judged for the partition its inputs name (the bucket's region is
+    // unknown before deployment: see `input_partition`), and its findings name it.
     let resource = format!("arn:{}:s3:::{}", facts.target.partition, bucket.name);
     Ok(RULE_IDS
         .iter()
@@ -73,18 +74,51 @@ pub fn check_key_policy(text: &str, key_arn: &str) -> Result<Vec<Finding>, Polic
         .collect())
 }
 
-/// What `check-policy` knows about the bucket a document is for: only what the flags say.
+/// What `check-policy` knows about the bucket a document is for: what the flags say, and
+/// the partition they or the document (`policy`, when it parsed) name.
 pub fn policy_facts_for_document(
     bucket: &str,
+    policy: Option<&s3audit_policy::Policy>,
     options: &CheckPolicyOptions,
     config: &RuleConfig,
 ) -> PolicyFacts {
     let mut facts = PolicyFacts::new(bucket);
+    facts.target.partition = input_partition(policy, options).to_string();
     facts.default_sse = options.default_sse;
     facts.default_key = options.default_kms_key.iter().cloned().collect();
     facts.sse_c_blocked = Some(options.sse_c_blocked);
     facts.allowed_keys = config.allowed_kms_keys.clone();
     facts
+}
+
+/// The partition a bucket policy is judged in before deployment, when no region says it:
+/// the one `--default-kms-key` names when it is an ARN, else the one every S3 ARN of the
+/// document names (`arn:aws-cn:s3:::b/*` is a China bucket's policy), else the commercial
+/// partition. A China or GovCloud document judged as a commercial one would match none of
+/// its own ARNs, and every Deny of it would look absent.
+fn input_partition<'a>(
+    policy: Option<&'a s3audit_policy::Policy>,
+    options: &'a CheckPolicyOptions,
+) -> &'a str {
+    use s3audit_policy::partition::of_arn;
+    if let Some(key) = options
+        .default_kms_key
+        .as_deref()
+        .filter(|k| k.starts_with("arn:"))
+    {
+        return of_arn(key);
+    }
+    let mut named = policy
+        .into_iter()
+        .flat_map(|p| &p.statements)
+        .flat_map(|s| &s.resources.patterns)
+        .map(|r| r.raw.as_str())
+        .filter(|r| r.starts_with("arn:") && r.split(':').nth(2) == Some("s3"))
+        .map(of_arn);
+    match named.next() {
+        Some(first) if named.all(|p| p == first) => first,
+        _ => "aws",
+    }
 }
 
 /// `s3audit check-policy --kind rcp`: judges the resource control policies attached along
@@ -131,6 +165,38 @@ mod tests {
         assert_eq!(pol1.resource, "arn:aws:s3:::b");
         // Nothing pins uploads to a key: any key is accepted.
         assert_eq!(findings[3].status, FindingStatus::Fail);
+    }
+
+    /// A China bucket's TLS-only policy is judged in aws-cn: it passes POL-001 and its
+    /// findings name arn:aws-cn:. Judged in the commercial partition (as before, and as a
+    /// document naming no partition still is), its Deny covers no request and it fails.
+    #[test]
+    fn check_policy_judges_a_document_in_the_partition_its_arns_name() {
+        let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws-cn:s3:::b","arn:aws-cn:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        let config = RuleConfig::default();
+        let findings = check_policy(text, &options(), &config).unwrap();
+        assert_eq!(
+            findings[0].status,
+            FindingStatus::Pass,
+            "{}",
+            findings[0].message
+        );
+        assert!(findings.iter().all(|f| f.resource == "arn:aws-cn:s3:::b"));
+        let policy = parse_policy(text).unwrap();
+        let commercial = policy_facts_for_document("b", None, &options(), &config);
+        assert_eq!(commercial.target.partition, "aws");
+        let verdict = evaluate(RULE_IDS[0], Some(&policy), &commercial);
+        assert_eq!(verdict.status, FindingStatus::Fail, "{}", verdict.message);
+        // --default-kms-key's ARN decides first; ARNs of two partitions decide nothing.
+        let gov_key = CheckPolicyOptions {
+            default_kms_key: Some("arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/k".into()),
+            ..options()
+        };
+        let facts = policy_facts_for_document("b", Some(&policy), &gov_key, &config);
+        assert_eq!(facts.target.partition, "aws-us-gov");
+        let mixed = parse_policy(&text.replace("arn:aws-cn:s3:::b\"", "arn:aws:s3:::b\"")).unwrap();
+        let facts = policy_facts_for_document("b", Some(&mixed), &options(), &config);
+        assert_eq!(facts.target.partition, "aws");
     }
 
     #[test]

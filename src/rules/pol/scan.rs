@@ -204,6 +204,7 @@ mod tests {
                 versioning: Observed::Absent,
                 public_access_block: Observed::Absent,
                 objects: None,
+                skipped: None,
             }],
             keys: Default::default(),
         }
