@@ -248,7 +248,7 @@ pub struct ScanArgs {
     /// data files are looked up by key under the manifest's directories, as `aws s3 sync`
     /// lays them out). Repeatable, one per bucket; the manifest's source bucket must be one
     /// the scan selects, and its settings are still read live. Every file's MD5 is checked;
-    /// CSV and Parquet inventories are read (ORC is refused). The inventory must include
+    /// CSV, Parquet and ORC inventories are read. The inventory must include
     /// EncryptionStatus; Size adds bytes per mode, all versions add noncurrent counts. S3
     /// Inventory has no KMS key per object: OBJ-003/004 are n/a for its SSE-KMS objects,
     /// and OBJ-007 fails an inventory older than --max-age (README: Auditing billions of

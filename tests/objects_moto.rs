@@ -322,10 +322,11 @@ async fn no_kms_key_is_looked_up_when_nothing_uses_one() {
 }
 
 // ---------------------------------------------------------------------------------------
-// `scan --inventory`: objects counted from S3 Inventory reports (CSV.gz and Parquet), read
-// from disk and through moto's S3, and every kind of bad input refused with exit 2.
+// `scan --inventory`: objects counted from S3 Inventory reports (CSV.gz, Parquet and ORC),
+// read from disk and through moto's S3, and every kind of bad input refused with exit 2.
 // Fixtures are written here: CSV.gz with csv + flate2, Parquet with the parquet crate's own
-// writer (Snappy, the documented message type), manifests with their MD5s.
+// writer (Snappy, the documented message type), ORC with pyarrow (the Apache ORC C++
+// writer, through scripts/orc_fixture.py), manifests with their MD5s.
 
 mod inventory_fixtures {
     use std::io::Write;
@@ -503,6 +504,55 @@ mod inventory_fixtures {
         out
     }
 
+    /// The S3 User Guide's ORC manifest example's schema.
+    pub const ORC_SCHEMA: &str = "struct<bucket:string,key:string,version_id:string,is_latest:boolean,is_delete_marker:boolean,size:bigint,last_modified_date:timestamp,e_tag:string,storage_class:string,is_multipart_uploaded:boolean,replication_status:string,encryption_status:string,object_lock_retain_until_date:timestamp,object_lock_mode:string,object_lock_legal_hold_status:string,intelligent_tiering_access_tier:string,bucket_key_status:string,checksum_algorithm:string>";
+
+    /// An ORC inventory file of `rows` written by scripts/orc_fixture.py (pyarrow), keys as
+    /// they are (ORC inventories do not URL-encode them), a delete marker's status null;
+    /// `args` go to the script (`--rows-per-stripe N --compression uncompressed`, `--omit
+    /// COLUMN`, `--type COLUMN=TYPE`). ZLIB, as S3 writes, unless `args` say otherwise.
+    pub fn orc(bucket: &str, rows: &[Row], args: &[&str]) -> Vec<u8> {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(key, version, latest, marker, size, status)| {
+                serde_json::json!({
+                    "bucket": bucket,
+                    "key": key,
+                    "version_id": version,
+                    "is_latest": latest,
+                    "is_delete_marker": marker,
+                    "size": size,
+                    "encryption_status": (!marker).then_some(status),
+                    "storage_class": "STANDARD",
+                    "bucket_key_status": if *status == "SSE-KMS" { "ENABLED" } else { "DISABLED" },
+                })
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("data.orc");
+        let mut child = std::process::Command::new(super::common::python())
+            .arg(super::common::repo_root().join("scripts/orc_fixture.py"))
+            .arg(&out)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run scripts/orc_fixture.py");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(serde_json::to_string(&rows).unwrap().as_bytes())
+            .unwrap();
+        let done = child.wait_with_output().unwrap();
+        assert!(
+            done.status.success(),
+            "orc_fixture.py: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        std::fs::read(out).unwrap()
+    }
+
     pub fn md5_hex(bytes: &[u8]) -> String {
         Md5::digest(bytes)
             .iter()
@@ -677,10 +727,10 @@ fn assert_inventory_counts(report: &Value, bucket: &str, files: u64) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn inventories_in_csv_and_parquet_count_like_heads() {
+async fn inventories_in_csv_parquet_and_orc_count_like_heads() {
     let moto = Moto::start();
     let s3 = moto.s3("us-east-1").await;
-    for b in ["inv-csv", "inv-pq", "live"] {
+    for b in ["inv-csv", "inv-pq", "inv-orc", "live"] {
         s3.create_bucket().bucket(b).send().await.unwrap();
     }
     put_all(&s3, "live", vec![("a".into(), None)]).await;
@@ -706,6 +756,36 @@ async fn inventories_in_csv_and_parquet_count_like_heads() {
         "inv/inv-pq/cfg/2026-01-01T00-00Z",
         &pq_files,
     );
+    // ORC: two files, the first ZLIB in one stripe as S3 writes, the second (the delete
+    // marker, the versions, the SSE-C and unknown statuses) in three stripes of two rows.
+    let orc_files = vec![
+        (
+            "inv/inv-orc/cfg/data/part-1.orc".to_string(),
+            inv::orc("inv-orc", &inv::ROWS[..4], &[]),
+        ),
+        (
+            "inv/inv-orc/cfg/data/part-2.orc".to_string(),
+            inv::orc(
+                "inv-orc",
+                &inv::ROWS[4..],
+                &["--rows-per-stripe", "2", "--compression", "uncompressed"],
+            ),
+        ),
+    ];
+    let m = inv::manifest(
+        "inv-orc",
+        "dest",
+        "ORC",
+        inv::ORC_SCHEMA,
+        inv::now_ms() - 3 * day,
+        &orc_files,
+    );
+    let orc_manifest = inv::write_local(
+        root.path(),
+        &m,
+        "inv/inv-orc/cfg/2026-01-01T00-00Z",
+        &orc_files,
+    );
 
     let (code, report, out) = scan_json(
         &moto.endpoint,
@@ -714,6 +794,8 @@ async fn inventories_in_csv_and_parquet_count_like_heads() {
             csv_manifest.to_str().unwrap(),
             "--inventory",
             pq_manifest.to_str().unwrap(),
+            "--inventory",
+            orc_manifest.to_str().unwrap(),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -721,7 +803,9 @@ async fn inventories_in_csv_and_parquet_count_like_heads() {
     assert_eq!(code, 1, "{stderr}");
     assert_inventory_counts(&report, "inv-csv", 2);
     assert_inventory_counts(&report, "inv-pq", 1);
-    for (bucket, days) in [("inv-csv", 1), ("inv-pq", 2)] {
+    assert_inventory_counts(&report, "inv-orc", 2);
+    assert_eq!(counts(&report, "inv-orc", "object_source")["format"], "ORC");
+    for (bucket, days) in [("inv-csv", 1), ("inv-pq", 2), ("inv-orc", 3)] {
         let f = finding(&report, bucket, "OBJ-007");
         assert_eq!(f["status"], "pass", "{f}");
         let age = f["evidence"]["age_seconds"].as_i64().unwrap();
@@ -1221,6 +1305,27 @@ async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
     let truncated_gz = good_gz[..good_gz.len() - 12].to_vec();
     let pq = inv::parquet("inv-csv", inv::ROWS, 4);
     let truncated_pq = pq[..pq.len() - 20].to_vec();
+    // Part 2 replaced by `bytes` as the only file of an ORC manifest of the documented schema.
+    let orc_part2 = move |bytes: Vec<u8>| -> Change {
+        Box::new(move |root, manifest| {
+            replace_part2(bytes.clone())(root, manifest);
+            let mut json: Value = serde_json::from_str(&common::read(manifest)).unwrap();
+            json["fileFormat"] = "ORC".into();
+            json["fileSchema"] = inv::ORC_SCHEMA.into();
+            json["files"] = serde_json::json!([json["files"][1].clone()]);
+            let text = serde_json::to_string(&json).unwrap();
+            std::fs::write(manifest, &text).unwrap();
+            std::fs::write(
+                manifest.with_file_name("manifest.checksum"),
+                inv::md5_hex(text.as_bytes()),
+            )
+            .unwrap();
+        })
+    };
+    let orc = inv::orc("inv-csv", inv::ROWS, &[]);
+    let truncated_orc = orc[..orc.len() - 20].to_vec();
+    let orc_without_status = inv::orc("inv-csv", inv::ROWS, &["--omit", "encryption_status"]);
+    let orc_size_as_text = inv::orc("inv-csv", inv::ROWS, &["--type", "size=string"]);
     let cases: Vec<(&str, Change, &str)> = vec![
         (
             "manifest checksum mismatch",
@@ -1265,9 +1370,24 @@ async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
             "no EncryptionStatus column",
         ),
         (
-            "ORC",
+            "ORC manifest with a CSV schema",
             rewrite_manifest(|j| j["fileFormat"] = "ORC".into()),
-            "ORC inventories are not supported",
+            "is not an ORC struct type",
+        ),
+        (
+            "truncated ORC file",
+            orc_part2(truncated_orc),
+            "part-2.csv.gz: not a readable ORC file",
+        ),
+        (
+            "ORC file without a column its manifest names",
+            orc_part2(orc_without_status),
+            "part-2.csv.gz: no column encryption_status, which the manifest's fileSchema names",
+        ),
+        (
+            "ORC column of another type",
+            orc_part2(orc_size_as_text),
+            "part-2.csv.gz: column size is string, expected bigint",
         ),
         (
             "source bucket not scanned",

@@ -269,7 +269,7 @@ pub enum ObjectSource {
         #[serde(with = "time::serde::rfc3339")]
         #[schemars(with = "String", extend("format" = "date-time"))]
         as_of: OffsetDateTime,
-        /// The manifest's `fileFormat` (`CSV` or `Parquet`).
+        /// The manifest's `fileFormat` (`CSV`, `Parquet` or `ORC`).
         format: String,
         /// How many data files the manifest lists (each checked against its MD5).
         files: usize,
