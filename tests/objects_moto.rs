@@ -1305,13 +1305,13 @@ async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
     let truncated_gz = good_gz[..good_gz.len() - 12].to_vec();
     let pq = inv::parquet("inv-csv", inv::ROWS, 4);
     let truncated_pq = pq[..pq.len() - 20].to_vec();
-    // Part 2 replaced by `bytes` as the only file of an ORC manifest of the documented schema.
-    let orc_part2 = move |bytes: Vec<u8>| -> Change {
+    // Part 2 replaced by `bytes` as the only file of a manifest of `format` and `schema`.
+    let only_part2 = move |format: &'static str, schema: &'static str, bytes: Vec<u8>| -> Change {
         Box::new(move |root, manifest| {
             replace_part2(bytes.clone())(root, manifest);
             let mut json: Value = serde_json::from_str(&common::read(manifest)).unwrap();
-            json["fileFormat"] = "ORC".into();
-            json["fileSchema"] = inv::ORC_SCHEMA.into();
+            json["fileFormat"] = format.into();
+            json["fileSchema"] = schema.into();
             json["files"] = serde_json::json!([json["files"][1].clone()]);
             let text = serde_json::to_string(&json).unwrap();
             std::fs::write(manifest, &text).unwrap();
@@ -1376,17 +1376,17 @@ async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
         ),
         (
             "truncated ORC file",
-            orc_part2(truncated_orc),
+            only_part2("ORC", inv::ORC_SCHEMA, truncated_orc),
             "part-2.csv.gz: not a readable ORC file",
         ),
         (
             "ORC file without a column its manifest names",
-            orc_part2(orc_without_status),
+            only_part2("ORC", inv::ORC_SCHEMA, orc_without_status),
             "part-2.csv.gz: no column encryption_status, which the manifest's fileSchema names",
         ),
         (
             "ORC column of another type",
-            orc_part2(orc_size_as_text),
+            only_part2("ORC", inv::ORC_SCHEMA, orc_size_as_text),
             "part-2.csv.gz: column size is string, expected bigint",
         ),
         (
@@ -1408,20 +1408,7 @@ async fn bad_inventories_stop_the_scan_with_one_line_naming_the_file() {
         ),
         (
             "truncated Parquet footer",
-            Box::new(move |root, manifest| {
-                replace_part2(truncated_pq.clone())(root, manifest);
-                let mut json: Value = serde_json::from_str(&common::read(manifest)).unwrap();
-                json["fileFormat"] = "Parquet".into();
-                json["fileSchema"] = inv::PARQUET_SCHEMA.into();
-                json["files"] = serde_json::json!([json["files"][1].clone()]);
-                let text = serde_json::to_string(&json).unwrap();
-                std::fs::write(manifest, &text).unwrap();
-                std::fs::write(
-                    manifest.with_file_name("manifest.checksum"),
-                    inv::md5_hex(text.as_bytes()),
-                )
-                .unwrap();
-            }),
+            only_part2("Parquet", inv::PARQUET_SCHEMA, truncated_pq),
             "part-2.csv.gz: not a readable Parquet file",
         ),
     ];

@@ -20,10 +20,11 @@
 //! decompressor, a Parquet file one row-group batch at a time, an ORC file one stripe and
 //! one batch at a time, so memory does not grow with the file.
 
+mod batch;
 mod csv;
 mod manifest;
 mod orc;
-pub(crate) mod parquet;
+mod parquet;
 pub(crate) mod tally;
 pub mod verify;
 

@@ -8,14 +8,13 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Once;
 
-use arrow_array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
 use orc_rust::ArrowReaderBuilder;
 use orc_rust::projection::ProjectionMask;
 use orc_rust::schema::{DataType, RootDataType};
 
+use super::batch::{BATCH, add_batches};
 use super::manifest::{Columns, Field};
-use super::parquet::BATCH;
-use super::tally::{Row, Tally};
+use super::tally::Tally;
 
 pub fn decode(
     path: &Path,
@@ -84,17 +83,7 @@ fn read(
         .with_projection(projection)
         .with_batch_size(BATCH)
         .build();
-    let mut done: u64 = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| {
-            format!(
-                "cannot decode the rows after row {done} (the file is truncated or corrupt): {e}"
-            )
-        })?;
-        add_batch(&batch, done, prefix, tally)?;
-        done += batch.num_rows() as u64;
-    }
-    Ok(())
+    add_batches(reader, prefix, tally)
 }
 
 /// The ORC type each used column must have, by its Hive name (as `fileSchema` spells it).
@@ -150,70 +139,11 @@ fn check_schema(root: &RootDataType, used: &[Field]) -> Result<(), String> {
     Ok(())
 }
 
-/// One projected column of a batch, as the Arrow array its checked type decodes to.
-fn column<A: Array + 'static>(batch: &RecordBatch, field: Field) -> Result<Option<&A>, String> {
-    let name = field.column_name();
-    let Some(array) = batch.column_by_name(name) else {
-        return Ok(None);
-    };
-    array
-        .as_any()
-        .downcast_ref::<A>()
-        .map(Some)
-        .ok_or_else(|| format!("column {name} decodes to {}", array.data_type()))
-}
-
-fn text(c: Option<&StringArray>, r: usize) -> Option<&str> {
-    c.filter(|c| c.is_valid(r)).map(|c| c.value(r))
-}
-
-fn flag(c: Option<&BooleanArray>, r: usize) -> Option<bool> {
-    c.filter(|c| c.is_valid(r)).map(|c| c.value(r))
-}
-
-/// Counts the rows of one batch; `before` rows of the file came before it.
-fn add_batch(
-    batch: &RecordBatch,
-    before: u64,
-    prefix: Option<&str>,
-    tally: &mut Tally,
-) -> Result<(), String> {
-    let bucket = column::<StringArray>(batch, Field::Bucket)?;
-    let key = column::<StringArray>(batch, Field::Key)?;
-    let version = column::<StringArray>(batch, Field::VersionId)?;
-    let status = column::<StringArray>(batch, Field::EncryptionStatus)?;
-    let latest = column::<BooleanArray>(batch, Field::IsLatest)?;
-    let marker = column::<BooleanArray>(batch, Field::IsDeleteMarker)?;
-    let size = column::<Int64Array>(batch, Field::Size)?;
-    for r in 0..batch.num_rows() {
-        let row_no = before + r as u64 + 1;
-        let size = match size.filter(|c| c.is_valid(r)).map(|c| c.value(r)) {
-            None => None,
-            Some(s) => {
-                Some(u64::try_from(s).map_err(|_| format!("row {row_no}: a negative size {s}"))?)
-            }
-        };
-        let row = Row {
-            bucket: text(bucket, r).unwrap_or_default(),
-            key: text(key, r).unwrap_or_default(),
-            version_id: text(version, r).filter(|v| !v.is_empty()),
-            is_latest: flag(latest, r),
-            is_delete_marker: flag(marker, r),
-            size,
-            encryption_status: text(status, r),
-        };
-        tally
-            .add(&row, prefix)
-            .map_err(|e| format!("row {row_no}: {e}"))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use arrow_array::ArrayRef;
+    use arrow_array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
     use orc_rust::ArrowWriterBuilder;
 
     use super::super::manifest::Manifest;

@@ -38,6 +38,7 @@
 
 mod avro;
 pub mod catalog;
+mod columns;
 mod latest;
 mod rows;
 mod table;

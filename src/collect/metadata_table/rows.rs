@@ -1,6 +1,6 @@
 //! The Parquet data files of a live inventory table, through the parquet crate's column
-//! readers (no Arrow), as `--inventory` reads S3 Inventory's: only the eight columns the
-//! counts use are decoded, a batch of rows at a time per row group. Columns are found by
+//! readers ([`super::columns`]): only the eight columns the counts use are decoded, a batch
+//! of rows at a time per row group. Columns are found by
 //! their Iceberg field id (Iceberg writers store it in the Parquet schema, and it survives a
 //! rename), else by name.
 
@@ -11,9 +11,9 @@ use parquet::data_type::{BoolType, ByteArrayType, DataType, Int64Type};
 use parquet::file::reader::{FileReader, RowGroupReader};
 use parquet::file::serialized_reader::SerializedFileReader;
 
+use super::columns::{BATCH, Column as Reader, text_at};
 use super::latest::{Latest, Row};
 use super::table::Column;
-use crate::collect::inventory::parquet::{BATCH, Column as Reader, text_at};
 
 /// Reads one data file into `latest`. Every column must be in the file: a file without
 /// one (Iceberg would read it as nulls) cannot say whether its objects are encrypted.
