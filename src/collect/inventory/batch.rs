@@ -10,7 +10,7 @@ use arrow_array::{Array, BooleanArray, DictionaryArray, Int64Array, RecordBatch,
 use arrow_schema::DataType;
 
 use super::manifest::Field;
-use super::tally::{Row, Tally};
+use super::tally::{Row, Tally, mode_of};
 
 /// Rows decoded at once: large enough that per-batch costs vanish, small enough that a
 /// batch's keys stay in cache.
@@ -38,6 +38,29 @@ impl<'a> Text<'a> {
                 )))
             }
             other => Err(format!("column {name} decodes to {other}")),
+        }
+    }
+
+    /// For a dictionary column, `judge` of each dictionary value (null values: `None`), so
+    /// a row costs a lookup; `None` for a plain column.
+    fn per_value<T>(&self, judge: impl Fn(&str) -> T) -> Option<Vec<Option<T>>> {
+        match self {
+            Text::Plain(_) => None,
+            Text::Dictionary(_, values) => Some(
+                (0..values.len())
+                    .map(|i| values.is_valid(i).then(|| judge(values.value(i))))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The precomputed judgement of row `r`'s value, for a dictionary column.
+    fn judged<T: Copy>(&self, judged: &Option<Vec<Option<T>>>, r: usize) -> Option<T> {
+        match (self, judged) {
+            (Text::Dictionary(d, _), Some(values)) if d.is_valid(r) => {
+                values[d.keys().value(r) as usize]
+            }
+            _ => None,
         }
     }
 
@@ -105,6 +128,11 @@ fn add_batch(
     let latest = typed::<BooleanArray>(batch, Field::IsLatest)?;
     let marker = typed::<BooleanArray>(batch, Field::IsDeleteMarker)?;
     let size = typed::<Int64Array>(batch, Field::Size)?;
+    // Bucket and status judged once per dictionary value, when the reader kept dictionaries.
+    let bucket_ok = bucket
+        .as_ref()
+        .and_then(|c| c.per_value(|b| tally.check_bucket(b).is_ok()));
+    let modes = status.as_ref().and_then(|c| c.per_value(mode_of));
     for r in 0..batch.num_rows() {
         let row_no = before + r as u64 + 1;
         let size = match size.filter(|c| c.is_valid(r)).map(|c| c.value(r)) {
@@ -122,9 +150,16 @@ fn add_batch(
             size,
             encryption_status: text(&status, r),
         };
-        tally
-            .add(&row, prefix)
-            .map_err(|e| format!("row {row_no}: {e}"))?;
+        let at_row = |e: String| format!("row {row_no}: {e}");
+        let checked = bucket.as_ref().and_then(|c| c.judged(&bucket_ok, r)) == Some(true);
+        if !checked {
+            tally.check_bucket(row.bucket).map_err(at_row)?;
+        }
+        let mode = status
+            .as_ref()
+            .and_then(|c| c.judged(&modes, r))
+            .unwrap_or_else(|| mode_of(row.encryption_status.unwrap_or("")));
+        tally.add_checked(&row, mode, prefix).map_err(at_row)?;
     }
     Ok(())
 }

@@ -146,12 +146,31 @@ impl Tally {
     /// `prefix` are not counted, as a HEAD scan would not have listed them. A row of another
     /// bucket, or an object row without a size where the inventory has sizes, is bad input.
     pub fn add(&mut self, row: &Row, prefix: Option<&str>) -> Result<(), String> {
-        if row.bucket != self.source_bucket {
-            return Err(format!(
-                "a row of bucket {:?} in the inventory of {:?}",
-                row.bucket, self.source_bucket
-            ));
+        self.check_bucket(row.bucket)?;
+        let mode = mode_of(row.encryption_status.unwrap_or(""));
+        self.add_checked(row, mode, prefix)
+    }
+
+    /// Whether a row of `bucket` belongs in this tally: an inventory lists one bucket.
+    pub fn check_bucket(&self, bucket: &str) -> Result<(), String> {
+        if bucket == self.source_bucket {
+            Ok(())
+        } else {
+            Err(format!(
+                "a row of bucket {bucket:?} in the inventory of {:?}",
+                self.source_bucket
+            ))
         }
+    }
+
+    /// [`Self::add`] for a row whose bucket was checked and whose status reads as `mode`,
+    /// for a reader that judged each value of a dictionary column once, not once a row.
+    pub fn add_checked(
+        &mut self,
+        row: &Row,
+        mode: SseMode,
+        prefix: Option<&str>,
+    ) -> Result<(), String> {
         if row.is_delete_marker == Some(true) {
             return Ok(());
         }
@@ -159,7 +178,6 @@ impl Tally {
             return Ok(());
         }
         let raw = row.encryption_status.unwrap_or("");
-        let mode = mode_of(raw);
         let current = row.is_latest != Some(false);
         let s = &mut self.summary;
         let counts = if current {
