@@ -86,12 +86,22 @@ fn read(
     add_batches(reader, prefix, tally)
 }
 
-/// The ORC type each used column must have, by its Hive name (as `fileSchema` spells it).
-fn expected(field: Field) -> &'static str {
+/// The ORC type each used column must have, by its Hive name (as `fileSchema` spells it),
+/// and whether a file's type is it (a string may be stored as varchar or char: the same
+/// UTF-8 values).
+fn expected(field: Field, t: &DataType) -> (&'static str, bool) {
     match field {
-        Field::IsLatest | Field::IsDeleteMarker => "boolean",
-        Field::Size => "bigint",
-        _ => "string",
+        Field::IsLatest | Field::IsDeleteMarker => {
+            ("boolean", matches!(t, DataType::Boolean { .. }))
+        }
+        Field::Size => ("bigint", matches!(t, DataType::Long { .. })),
+        _ => (
+            "string",
+            matches!(
+                t,
+                DataType::String { .. } | DataType::Varchar { .. } | DataType::Char { .. }
+            ),
+        ),
     }
 }
 
@@ -110,7 +120,7 @@ fn hive_name(t: &DataType) -> String {
 }
 
 /// Every column the manifest names and the counts use is in the file, top level, with its
-/// documented type (a string may be stored as varchar or char: the same UTF-8 values).
+/// documented type.
 fn check_schema(root: &RootDataType, used: &[Field]) -> Result<(), String> {
     for &field in used {
         let name = field.column_name();
@@ -120,19 +130,11 @@ fn check_schema(root: &RootDataType, used: &[Field]) -> Result<(), String> {
             .find(|c| c.name() == name)
             .ok_or_else(|| format!("no column {name}, which the manifest's fileSchema names"))?;
         let t = column.data_type();
-        let fits = match expected(field) {
-            "boolean" => matches!(t, DataType::Boolean { .. }),
-            "bigint" => matches!(t, DataType::Long { .. }),
-            _ => matches!(
-                t,
-                DataType::String { .. } | DataType::Varchar { .. } | DataType::Char { .. }
-            ),
-        };
+        let (wanted, fits) = expected(field, t);
         if !fits {
             return Err(format!(
-                "column {name} is {}, expected {}",
-                hive_name(t),
-                expected(field)
+                "column {name} is {}, expected {wanted}",
+                hive_name(t)
             ));
         }
     }
