@@ -51,6 +51,8 @@ pub(crate) struct Shared {
 struct PrefixBucket {
     tokens: f64,
     at: tokio::time::Instant,
+    /// Reads served (not throttled) so far: how a bench sees the scan's spread.
+    served: u64,
 }
 
 impl Shared {
@@ -336,6 +338,18 @@ fn internal(shared: &Shared, method: &Method, path: &str) -> Resp {
         (&Method::GET, "stats") => {
             json(serde_json::to_string(&shared.stats.snapshot()).unwrap_or_default())
         }
+        // Reads served per prefix, with `--head-rate-per-prefix` ("bucket/prefix": count).
+        (&Method::GET, "prefix-reads") => {
+            let rates = shared
+                .prefix_rates
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let served: std::collections::BTreeMap<String, u64> = rates
+                .iter()
+                .map(|((bucket, prefix), b)| (format!("{bucket}/{prefix}"), b.served))
+                .collect();
+            json(serde_json::to_string(&served).unwrap_or_default())
+        }
         (&Method::POST, "stats/reset") => {
             shared.stats.reset();
             s3::response(StatusCode::NO_CONTENT, "", Bytes::new())
@@ -563,11 +577,13 @@ fn over_prefix_rate(shared: &Shared, req: &Req) -> bool {
         .or_insert(PrefixBucket {
             tokens: burst,
             at: now,
+            served: 0,
         });
     b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
     b.at = now;
     if b.tokens >= 1.0 {
         b.tokens -= 1.0;
+        b.served += 1;
         false
     } else {
         true

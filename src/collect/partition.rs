@@ -28,7 +28,9 @@
 //! error with its reason (the bucket is reported incomplete); parts still queued are
 //! dropped.
 
-use std::collections::{BTreeSet, VecDeque};
+mod queue;
+
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use futures::SinkExt;
@@ -36,6 +38,7 @@ use futures::channel::mpsc;
 use tokio::sync::Notify;
 
 use super::listing::{Cursor, Entry, PageOrder, Pages};
+use queue::PartQueue;
 
 /// One page of a part's listing.
 pub struct Page<E> {
@@ -113,7 +116,7 @@ struct Part {
 }
 
 struct State {
-    pending: VecDeque<Part>,
+    pending: PartQueue<Part>,
     active: usize,
     failed: Option<String>,
 }
@@ -134,12 +137,22 @@ impl<S: ?Sized> Shared<'_, S> {
         self.lock().pending.len()
     }
 
+    /// Parts of other prefixes than `prefix`'s are queued.
+    fn others_waiting(&self, prefix: &str) -> bool {
+        self.lock().pending.others_waiting(prefix)
+    }
+
     fn failed(&self) -> bool {
         self.lock().failed.is_some()
     }
 
     fn push(&self, parts: impl IntoIterator<Item = Part>) {
-        self.lock().pending.extend(parts);
+        let mut s = self.lock();
+        for part in parts {
+            let prefix = part.prefix.clone();
+            s.pending.push(&prefix, part);
+        }
+        drop(s);
         self.wake.notify_waiters();
     }
 }
@@ -153,15 +166,20 @@ pub async fn list<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
     splitter: &S,
     feed: F,
 ) -> Result<(), String> {
+    let mut pending = PartQueue::new();
+    pending.push(
+        prefix,
+        Part {
+            prefix: prefix.to_string(),
+            after: None,
+            until: None,
+            depth: 0,
+            delimited: settings.max_depth > 0,
+        },
+    );
     let shared = Shared {
         state: Mutex::new(State {
-            pending: VecDeque::from([Part {
-                prefix: prefix.to_string(),
-                after: None,
-                until: None,
-                depth: 0,
-                delimited: settings.max_depth > 0,
-            }]),
+            pending,
             active: 0,
             failed: None,
         }),
@@ -192,7 +210,7 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             if s.failed.is_some() {
                 return;
             }
-            match s.pending.pop_front() {
+            match s.pending.pop() {
                 Some(p) => {
                     s.active += 1;
                     Some(p)
@@ -209,9 +227,11 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             wake.await;
             continue;
         };
+        let group = part.prefix.clone();
         let result = run(lister, shared, &mut feed, part).await;
         let mut s = shared.lock();
         s.active -= 1;
+        s.pending.done(&group);
         match result {
             Ok(true) => {}
             // The receiver went away: nothing more is wanted.
@@ -383,6 +403,22 @@ async fn run<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
                 cursor = None;
                 pages = Pages::new(call);
             }
+        }
+        // Another prefix is waiting for a lister: this part hands the rest of its range
+        // back to the queue after each page, so listers take turns over prefixes (see
+        // `queue`) and a big prefix late in key order is read alongside the others, not
+        // alone at the end at one prefix's rate. A version listing keeps its part: its
+        // page may end inside a key's versions, which a new part after that key would
+        // skip.
+        if !delimited && !lister.versions() && shared.others_waiting(prefix) {
+            shared.push([Part {
+                prefix: prefix.to_string(),
+                after: Some(last),
+                until,
+                depth: part.depth,
+                delimited: false,
+            }]);
+            return Ok(true);
         }
         let idle = shared.queued() < shared.settings.parallelism;
         if !idle {
