@@ -108,6 +108,8 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=256)
     p.add_argument("--list-parallelism", type=int, default=8)
     p.add_argument("--skip-boto3", action="store_true")
+    p.add_argument("--skip-one-stream", action="store_true",
+                   help="leave out the --list-parallelism 1 run (slow at 1M objects)")
     p.add_argument("--warmup", type=float, default=5.0,
                    help="seconds after which 503s count as 'after the first seconds'")
     a = p.parse_args()
@@ -143,10 +145,8 @@ def main() -> int:
             f"{'peak MiB':>9} {'503s':>7} {'503 %':>6} {'late %':>6} {'lists':>6} {'unread':>6} "
             f"{'server CPU s':>12}")
     print(head)
-    runs = [
-        (f"s3audit, one listing stream", a.objects, *s3audit(1)),
-        (f"s3audit, --list-parallelism {a.list_parallelism}", a.objects, *s3audit(a.list_parallelism)),
-    ]
+    runs = [] if a.skip_one_stream else [("s3audit, one listing stream", a.objects, *s3audit(1))]
+    runs.append((f"s3audit, --list-parallelism {a.list_parallelism}", a.objects, *s3audit(a.list_parallelism)))
     if not a.skip_boto3:
         runs.append((f"boto3 thread pool ({a.concurrency} threads)", a.boto3_objects,
                      lambda ep: [sys.executable, str(REPO / "benches/boto3_scanner.py"), "--endpoint", ep,
