@@ -116,8 +116,8 @@ struct Part {
 }
 
 struct State {
+    /// Parts queued, and which are being listed.
     pending: PartQueue<Part>,
-    active: usize,
     failed: Option<String>,
 }
 
@@ -180,7 +180,6 @@ pub async fn list<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
     let shared = Shared {
         state: Mutex::new(State {
             pending,
-            active: 0,
             failed: None,
         }),
         wake: Notify::new(),
@@ -211,11 +210,8 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
                 return;
             }
             match s.pending.pop() {
-                Some(p) => {
-                    s.active += 1;
-                    Some(p)
-                }
-                None if s.active == 0 => {
+                Some(taken) => Some(taken),
+                None if s.pending.active() == 0 => {
                     drop(s);
                     shared.wake.notify_waiters();
                     return;
@@ -223,14 +219,12 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
                 None => None,
             }
         };
-        let Some(part) = part else {
+        let Some((group, part)) = part else {
             wake.await;
             continue;
         };
-        let group = part.prefix.clone();
         let result = run(lister, shared, &mut feed, part).await;
         let mut s = shared.lock();
-        s.active -= 1;
         s.pending.done(&group);
         match result {
             Ok(true) => {}

@@ -48,6 +48,8 @@ pub(super) struct PartQueue<T> {
     ranks: BTreeSet<Rank>,
     next_seq: u64,
     len: usize,
+    /// Parts taken and not yet done, over all groups.
+    active: usize,
 }
 
 impl<T> PartQueue<T> {
@@ -57,11 +59,17 @@ impl<T> PartQueue<T> {
             ranks: BTreeSet::new(),
             next_seq: 0,
             len: 0,
+            active: 0,
         }
     }
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Parts taken with [`Self::pop`] and not yet [`Self::done`].
+    pub fn active(&self) -> usize {
+        self.active
     }
 
     /// Parts of other groups than `prefix`'s are queued.
@@ -115,20 +123,26 @@ impl<T> PartQueue<T> {
         self.update(group_of(prefix), |g| g.parts.push_back((seq, part)));
     }
 
-    /// The next part to list, counted as listing until [`Self::done`] with its prefix.
-    pub fn pop(&mut self) -> Option<T> {
+    /// The next part to list, with its group, counted as listing until [`Self::done`]
+    /// with that group.
+    pub fn pop(&mut self) -> Option<(String, T)> {
         let name = self.ranks.first()?.group.clone();
-        self.len -= 1;
-        self.update(&name, |g| {
+        let part = self.update(&name, |g| {
             g.active += 1;
             g.taken += 1;
             g.parts.pop_front().map(|(_, p)| p)
-        })
+        })?;
+        self.len -= 1;
+        self.active += 1;
+        Some((name, part))
     }
 
-    /// A part taken with [`Self::pop`], listing keys under `prefix`, has ended.
-    pub fn done(&mut self, prefix: &str) {
-        self.update(group_of(prefix), |g| g.active = g.active.saturating_sub(1));
+    /// A part taken with [`Self::pop`] from `group` has ended.
+    pub fn done(&mut self, group: &str) {
+        if self.groups.get(group).is_some_and(|g| g.active > 0) {
+            self.active -= 1;
+            self.update(group, |g| g.active -= 1);
+        }
     }
 
     /// Drops every queued part (listers still running are still counted).
@@ -147,7 +161,7 @@ mod tests {
     use super::*;
 
     fn pop(q: &mut PartQueue<(String, u32)>) -> (String, u32) {
-        q.pop().expect("a part is queued")
+        q.pop().expect("a part is queued").1
     }
 
     fn push(q: &mut PartQueue<(String, u32)>, prefix: &str, n: u32) {
@@ -240,8 +254,9 @@ mod tests {
         }
         let order: Vec<u32> = (0..5)
             .map(|_| {
-                let (_, n) = pop(&mut q);
-                q.done("x/y/");
+                let (group, (_, n)) = q.pop().expect("a part is queued");
+                assert_eq!(group, "x/");
+                q.done(&group);
                 n
             })
             .collect();
@@ -261,7 +276,9 @@ mod tests {
         q.clear();
         assert_eq!(q.len(), 0);
         assert!(q.pop().is_none());
+        assert_eq!(q.active(), 1);
         q.done("a/");
+        assert_eq!(q.active(), 0);
         assert!(q.groups.is_empty());
     }
 }
