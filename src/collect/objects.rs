@@ -22,6 +22,7 @@ use super::listing::{self, Cursor, ObjectPage};
 use super::pace;
 use super::partition;
 use super::progress::Progress;
+use super::survey;
 use crate::model::{
     BucketSnapshot, MAX_UNKNOWN_VALUE_LEN, MAX_UNKNOWN_VALUES, ModeCounts, OTHER_UNKNOWN_VALUES,
     ObjectRecord, ObjectSummary, SseMode, UnreadableObject,
@@ -158,7 +159,16 @@ impl ObjectScanner {
             pacer: &self.pacer,
             bucket: &bucket.name,
         };
-        let lister = list(&lister_s3, &bucket.name, &self.settings, &self.pacer, feed);
+        let survey_target = route.target.clone();
+        let surveyor = self.direct.as_ref().zip(survey_target.as_ref());
+        let lister = list(
+            &lister_s3,
+            &bucket.name,
+            &self.settings,
+            &self.pacer,
+            surveyor,
+            feed,
+        );
         let target = Arc::new(HeadsOf {
             bucket: bucket.name.clone(),
             route,
@@ -540,6 +550,7 @@ async fn list(
     bucket: &str,
     settings: &ObjectScanSettings,
     pacer: &pace::Pacer,
+    surveyor: Option<(&HeadClient, &HeadTarget)>,
     mut tx: Gated<'_>,
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
@@ -556,9 +567,40 @@ async fn list(
             parallelism: settings.list_parallelism,
             max_depth: LIST_DEPTH,
         };
-        return partition::list(&lister, prefix.unwrap_or(""), parts, &partition::Ladder, tx)
-            .await
-            .map(|()| false);
+        let prefix = prefix.unwrap_or("");
+        // Prefix sizes order the parts (see `survey`). Counted for current objects only,
+        // and only where first-level prefixes are below the scan's prefix.
+        let sizes = survey::Sizes::default();
+        let survey = surveyor
+            .filter(|_| !settings.versions && !prefix.contains('/'))
+            .map(|(client, target)| {
+                survey::survey(client, target, prefix, parts.parallelism, pacer, &sizes)
+            });
+        let listing = partition::list(
+            &lister,
+            prefix,
+            parts,
+            &partition::Ladder,
+            tx,
+            survey.is_some().then_some(&sizes),
+        );
+        let Some(survey) = survey else {
+            return listing.await.map(|()| false);
+        };
+        futures::pin_mut!(listing, survey);
+        // The survey is dropped if the listing ends first; if it fails, the listing goes
+        // on in equal turns.
+        return match futures::future::select(listing, survey).await {
+            futures::future::Either::Left((done, _)) => done,
+            futures::future::Either::Right((counted, listing)) => {
+                match counted {
+                    Ok(()) => tracing::debug!(bucket, "prefix survey done"),
+                    Err(e) => tracing::debug!(bucket, "prefix survey stopped: {e}"),
+                }
+                listing.await
+            }
+        }
+        .map(|()| false);
     }
     let mut source = OneStream { lister, prefix };
     listing::drive(&mut source, prefix, limit, &mut tx).await

@@ -38,7 +38,9 @@ use futures::channel::mpsc;
 use tokio::sync::Notify;
 
 use super::listing::{Cursor, Entry, PageOrder, Pages};
+use super::survey::Sizes;
 use queue::PartQueue;
+pub(super) use queue::group_of;
 
 /// One page of a part's listing.
 pub struct Page<E> {
@@ -126,6 +128,8 @@ struct Shared<'a, S: ?Sized> {
     wake: Notify,
     settings: PartitionSettings,
     splitter: &'a S,
+    /// The survey's counts, until the queue has taken them.
+    sizes: Mutex<Option<&'a Sizes>>,
 }
 
 impl<S: ?Sized> Shared<'_, S> {
@@ -146,6 +150,16 @@ impl<S: ?Sized> Shared<'_, S> {
         self.lock().failed.is_some()
     }
 
+    /// Hands the survey's counts to the queue once they are whole.
+    fn take_sizes(&self) {
+        let mut pending = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(counts) = pending.and_then(Sizes::finished) {
+            *pending = None;
+            drop(pending);
+            self.lock().pending.set_sizes(counts);
+        }
+    }
+
     fn push(&self, parts: impl IntoIterator<Item = Part>) {
         let mut s = self.lock();
         for part in parts {
@@ -159,14 +173,16 @@ impl<S: ?Sized> Shared<'_, S> {
 
 /// Lists everything under `prefix` into `feed`, `parallelism` parts at a time. `Ok` when
 /// every part completed (or the receiver went away), `Err` with the first failure.
+/// `sizes`: a survey of the prefixes' sizes under way, which orders the parts once whole.
 pub async fn list<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
     lister: &L,
     prefix: &str,
     settings: PartitionSettings,
     splitter: &S,
     feed: F,
+    sizes: Option<&Sizes>,
 ) -> Result<(), String> {
-    let mut pending = PartQueue::new();
+    let mut pending = PartQueue::new(settings.parallelism);
     pending.push(
         prefix,
         Part {
@@ -185,6 +201,7 @@ pub async fn list<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
         wake: Notify::new(),
         settings,
         splitter,
+        sizes: Mutex::new(sizes),
     };
     let workers = (0..settings.parallelism.max(1)).map(|_| worker(lister, &shared, feed.clone()));
     futures::future::join_all(workers).await;
@@ -201,6 +218,7 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
     mut feed: F,
 ) {
     loop {
+        shared.take_sizes();
         let wake = shared.wake.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
@@ -211,6 +229,16 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             }
             match s.pending.pop() {
                 Some(taken) => Some(taken),
+                // Never expected; were it to happen, the listing must not end as if
+                // every part had been listed.
+                None if s.pending.len() > 0 => {
+                    s.failed.get_or_insert_with(|| {
+                        "the listing lost track of parts still queued".to_string()
+                    });
+                    drop(s);
+                    shared.wake.notify_waiters();
+                    return;
+                }
                 None if s.pending.active() == 0 => {
                     drop(s);
                     shared.wake.notify_waiters();
@@ -352,6 +380,7 @@ async fn run<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
         } else {
             Vec::new()
         };
+        let mut sent = 0;
         for entry in page.entries {
             if beyond(entry.key()) {
                 break;
@@ -359,7 +388,9 @@ async fn run<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             if !feed.send(entry).await {
                 return Ok(false);
             }
+            sent += 1;
         }
+        shared.lock().pending.listed(queue::group_of(prefix), sent);
         for cp in page.prefixes {
             let child = Part {
                 prefix: cp,
@@ -398,13 +429,20 @@ async fn run<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
                 pages = Pages::new(call);
             }
         }
+        // Idle listers cut any part; a prefix that deserves more listers than it has
+        // parts (a big one, by the survey) has its rest cut so more can work on it.
+        let cut_more = shared.queued() < shared.settings.parallelism
+            || (shared.queued() < MAX_QUEUED && shared.lock().pending.wants_more(prefix));
+        if cut_more && let Some(first) = split(shared, &part, &last, until.as_deref(), &sample) {
+            until = Some(first);
+        }
         // Another prefix is waiting for a lister: this part hands the rest of its range
         // back to the queue after each page, so listers take turns over prefixes (see
         // `queue`) and a big prefix late in key order is read alongside the others, not
         // alone at the end at one prefix's rate. A version listing keeps its part: its
         // page may end inside a key's versions, which a new part after that key would
         // skip.
-        if !delimited && !lister.versions() && shared.others_waiting(prefix) {
+        if !lister.versions() && shared.others_waiting(prefix) {
             shared.push([Part {
                 prefix: prefix.to_string(),
                 after: Some(last),
@@ -414,45 +452,50 @@ async fn run<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             }]);
             return Ok(true);
         }
-        let idle = shared.queued() < shared.settings.parallelism;
-        if !idle {
-            continue;
-        }
-        let sample: Vec<&str> = sample.iter().map(String::as_str).collect();
-        let mut points: Vec<String> = shared
-            .splitter
-            .split(prefix, &last, until.as_deref(), &sample)
-            .into_iter()
-            .filter(|p| {
-                p.starts_with(prefix)
-                    && p.as_str() > last.as_str()
-                    && !beyond(p)
-                    && until.as_deref() != Some(p.as_str())
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let budget = 2 * shared.settings.parallelism.max(1);
-        if points.len() > budget {
-            let step = points.len().div_ceil(budget);
-            points = points.into_iter().step_by(step).collect();
-        }
-        let Some(first) = points.first().cloned() else {
-            continue;
-        };
-        let mut parts = Vec::with_capacity(points.len());
-        for (i, lo) in points.iter().enumerate() {
-            parts.push(Part {
-                prefix: prefix.to_string(),
-                after: Some(lo.clone()),
-                until: points.get(i + 1).cloned().or_else(|| until.clone()),
-                depth: part.depth,
-                delimited: false,
-            });
-        }
-        shared.push(parts);
-        until = Some(first);
     }
+}
+
+/// Cuts the rest of `part`, `(last, until]`, where the splitter says: queues every range
+/// but the first, and returns where the first ends (`None`: no usable point).
+fn split<S: Splitter + ?Sized>(
+    shared: &Shared<'_, S>,
+    part: &Part,
+    last: &str,
+    until: Option<&str>,
+    sample: &[String],
+) -> Option<String> {
+    let prefix = part.prefix.as_str();
+    let beyond = |k: &str| until.is_some_and(|u| k > u);
+    let sample: Vec<&str> = sample.iter().map(String::as_str).collect();
+    let mut points: Vec<String> = shared
+        .splitter
+        .split(prefix, last, until, &sample)
+        .into_iter()
+        .filter(|p| p.starts_with(prefix) && p.as_str() > last && !beyond(p) && until != Some(p))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let budget = 2 * shared.settings.parallelism.max(1);
+    if points.len() > budget {
+        let step = points.len().div_ceil(budget);
+        points = points.into_iter().step_by(step).collect();
+    }
+    let first = points.first().cloned()?;
+    let mut parts = Vec::with_capacity(points.len());
+    for (i, lo) in points.iter().enumerate() {
+        parts.push(Part {
+            prefix: prefix.to_string(),
+            after: Some(lo.clone()),
+            until: points
+                .get(i + 1)
+                .cloned()
+                .or_else(|| until.map(str::to_string)),
+            depth: part.depth,
+            delimited: false,
+        });
+    }
+    shared.push(parts);
+    Some(first)
 }
 
 /// The default splitter: cuts the rest of a part where its keys vary, at a few depths.
@@ -679,7 +722,13 @@ mod proptests {
                 let splitter = RandomCuts { seed, keys: keys.clone(), calls: Default::default() };
                 let (tx, rx) = mpsc::channel::<Listed>(3);
                 let settings = PartitionSettings { parallelism, max_depth };
-                let listing = list(&lister, &prefix, settings, &splitter, tx);
+                // Half the cases with survey counts (any counts: they may be wrong), so
+                // turns by size and the cuts they ask for are under the property too.
+                let sizes = (seed % 2 == 0).then(|| {
+                    let counts = keys.iter().map(|k| (group_of(k).to_string(), seed % 5000)).collect();
+                    Sizes::known(counts)
+                });
+                let listing = list(&lister, &prefix, settings, &splitter, tx, sizes.as_ref());
                 let collect = futures::StreamExt::collect::<Vec<Listed>>(rx);
                 let (result, got) = futures::join!(listing, collect);
                 result.unwrap();
@@ -722,7 +771,7 @@ mod proptests {
             max_depth: 1,
         };
         let (result, _) = futures::join!(
-            list(&lister, "", settings, &Ladder, tx),
+            list(&lister, "", settings, &Ladder, tx, None),
             futures::StreamExt::collect::<Vec<Listed>>(rx)
         );
         let e = result.unwrap_err();

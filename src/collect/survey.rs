@@ -1,0 +1,263 @@
+//! The survey: how many keys each first-level prefix of a bucket holds, counted while the
+//! scan begins, so that its listers can give each prefix turns in proportion to what it
+//! has left (see `partition::queue`).
+//!
+//! Why: S3 reads each prefix at about 5,500 objects/s, so a scan ends no sooner than its
+//! biggest prefix can be read at that rate. Sizes are unknown before listing; shared in
+//! equal turns, the small prefixes end first and the biggest are read alone at the end, at
+//! one prefix's rate each. On the bench bucket (two prefixes of 17.5 % each among 100), a
+//! fluid model of a 15,000 objects/s scan ends in 74.5 s with equal turns and in 66.7 s
+//! with turns in proportion to what is left, even when sizes are known only 20 s in: the
+//! big prefixes need only 35 s at their cap. So the survey need not be fast, only cheap.
+//!
+//! Cheap: it lists the bucket once more through the direct client and counts `<Key>` tags
+//! in the raw XML (no SDK object per key), one listing stream per prefix, a few prefixes
+//! at a time. Only the order of listing depends on it, never what is counted: a survey
+//! that fails or is cut short leaves the scan in equal turns.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+
+use super::head::{HeadClient, HeadTarget, query_value, xml_unescape};
+use super::pace::{Attempts, Pacer};
+
+/// Beyond this many first-level prefixes the survey gives up: equal turns are then as good
+/// (no few prefixes hold much of the bucket), and no count per prefix is kept.
+const MAX_GROUPS: usize = 10_000;
+
+/// Keys counted per first-level prefix ("group", the key up to its first `/`).
+#[derive(Default)]
+pub struct Sizes {
+    counts: Mutex<HashMap<String, u64>>,
+    done: AtomicBool,
+}
+
+impl Sizes {
+    /// Every group's count, once the survey has completed.
+    pub fn finished(&self) -> Option<HashMap<String, u64>> {
+        if !self.done.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(
+            self.counts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
+    }
+
+    /// Counts as a finished survey would have them.
+    #[cfg(test)]
+    pub fn known(counts: HashMap<String, u64>) -> Self {
+        Sizes {
+            counts: Mutex::new(counts),
+            done: AtomicBool::new(true),
+        }
+    }
+
+    fn add(&self, group: &str, n: u64) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry(group.to_string()).or_default() += n;
+    }
+}
+
+/// What a listing page says, as far as the survey needs.
+#[derive(Debug, PartialEq, Eq)]
+struct Counted {
+    keys: u64,
+    prefixes: Vec<String>,
+    /// The continuation token, when the listing goes on.
+    next: Option<String>,
+}
+
+/// Reads a ListObjectsV2 page's XML: keys counted, common prefixes, continuation.
+fn read_page(xml: &[u8]) -> Result<Counted, String> {
+    let xml = std::str::from_utf8(xml).map_err(|_| "listing page is not UTF-8".to_string())?;
+    if !xml.contains("<ListBucketResult") {
+        return Err("not a ListBucketResult".to_string());
+    }
+    let field = |from: &str, name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = from.find(&open)? + open.len();
+        let len = from[start..].find(&format!("</{name}>"))?;
+        Some(xml_unescape(&from[start..start + len]))
+    };
+    let prefixes = xml
+        .match_indices("<CommonPrefixes>")
+        .map(|(at, _)| field(&xml[at..], "Prefix").ok_or("a common prefix without <Prefix>"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let truncated = xml.contains("<IsTruncated>true</IsTruncated>");
+    let next = match (truncated, field(xml, "NextContinuationToken")) {
+        (false, _) => None,
+        (true, Some(token)) if !token.is_empty() => Some(token),
+        (true, _) => return Err("truncated page without a continuation token".to_string()),
+    };
+    Ok(Counted {
+        keys: xml.matches("<Key>").count() as u64,
+        prefixes,
+        next,
+    })
+}
+
+/// Counts the keys of every first-level prefix under `prefix` into `sizes`, `streams`
+/// prefixes at a time; `sizes` is marked finished only when every count is whole.
+pub async fn survey(
+    client: &HeadClient,
+    target: &HeadTarget,
+    prefix: &str,
+    streams: usize,
+    pacer: &Pacer,
+    sizes: &Sizes,
+) -> Result<(), String> {
+    let list = Listing {
+        client,
+        target,
+        pacer,
+        buffers: Mutex::new(Vec::new()),
+    };
+    // Keys directly under `prefix` are listed by the part of `prefix` itself.
+    let root = super::partition::group_of(prefix);
+    let mut groups = Vec::new();
+    let mut token = None;
+    loop {
+        let page = list.page(prefix, true, token.as_deref()).await?;
+        sizes.add(root, page.keys);
+        groups.extend(page.prefixes);
+        if groups.len() > MAX_GROUPS {
+            return Err(format!("more than {MAX_GROUPS} prefixes"));
+        }
+        match page.next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    let counted: Vec<Result<(), String>> = futures::stream::iter(groups)
+        .map(|group| {
+            let list = &list;
+            async move {
+                let mut token = None;
+                loop {
+                    let page = list.page(&group, false, token.as_deref()).await?;
+                    sizes.add(super::partition::group_of(&group), page.keys);
+                    match page.next {
+                        Some(t) => token = Some(t),
+                        None => return Ok(()),
+                    }
+                }
+            }
+        })
+        .buffer_unordered(streams.max(1))
+        .collect()
+        .await;
+    counted.into_iter().collect::<Result<(), String>>()?;
+    sizes.done.store(true, Ordering::Release);
+    Ok(())
+}
+
+struct Listing<'a> {
+    client: &'a HeadClient,
+    target: &'a HeadTarget,
+    pacer: &'a Pacer,
+    /// Page buffers, one per stream, reused (see [`HeadClient::get_bucket`]).
+    buffers: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Listing<'_> {
+    async fn page(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        token: Option<&str>,
+    ) -> Result<Counted, String> {
+        let mut query = format!("list-type=2&prefix={}", query_value(prefix));
+        if delimited {
+            query.push_str("&delimiter=%2F");
+        }
+        if let Some(t) = token {
+            query.push_str("&continuation-token=");
+            query.push_str(&query_value(t));
+        }
+        let pacing = Attempts {
+            gate: None,
+            pacer: self.pacer,
+        };
+        let lock = || self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut body = lock().pop().unwrap_or_default();
+        let page = self
+            .client
+            .get_bucket(self.target, &query, pacing, &mut body)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|()| read_page(&body));
+        lock().push(body);
+        page
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_read_for_its_key_count_prefixes_and_token() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix>
+<KeyCount>3</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>true</IsTruncated>
+<Contents><Key>a</Key><Size>1</Size></Contents><Contents><Key>b&amp;c</Key></Contents>
+<CommonPrefixes><Prefix>logs/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>x&amp;y/</Prefix></CommonPrefixes>
+<NextContinuationToken>t+/=&amp;</NextContinuationToken></ListBucketResult>"#;
+        let page = read_page(xml).expect("a page");
+        assert_eq!(
+            page,
+            Counted {
+                keys: 2,
+                prefixes: vec!["logs/".to_string(), "x&y/".to_string()],
+                next: Some("t+/=&".to_string()),
+            }
+        );
+    }
+
+    /// Against fakes3 over HTTP: every prefix's keys counted, over several pages, and the
+    /// keys at the top level counted for the part of the scan's prefix itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_prefix_is_counted_whole_through_the_direct_client() {
+        let mut keys: Vec<String> = (0..2500).map(|i| format!("a/{i:05}")).collect();
+        keys.extend((0..10).map(|i| format!("b/c/{i}")));
+        keys.extend(["r1".to_string(), "r2".to_string()]);
+        let config = fakes3::Config::new(1).bucket(fakes3::BucketSpec::new("survey", 0).keys(keys));
+        let server = fakes3::start(config).await.unwrap();
+        let endpoint = server.endpoint();
+        let client = super::super::head::tests::client(Some(&endpoint), false);
+        let target = client
+            .target("survey", "us-east-1")
+            .await
+            .expect("a target");
+        let pacer = Pacer::new(None, 64);
+        let sizes = Sizes::default();
+        assert!(sizes.finished().is_none());
+        survey(&client, &target, "", 2, &pacer, &sizes)
+            .await
+            .unwrap();
+        server.shutdown().await;
+        let counted = sizes.finished().expect("finished");
+        let expected = HashMap::from([
+            ("a/".to_string(), 2500),
+            ("b/".to_string(), 10),
+            (String::new(), 2),
+        ]);
+        assert_eq!(counted, expected);
+    }
+
+    #[test]
+    fn pages_that_cannot_be_followed_are_refused() {
+        let cut = b"<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a</Key></Contents></ListBucketResult>";
+        assert!(read_page(cut).is_err());
+        assert!(read_page(b"<Error><Code>AccessDenied</Code></Error>").is_err());
+        assert!(read_page(&[0xff, 0xfe]).is_err());
+        let last = b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+        assert_eq!(read_page(last).expect("a page").next, None);
+    }
+}
