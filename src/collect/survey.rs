@@ -26,7 +26,7 @@ use super::pace::{Attempts, Pacer};
 
 /// Beyond this many first-level prefixes the survey gives up: equal turns are then as good
 /// (no few prefixes hold much of the bucket), and no count per prefix is kept.
-const MAX_GROUPS: usize = 10_000;
+pub(crate) const MAX_GROUPS: usize = 10_000;
 
 /// Keys counted per first-level prefix ("group", the key up to its first `/`).
 #[derive(Default)]

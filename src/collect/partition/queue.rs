@@ -32,6 +32,8 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use crate::collect::survey::MAX_GROUPS;
+
 /// The group (rate prefix) of a part listing keys under `prefix`.
 pub(crate) fn group_of(prefix: &str) -> &str {
     prefix.find('/').map_or(prefix, |i| &prefix[..=i])
@@ -124,9 +126,21 @@ impl<T> PartQueue<T> {
 
     /// `n` keys of `group` were listed.
     pub fn listed(&mut self, group: &str, n: u64) {
-        let listed = self.listed.entry(group.to_string()).or_default();
-        let before = *listed;
-        *listed += n;
+        let room = self.listed.len() < MAX_GROUPS;
+        let before = match self.listed.get_mut(group) {
+            Some(count) => {
+                let before = *count;
+                *count += n;
+                before
+            }
+            None if room => {
+                self.listed.insert(group.to_string(), n);
+                0
+            }
+            // No survey counts this many prefixes (it gives up), so these counts would
+            // never be used; keeping them would grow with the bucket's width.
+            None => return,
+        };
         if let Some(s) = &mut self.sizes
             && let Some(&size) = s.keys.get(group)
         {
@@ -442,6 +456,17 @@ mod tests {
         assert_eq!(taken, 6, "every part was taken");
         assert_eq!(q.len(), 0);
         assert!(q.ranks.is_empty() && q.groups.is_empty());
+    }
+
+    #[test]
+    fn what_is_listed_is_kept_for_no_more_prefixes_than_a_survey_counts() {
+        let mut q: PartQueue<(String, u32)> = PartQueue::new(8);
+        for i in 0..MAX_GROUPS + 100 {
+            q.listed(&format!("p{i}/"), 1);
+        }
+        q.listed("p0/", 1);
+        assert_eq!(q.listed.len(), MAX_GROUPS);
+        assert_eq!(q.listed["p0/"], 2);
     }
 
     #[test]
