@@ -258,50 +258,44 @@ impl HeadClient {
         .await
     }
 
-    /// GETs the bucket itself with `query` (already encoded, e.g. `list-type=2&…`) into
-    /// `body`: a listing page's raw XML, at most [`MAX_LISTING_BODY`] bytes. For the survey
-    /// (see [`super::survey`]), which only counts keys and so builds no SDK object for
-    /// each; the scan's own listing goes through the SDK. `body` is the caller's, reused
-    /// page after page: pages are hundreds of kB, and a fresh buffer for each left the
-    /// allocator holding tens of MB.
+    /// GETs the bucket itself with `query` (already encoded, e.g. `list-type=2&…`): a
+    /// listing page's raw XML, at most [`MAX_LISTING_BODY`] bytes. For the survey (see
+    /// [`super::survey`]), which only counts keys and so builds no SDK object for each;
+    /// the scan's own listing goes through the SDK.
     pub async fn get_bucket(
         &self,
         target: &HeadTarget,
         query: &str,
         pacing: Attempts<'_>,
-        body: &mut Vec<u8>,
-    ) -> Result<(), CallFailure> {
+    ) -> Result<Bytes, CallFailure> {
         let uri = bucket_uri(target, query);
-        let body = std::cell::RefCell::new(body);
         self.with_retries(pacing, || async {
             let response = self
                 .send_on(&self.listing_http, Method::GET, target, &uri, &[])
                 .await?;
             let status = response.status();
-            // Taken out while the body arrives (no borrow across an await); put back
-            // below, or lost with an error (the next page allocates again).
-            let mut buf = std::mem::take(&mut **body.borrow_mut());
-            buf.clear();
-            let mut incoming = response.into_body();
-            while let Some(frame) = incoming.frame().await {
-                let frame = frame.map_err(|e| {
-                    Attempt::Transient(CallFailure::Unreachable(format!(
-                        "listing body unreadable: {e}"
-                    )))
-                })?;
-                if let Some(data) = frame.data_ref() {
-                    if buf.len() + data.len() > MAX_LISTING_BODY {
-                        return Err(Attempt::Final(CallFailure::Request(format!(
-                            "listing page larger than {MAX_LISTING_BODY} bytes"
-                        ))));
+            let limit = if status == StatusCode::OK {
+                MAX_LISTING_BODY
+            } else {
+                MAX_ERROR_BODY
+            };
+            let body = http_body_util::Limited::new(response.into_body(), limit)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        Attempt::Final(CallFailure::Request(format!(
+                            "listing page larger than {limit} bytes"
+                        )))
+                    } else {
+                        Attempt::Transient(CallFailure::Unreachable(format!(
+                            "listing body unreadable: {e}"
+                        )))
                     }
-                    buf.extend_from_slice(data);
-                }
-            }
-            let mut body = body.borrow_mut();
-            **body = buf;
+                })?
+                .to_bytes();
             if status == StatusCode::OK {
-                return Ok(());
+                return Ok(body);
             }
             Err(refused(status, &body))
         })

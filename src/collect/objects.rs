@@ -152,23 +152,12 @@ impl ObjectScanner {
     pub async fn scan_bucket(self: &Arc<Self>, bucket: &BucketSnapshot) -> ObjectSummary {
         let route = self.route(bucket).await;
         route.note_fallback(self, &bucket.name);
-        let lister_s3 = route.s3.clone();
         let (tx, rx) = mpsc::channel::<Listed>(self.settings.concurrency.max(1) * 2);
         let feed = Gated {
             tx,
             pacer: &self.pacer,
             bucket: &bucket.name,
         };
-        let survey_target = route.target.clone();
-        let surveyor = self.direct.as_ref().zip(survey_target.as_ref());
-        let lister = list(
-            &lister_s3,
-            &bucket.name,
-            &self.settings,
-            &self.pacer,
-            surveyor,
-            feed,
-        );
         let target = Arc::new(HeadsOf {
             bucket: bucket.name.clone(),
             route,
@@ -177,6 +166,15 @@ impl ObjectScanner {
                 aws_managed: OnceCell::new(),
             },
         });
+        let surveyor = self.direct.as_ref().zip(target.route.target.as_ref());
+        let lister = list(
+            &target.route.s3,
+            &bucket.name,
+            &self.settings,
+            &self.pacer,
+            surveyor,
+            feed,
+        );
         let mut tally = Tally::new(self.settings.versions);
         let heads = rx
             .map(|obj| {

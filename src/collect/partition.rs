@@ -128,8 +128,8 @@ struct Shared<'a, S: ?Sized> {
     wake: Notify,
     settings: PartitionSettings,
     splitter: &'a S,
-    /// The survey's counts, until the queue has taken them.
-    sizes: Mutex<Option<&'a Sizes>>,
+    /// The survey under way, whose counts the queue takes once they are whole.
+    sizes: Option<&'a Sizes>,
 }
 
 impl<S: ?Sized> Shared<'_, S> {
@@ -148,16 +148,6 @@ impl<S: ?Sized> Shared<'_, S> {
 
     fn failed(&self) -> bool {
         self.lock().failed.is_some()
-    }
-
-    /// Hands the survey's counts to the queue once they are whole.
-    fn take_sizes(&self) {
-        let mut pending = self.sizes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(counts) = pending.and_then(Sizes::finished) {
-            *pending = None;
-            drop(pending);
-            self.lock().pending.set_sizes(counts);
-        }
     }
 
     fn push(&self, parts: impl IntoIterator<Item = Part>) {
@@ -201,7 +191,7 @@ pub async fn list<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
         wake: Notify::new(),
         settings,
         splitter,
-        sizes: Mutex::new(sizes),
+        sizes,
     };
     let workers = (0..settings.parallelism.max(1)).map(|_| worker(lister, &shared, feed.clone()));
     futures::future::join_all(workers).await;
@@ -218,7 +208,6 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
     mut feed: F,
 ) {
     loop {
-        shared.take_sizes();
         let wake = shared.wake.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
@@ -226,6 +215,11 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             let mut s = shared.lock();
             if s.failed.is_some() {
                 return;
+            }
+            if !s.pending.has_sizes()
+                && let Some(counts) = shared.sizes.and_then(Sizes::finished)
+            {
+                s.pending.set_sizes(counts);
             }
             match s.pending.pop() {
                 Some(taken) => Some(taken),

@@ -19,10 +19,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
+use futures::TryStreamExt;
 
 use super::head::{HeadClient, HeadTarget, query_value, xml_unescape};
 use super::pace::{Attempts, Pacer};
+use super::partition::group_of;
 
 /// Beyond this many first-level prefixes the survey gives up: equal turns are then as good
 /// (no few prefixes hold much of the bucket), and no count per prefix is kept.
@@ -116,43 +117,31 @@ pub async fn survey(
         client,
         target,
         pacer,
-        buffers: Mutex::new(Vec::new()),
     };
     // Keys directly under `prefix` are listed by the part of `prefix` itself.
-    let root = super::partition::group_of(prefix);
+    let root = group_of(prefix);
     let mut groups = Vec::new();
-    let mut token = None;
-    loop {
-        let page = list.page(prefix, true, token.as_deref()).await?;
+    list.each_page(prefix, true, |page| {
         sizes.add(root, page.keys);
         groups.extend(page.prefixes);
         if groups.len() > MAX_GROUPS {
             return Err(format!("more than {MAX_GROUPS} prefixes"));
         }
-        match page.next {
-            Some(t) => token = Some(t),
-            None => break,
-        }
-    }
-    let counted: Vec<Result<(), String>> = futures::stream::iter(groups)
-        .map(|group| {
+        Ok(())
+    })
+    .await?;
+    futures::stream::iter(groups.into_iter().map(Ok))
+        .try_for_each_concurrent(streams.max(1), |group| {
             let list = &list;
             async move {
-                let mut token = None;
-                loop {
-                    let page = list.page(&group, false, token.as_deref()).await?;
-                    sizes.add(super::partition::group_of(&group), page.keys);
-                    match page.next {
-                        Some(t) => token = Some(t),
-                        None => return Ok(()),
-                    }
-                }
+                list.each_page(&group, false, |page| {
+                    sizes.add(group_of(&group), page.keys);
+                    Ok(())
+                })
+                .await
             }
         })
-        .buffer_unordered(streams.max(1))
-        .collect()
-        .await;
-    counted.into_iter().collect::<Result<(), String>>()?;
+        .await?;
     sizes.done.store(true, Ordering::Release);
     Ok(())
 }
@@ -161,39 +150,42 @@ struct Listing<'a> {
     client: &'a HeadClient,
     target: &'a HeadTarget,
     pacer: &'a Pacer,
-    /// Page buffers, one per stream, reused (see [`HeadClient::get_bucket`]).
-    buffers: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Listing<'_> {
-    async fn page(
+    /// Lists `prefix` (by `/` when `delimited`) page after page, handing each to `on_page`.
+    async fn each_page(
         &self,
         prefix: &str,
         delimited: bool,
-        token: Option<&str>,
-    ) -> Result<Counted, String> {
-        let mut query = format!("list-type=2&prefix={}", query_value(prefix));
-        if delimited {
-            query.push_str("&delimiter=%2F");
+        mut on_page: impl FnMut(Counted) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = format!("list-type=2&prefix={}", query_value(prefix));
+            if delimited {
+                query.push_str("&delimiter=%2F");
+            }
+            if let Some(t) = &token {
+                query.push_str("&continuation-token=");
+                query.push_str(&query_value(t));
+            }
+            let pacing = Attempts {
+                gate: None,
+                pacer: self.pacer,
+            };
+            let body = self
+                .client
+                .get_bucket(self.target, &query, pacing)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut page = read_page(&body)?;
+            token = page.next.take();
+            on_page(page)?;
+            if token.is_none() {
+                return Ok(());
+            }
         }
-        if let Some(t) = token {
-            query.push_str("&continuation-token=");
-            query.push_str(&query_value(t));
-        }
-        let pacing = Attempts {
-            gate: None,
-            pacer: self.pacer,
-        };
-        let lock = || self.buffers.lock().unwrap_or_else(|e| e.into_inner());
-        let mut body = lock().pop().unwrap_or_default();
-        let page = self
-            .client
-            .get_bucket(self.target, &query, pacing, &mut body)
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|()| read_page(&body));
-        lock().push(body);
-        page
     }
 }
 

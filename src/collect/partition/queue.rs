@@ -42,7 +42,8 @@ pub(crate) fn group_of(prefix: &str) -> &str {
 struct Group<T> {
     parts: VecDeque<(u64, T)>,
     active: usize,
-    taken: u64,
+    /// A part of the group has been taken.
+    begun: bool,
     /// Virtual time of the group's next turn (stride scheduling, in [`STRIDE`] units).
     pass: u64,
     /// The group's entry in `ranks`, as inserted. A rank depends on what is left of the
@@ -122,6 +123,11 @@ impl<T> PartQueue<T> {
         for name in names {
             self.rerank(&name);
         }
+    }
+
+    /// The survey's counts have been set.
+    pub fn has_sizes(&self) -> bool {
+        self.sizes.is_some()
     }
 
     /// `n` keys of `group` were listed.
@@ -209,7 +215,7 @@ impl<T> PartQueue<T> {
         let &(oldest, _) = g.parts.front()?;
         Some(Rank {
             over: (g.active + 1).saturating_sub(self.share(name)),
-            begun: g.taken > 0,
+            begun: g.begun,
             pass: g.pass,
             oldest,
             group: name.to_string(),
@@ -226,7 +232,7 @@ impl<T> PartQueue<T> {
             .or_insert_with(|| Group {
                 parts: VecDeque::new(),
                 active: 0,
-                taken: 0,
+                begun: false,
                 pass: vtime,
                 ranked: None,
             });
@@ -267,14 +273,12 @@ impl<T> PartQueue<T> {
         let first = self.ranks.first()?;
         let name = first.group.clone();
         self.vtime = self.vtime.max(first.pass);
-        let stride = match self.sizes {
-            Some(_) => STRIDE / self.pages_left(&name),
-            None => STRIDE,
-        };
+        // Before the survey every group has one page left: equal turns.
+        let stride = STRIDE / self.pages_left(&name);
         let part = self.update(&name, |g| {
             g.pass += stride;
             g.active += 1;
-            g.taken += 1;
+            g.begun = true;
             g.parts.pop_front().map(|(_, p)| p)
         })?;
         self.len -= 1;
