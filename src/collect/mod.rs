@@ -19,6 +19,7 @@ mod partition;
 mod progress;
 mod rcps;
 mod regions;
+mod signer;
 mod survey;
 mod tls;
 mod whole_xml;
