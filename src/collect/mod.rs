@@ -10,6 +10,7 @@ pub mod errors;
 mod head;
 pub mod inventory;
 mod keys;
+mod list_page;
 mod listing;
 pub mod metadata_table;
 mod objects;

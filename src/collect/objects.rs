@@ -16,8 +16,9 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::clients::Clients;
 use super::errors::CallFailure;
-use super::head::{HeadClient, HeadSse, HeadTarget};
+use super::head::{HeadClient, HeadSse, HeadTarget, query_value};
 use super::keys::KeyResolver;
+use super::list_page;
 use super::listing::{self, Cursor, ObjectPage};
 use super::pace;
 use super::partition;
@@ -166,13 +167,13 @@ impl ObjectScanner {
                 aws_managed: OnceCell::new(),
             },
         });
-        let surveyor = self.direct.as_ref().zip(target.route.target.as_ref());
+        let direct = self.direct.as_ref().zip(target.route.target.as_ref());
         let lister = list(
             &target.route.s3,
             &bucket.name,
             &self.settings,
             &self.pacer,
-            surveyor,
+            direct,
             feed,
         );
         let mut tally = Tally::new(self.settings.versions);
@@ -548,7 +549,7 @@ async fn list(
     bucket: &str,
     settings: &ObjectScanSettings,
     pacer: &pace::Pacer,
-    surveyor: Option<(&HeadClient, &HeadTarget)>,
+    direct: Option<(&HeadClient, &HeadTarget)>,
     mut tx: Gated<'_>,
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
@@ -559,6 +560,7 @@ async fn list(
         versions: settings.versions,
         page_size: None,
         pacer,
+        direct,
     };
     if settings.list_parallelism > 1 && settings.sample.is_none() {
         let parts = partition::PartitionSettings {
@@ -569,7 +571,7 @@ async fn list(
         // Prefix sizes order the parts (see `survey`). Counted for current objects only,
         // and only where first-level prefixes are below the scan's prefix.
         let sizes = survey::Sizes::default();
-        let survey = surveyor
+        let survey = direct
             .filter(|_| !settings.versions && !prefix.contains('/'))
             .map(|(client, target)| {
                 survey::survey(client, target, prefix, parts.parallelism, pacer, &sizes)
@@ -649,8 +651,8 @@ impl listing::PageSource for OneStream<'_> {
     }
 }
 
-/// ListObjectsV2 or ListObjectVersions through the SDK for one part of a bucket
-/// (parallel listing).
+/// ListObjectsV2 or ListObjectVersions for one part of a bucket (parallel listing):
+/// through the SDK, or ListObjectsV2 through the direct client where there is one.
 pub(super) struct SdkLister<'a> {
     pub s3: &'a aws_sdk_s3::Client,
     pub bucket: &'a str,
@@ -658,6 +660,75 @@ pub(super) struct SdkLister<'a> {
     /// `MaxKeys`; `None`: S3's 1,000. Tests use tiny pages.
     pub page_size: Option<i32>,
     pub pacer: &'a pace::Pacer,
+    /// The direct client and where the bucket is, when the HEADs go that way: current
+    /// objects are then listed through it too (see [`super::list_page`]).
+    pub direct: Option<(&'a HeadClient, &'a HeadTarget)>,
+}
+
+impl SdkLister<'_> {
+    /// One ListObjectsV2 page through the direct client: the query the SDK would send,
+    /// the page read by [`list_page::read`].
+    async fn direct_page(
+        &self,
+        client: &HeadClient,
+        target: &HeadTarget,
+        q: &partition::Query<'_>,
+    ) -> Result<partition::Page<Listed>, String> {
+        let mut query = String::from("list-type=2");
+        let mut param = |name: &str, value: &str| {
+            query.push('&');
+            query.push_str(name);
+            query.push('=');
+            query.push_str(&query_value(value));
+        };
+        if !q.prefix.is_empty() {
+            param("prefix", q.prefix);
+        }
+        if q.delimiter {
+            param("delimiter", "/");
+        }
+        if let Some(after) = q.after {
+            param("start-after", after);
+        }
+        if let Some(Cursor::Token(t)) = q.cursor {
+            param("continuation-token", t);
+        }
+        if let Some(n) = self.page_size {
+            param("max-keys", &n.to_string());
+        }
+        let pacing = pace::Attempts {
+            gate: None,
+            pacer: self.pacer,
+        };
+        let body = client
+            .get_bucket(target, &query, pacing)
+            .await
+            .map_err(|e| e.to_string())?;
+        let page = list_page::read(&body)?;
+        let mut entries = Vec::with_capacity(page.contents.len());
+        for o in page.contents {
+            entries.push(Listed {
+                key: o.key.ok_or("an entry without a Key")?,
+                version_id: None,
+                is_latest: true,
+                size: o.size,
+                storage_class: o.storage_class,
+                last_modified: o.last_modified,
+                ticket: None,
+            });
+        }
+        Ok(partition::Page {
+            entries,
+            delete_markers: Vec::new(),
+            prefixes: page
+                .prefixes
+                .into_iter()
+                .map(|p| p.ok_or("a CommonPrefix without a Prefix"))
+                .collect::<Result<_, _>>()?,
+            truncated: page.truncated,
+            next: page.next_token.map(Cursor::Token),
+        })
+    }
 }
 
 impl partition::Lister for SdkLister<'_> {
@@ -684,6 +755,11 @@ impl partition::Lister for SdkLister<'_> {
                 .map(|c| c.prefix.ok_or("a CommonPrefix without a Prefix"))
                 .collect::<Result<Vec<String>, _>>()
         };
+        if !self.versions
+            && let Some((client, target)) = self.direct
+        {
+            return self.direct_page(client, target, &q).await;
+        }
         if !self.versions {
             let token = match q.cursor {
                 Some(Cursor::Token(t)) => Some(t.clone()),
