@@ -92,7 +92,7 @@ pub struct HeadTarget {
 /// The SDK-compatible HEAD client, shared by reference by every HEAD in flight.
 pub struct HeadClient {
     http: HttpsClient,
-    /// The survey's listing pages, on connections of their own: a connection keeps the
+    /// Listing pages (the survey's and the scan's), on connections of their own: a connection keeps the
     /// read buffer a page of hundreds of kB grew it to, and back in the HEADs' pool of
     /// hundreds such connections held 50–60 MB (measured on the 1M-object bench).
     listing_http: HttpsClient,
@@ -253,8 +253,8 @@ impl HeadClient {
 
     /// GETs the bucket itself with `query` (already encoded, e.g. `list-type=2&…`): a
     /// listing page's raw XML, at most [`MAX_LISTING_BODY`] bytes. For the survey (see
-    /// [`super::survey`]), which only counts keys and so builds no SDK object for each;
-    /// the scan's own listing goes through the SDK.
+    /// [`super::survey`]), which only counts keys, and for the scan's listing of current
+    /// objects (see [`super::list_page`]): neither builds an SDK object per key.
     pub async fn get_bucket(
         &self,
         target: &HeadTarget,
@@ -524,7 +524,7 @@ pub(super) fn query_value(v: &str) -> String {
     utf8_percent_encode(v, QUERY_VALUE).to_string()
 }
 
-/// Idle connections kept for the survey's listing pages (it runs a few streams).
+/// Idle connections kept for listing pages: the listers' and the survey's streams.
 const LISTING_POOL: usize = 16;
 
 /// A listing page of 1,000 keys of S3's longest (1,024 bytes) is about 1.3 MB.

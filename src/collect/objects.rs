@@ -554,7 +554,7 @@ async fn list(
 ) -> Result<bool, String> {
     let limit = settings.sample.unwrap_or(u64::MAX);
     let prefix = settings.prefix.as_deref();
-    let lister = SdkLister {
+    let lister = ObjectLister {
         s3,
         bucket,
         versions: settings.versions,
@@ -619,7 +619,7 @@ impl listing::Entry for Listed {
 /// The whole bucket (under `--prefix`) as one listing stream, page after page: the same
 /// SDK calls as a part of a parallel listing, without a delimiter or a start key.
 struct OneStream<'a> {
-    lister: SdkLister<'a>,
+    lister: ObjectLister<'a>,
     prefix: Option<&'a str>,
 }
 
@@ -653,7 +653,7 @@ impl listing::PageSource for OneStream<'_> {
 
 /// ListObjectsV2 or ListObjectVersions for one part of a bucket (parallel listing):
 /// through the SDK, or ListObjectsV2 through the direct client where there is one.
-pub(super) struct SdkLister<'a> {
+pub(super) struct ObjectLister<'a> {
     pub s3: &'a aws_sdk_s3::Client,
     pub bucket: &'a str,
     pub versions: bool,
@@ -665,7 +665,7 @@ pub(super) struct SdkLister<'a> {
     pub direct: Option<(&'a HeadClient, &'a HeadTarget)>,
 }
 
-impl SdkLister<'_> {
+impl ObjectLister<'_> {
     /// One ListObjectsV2 page through the direct client: the query the SDK would send,
     /// the page read by [`list_page::read`].
     async fn direct_page(
@@ -731,7 +731,7 @@ impl SdkLister<'_> {
     }
 }
 
-impl partition::Lister for SdkLister<'_> {
+impl partition::Lister for ObjectLister<'_> {
     type Entry = Listed;
 
     fn call(&self) -> &'static str {

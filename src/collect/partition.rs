@@ -598,7 +598,7 @@ mod tests {
 mod proptests {
     use proptest::prelude::*;
 
-    use super::super::objects::{Listed, SdkLister};
+    use super::super::objects::{Listed, ObjectLister};
     use super::*;
 
     /// Clients live for the whole test process (a few dozen tiny ones).
@@ -613,7 +613,7 @@ mod proptests {
         let (s3, bucket) = leak(client(endpoint), bucket);
         let pacer: &'static crate::collect::pace::Pacer =
             Box::leak(Box::new(crate::collect::pace::Pacer::new(None, 1)));
-        SdkLister {
+        ObjectLister {
             s3,
             bucket,
             versions,
@@ -672,7 +672,7 @@ mod proptests {
         }
     }
 
-    type Sdk = SdkLister<'static>;
+    type Sdk = ObjectLister<'static>;
 
     fn client(endpoint: &str) -> aws_sdk_s3::Client {
         let sdk = aws_config::SdkConfig::builder()
