@@ -44,7 +44,7 @@ use super::clients::TransportPolicy;
 use super::credentials::CredentialCache;
 use super::errors::{CallFailure, describe};
 use super::pace::{Attempts, is_throttling};
-use super::signer::{Signer, Unsigned};
+use super::signer::{Signer, UNSIGNED_PAYLOAD, Unsigned};
 use super::tls::{CaBundle, rustls_config};
 
 /// Characters left as they are in an object key's URL path: RFC 3986 unreserved plus `/`,
@@ -382,7 +382,7 @@ impl HeadClient {
             .uri(uri)
             .header(http::header::USER_AGENT, USER_AGENT)
             .header("x-amz-date", signature.amz_date)
-            .header("x-amz-content-sha256", signature.content_sha256)
+            .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)
             .header(
                 http::header::AUTHORIZATION,
                 sensitive(&signature.authorization)?,
@@ -557,12 +557,10 @@ pub(crate) fn error_fields(body: &str) -> (Option<String>, Option<String>) {
     (field("Code"), field("Message"))
 }
 
+/// XML text with its entities replaced ([`super::list_page::unescape`]); text with an
+/// entity that cannot be read is kept as sent.
 pub(super) fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    super::list_page::unescape(s).map_or_else(|_| s.to_string(), std::borrow::Cow::into_owned)
 }
 
 /// A HEAD response has no body, so no error code; these are what S3 means by the status.

@@ -17,6 +17,8 @@ use std::borrow::Cow;
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use xmlparser::{ElementEnd, Token, Tokenizer};
 
+use super::head::query_value;
+
 /// One `<Contents>` entry.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Content {
@@ -47,6 +49,40 @@ enum Field {
     Prefix,
     IsTruncated,
     NextToken,
+}
+
+/// The query of a ListObjectsV2 request, encoded as the SDK encodes it: the survey's and
+/// the direct lister's pages are asked for the same way.
+pub fn query(
+    prefix: &str,
+    delimited: bool,
+    start_after: Option<&str>,
+    token: Option<&str>,
+    max_keys: Option<i32>,
+) -> String {
+    let mut query = String::from("list-type=2");
+    let mut param = |name: &str, value: &str| {
+        query.push('&');
+        query.push_str(name);
+        query.push('=');
+        query.push_str(&query_value(value));
+    };
+    if !prefix.is_empty() {
+        param("prefix", prefix);
+    }
+    if delimited {
+        param("delimiter", "/");
+    }
+    if let Some(after) = start_after {
+        param("start-after", after);
+    }
+    if let Some(t) = token {
+        param("continuation-token", t);
+    }
+    if let Some(n) = max_keys {
+        param("max-keys", &n.to_string());
+    }
+    query
 }
 
 /// Reads one ListObjectsV2 page.

@@ -16,7 +16,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::clients::Clients;
 use super::errors::CallFailure;
-use super::head::{HeadClient, HeadSse, HeadTarget, query_value};
+use super::head::{HeadClient, HeadSse, HeadTarget};
 use super::keys::KeyResolver;
 use super::list_page;
 use super::listing::{self, Cursor, ObjectPage};
@@ -674,28 +674,11 @@ impl ObjectLister<'_> {
         target: &HeadTarget,
         q: &partition::Query<'_>,
     ) -> Result<partition::Page<Listed>, String> {
-        let mut query = String::from("list-type=2");
-        let mut param = |name: &str, value: &str| {
-            query.push('&');
-            query.push_str(name);
-            query.push('=');
-            query.push_str(&query_value(value));
+        let token = match q.cursor {
+            Some(Cursor::Token(t)) => Some(t.as_str()),
+            _ => None,
         };
-        if !q.prefix.is_empty() {
-            param("prefix", q.prefix);
-        }
-        if q.delimiter {
-            param("delimiter", "/");
-        }
-        if let Some(after) = q.after {
-            param("start-after", after);
-        }
-        if let Some(Cursor::Token(t)) = q.cursor {
-            param("continuation-token", t);
-        }
-        if let Some(n) = self.page_size {
-            param("max-keys", &n.to_string());
-        }
+        let query = list_page::query(q.prefix, q.delimiter, q.after, token, self.page_size);
         let pacing = pace::Attempts {
             gate: None,
             pacer: self.pacer,

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 /// S3 takes the payload hash in `x-amz-content-sha256`; these requests have no body to
 /// hash, and S3 accepts an unsigned one.
-const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+pub(super) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Signing keys kept (one per day, region, service and credentials): a scan's buckets
 /// span a few regions, and each key is 32 bytes.
@@ -47,8 +47,6 @@ pub(super) struct Signature {
     pub authorization: String,
     /// `x-amz-date`: `YYYYMMDD'T'HHMMSS'Z'`.
     pub amz_date: String,
-    /// `x-amz-content-sha256`.
-    pub content_sha256: &'static str,
 }
 
 /// Why a request could not be signed (a URL the direct client would never build).
@@ -86,11 +84,7 @@ impl Signer {
     ) -> Result<Signature, UnsignableUrl> {
         let (authority, path, query) =
             split_url(request.uri).ok_or_else(|| UnsignableUrl(request.uri.to_string()))?;
-        let secs = time
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let amz_date = amz_date(secs);
+        let amz_date = amz_date(unix_secs(time));
         let date = &amz_date[..8];
 
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(5 + request.headers.len());
@@ -139,7 +133,7 @@ impl Signer {
             string_to_sign.push_str(part);
         }
         string_to_sign.push_str(std::str::from_utf8(&hashed).expect("hex is ASCII"));
-        let key = self.key(credentials, secs / 86_400, time, region, service);
+        let key = self.key(credentials, time, region, service);
         let signature = calculate_signature(key, string_to_sign.as_bytes());
         let mut authorization = String::with_capacity(256);
         for part in [
@@ -158,19 +152,18 @@ impl Signer {
         Ok(Signature {
             authorization,
             amz_date,
-            content_sha256: UNSIGNED_PAYLOAD,
         })
     }
 
-    /// The signing key for `day`, derived on first use.
+    /// The signing key for `time`'s day, derived on first use.
     fn key(
         &self,
         credentials: &Credentials,
-        day: u64,
         time: SystemTime,
         region: &str,
         service: &str,
     ) -> [u8; 32] {
+        let day = unix_secs(time) / 86_400;
         let matches = |k: &DayKey| {
             k.day == day
                 && k.region == region
@@ -242,6 +235,12 @@ fn push_canonical_query(out: &mut String, query: &str) {
         out.push('=');
         out.push_str(value);
     }
+}
+
+/// Whole seconds since the epoch (0 before it).
+fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `x-amz-date` for `secs` since the epoch: `YYYYMMDD'T'HHMMSS'Z'`, UTC. Written digit by
@@ -324,7 +323,6 @@ mod tests {
         Signature {
             authorization: h("authorization"),
             amz_date: h("x-amz-date"),
-            content_sha256: UNSIGNED_PAYLOAD,
         }
     }
 

@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::TryStreamExt;
 
-use super::head::{HeadClient, HeadTarget, query_value, xml_unescape};
+use super::head::{HeadClient, HeadTarget, xml_unescape};
+use super::list_page;
 use super::pace::{Attempts, Pacer};
 use super::partition::group_of;
 
@@ -162,14 +163,7 @@ impl Listing<'_> {
     ) -> Result<(), String> {
         let mut token: Option<String> = None;
         loop {
-            let mut query = format!("list-type=2&prefix={}", query_value(prefix));
-            if delimited {
-                query.push_str("&delimiter=%2F");
-            }
-            if let Some(t) = &token {
-                query.push_str("&continuation-token=");
-                query.push_str(&query_value(t));
-            }
+            let query = list_page::query(prefix, delimited, None, token.as_deref(), None);
             let pacing = Attempts {
                 gate: None,
                 pacer: self.pacer,
