@@ -121,6 +121,19 @@ impl<T> PartQueue<T> {
         self.ranks.clear();
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for name in names {
+            // Each group's stride has just gone from one turn to one over its pages left.
+            // What it was ahead of (or behind) virtual time is kept in turns of its new
+            // stride, as stride scheduling rescales a client whose tickets change: kept
+            // as it was, a big prefix that happened to get the last equal turn before
+            // the survey ended stood a whole turn ahead, and the other big prefixes, at
+            // a hundredth of a turn per page, took every lister until they caught up
+            // (the bench's biggest prefix was read at 0/s for 20 s after the survey).
+            let pages = i128::from(self.pages_left(&name));
+            let vtime = i128::from(self.vtime);
+            if let Some(g) = self.groups.get_mut(&name) {
+                let lag = i128::from(g.pass) - vtime;
+                g.pass = u64::try_from(vtime + lag / pages).unwrap_or(0);
+            }
             self.rerank(&name);
         }
     }
@@ -411,10 +424,10 @@ mod tests {
         // quarter of them, the most one prefix gets while others wait.
         assert_eq!(q.share("big/"), 4);
         assert_eq!(q.share("s1/"), 1);
-        // Every prefix is where the others are in virtual time, so each takes a turn;
-        // from then on big/'s turns cost it 1/100 of theirs, and it gets its 4 listers.
+        // Each prefix has had one equal turn, which now costs big/ 1/100 of what it
+        // costs the others: big/ takes its 4 listers first, then the others their turns.
         let six: Vec<String> = (0..6).map(|_| pop(&mut q).0).collect();
-        assert_eq!(six, ["big/", "s1/", "s2/", "big/", "big/", "big/"]);
+        assert_eq!(six, ["big/", "big/", "big/", "big/", "s1/", "s2/"]);
         assert_eq!(q.groups["big/"].active, 4);
         // Fewer parts than its share: its rest should be cut.
         let mut lone = PartQueue::new(16);
@@ -427,6 +440,40 @@ mod tests {
         q.listed("big/", 99_000);
         assert_eq!(q.pages_left("big/"), 1);
         assert_eq!(q.share("s1/"), 4, "a third of what is left");
+    }
+
+    /// The survey ends at an arbitrary point of the equal turns: a big prefix that had
+    /// just had its turn must not wait for the other big prefixes to use up, at their
+    /// new small strides, the whole turn it stood ahead of them.
+    #[test]
+    fn sizes_rescale_how_far_each_prefix_stood_ahead_in_equal_turns() {
+        let mut q = PartQueue::new(4);
+        for n in 0..4 {
+            for g in ["a/", "b/", "c/", "d/"] {
+                push(&mut q, g, n);
+            }
+        }
+        // Equal turns: a/ has had two, the others one.
+        for g in ["a/", "b/", "c/", "d/", "a/"] {
+            assert_eq!(pop(&mut q).0, g);
+            q.done(g);
+        }
+        q.set_sizes(HashMap::from([
+            ("a/".to_string(), 200_000),
+            ("b/".to_string(), 200_000),
+            ("c/".to_string(), 2_000),
+            ("d/".to_string(), 2_000),
+        ]));
+        // a/ stands one of its own small turns ahead, not a whole equal turn: it comes
+        // back once the others have had theirs, not after b/ has had a hundred.
+        let order: Vec<String> = (0..4)
+            .map(|_| {
+                let (g, _) = pop(&mut q);
+                q.done(&g);
+                g
+            })
+            .collect();
+        assert_eq!(order, ["b/", "c/", "d/", "a/"]);
     }
 
     /// A rank depends on what is left of the whole bucket, which moves with every page:
