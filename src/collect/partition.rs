@@ -32,6 +32,7 @@ mod queue;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use futures::SinkExt;
 use futures::channel::mpsc;
@@ -121,7 +122,14 @@ struct State {
     /// Parts queued, and which are being listed.
     pending: PartQueue<Part>,
     failed: Option<String>,
+    /// The survey's counts last given to `pending`, and when.
+    sizes_seen: u64,
+    sizes_at: Option<Instant>,
 }
+
+/// How often the survey's growing counts are given to the queue (each time ranks every
+/// prefix afresh).
+const SIZES_EVERY: Duration = Duration::from_millis(250);
 
 struct Shared<'a, S: ?Sized> {
     state: Mutex<State>,
@@ -187,6 +195,8 @@ pub async fn list<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
         state: Mutex::new(State {
             pending,
             failed: None,
+            sizes_seen: 0,
+            sizes_at: None,
         }),
         wake: Notify::new(),
         settings,
@@ -216,10 +226,15 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             if s.failed.is_some() {
                 return;
             }
-            if !s.pending.has_sizes()
-                && let Some(counts) = shared.sizes.and_then(Sizes::finished)
+            if !s.pending.has_whole_sizes()
+                && let Some(sizes) = shared.sizes
+                && s.sizes_at
+                    .is_none_or(|at| at.elapsed() >= SIZES_EVERY || sizes.is_done())
+                && let Some(counts) = sizes.since(s.sizes_seen)
             {
-                s.pending.set_sizes(counts);
+                s.sizes_seen = counts.version;
+                s.sizes_at = Some(Instant::now());
+                s.pending.set_sizes(counts.keys, counts.whole);
             }
             match s.pending.pop() {
                 Some(taken) => Some(taken),

@@ -12,12 +12,14 @@
 //!
 //! Cheap: it lists the bucket once more through the direct client and counts `<Key>` tags
 //! in the raw XML (no SDK object per key), one listing stream per prefix, a few prefixes
-//! at a time. Only the order of listing depends on it, never what is counted: a survey
-//! that fails or is cut short leaves the scan in equal turns.
+//! at a time. Its counts are used as they grow, each a lower bound until the survey is
+//! whole, so a big prefix gets its share once the survey has seen that much of it. Only
+//! the order of listing depends on it, never what is counted: a survey that fails or is
+//! cut short leaves the scan with what it had counted (equal turns for the rest).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use futures::TryStreamExt;
 
@@ -35,20 +37,30 @@ pub(crate) const MAX_GROUPS: usize = 10_000;
 pub struct Sizes {
     counts: Mutex<HashMap<String, u64>>,
     done: AtomicBool,
+    /// Bumped by every count added and when the survey completes.
+    version: AtomicU64,
+}
+
+/// The survey's counts at one moment.
+pub struct Counts {
+    pub version: u64,
+    pub keys: HashMap<String, u64>,
+    /// Every count is whole; until then each is at most what the prefix holds (a prefix
+    /// not yet surveyed counts 0).
+    pub whole: bool,
 }
 
 impl Sizes {
-    /// Every group's count, once the survey has completed.
-    pub fn finished(&self) -> Option<HashMap<String, u64>> {
-        if !self.done.load(Ordering::Acquire) {
-            return None;
-        }
-        Some(
-            self.counts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-        )
+    /// The counts so far, unless they are as they were at `seen`.
+    pub fn since(&self, seen: u64) -> Option<Counts> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        // Read under the lock, which `add` bumps it under: the version matches the counts.
+        let version = self.version.load(Ordering::Acquire);
+        (version != seen).then(|| Counts {
+            version,
+            keys: counts.clone(),
+            whole: self.done.load(Ordering::Acquire),
+        })
     }
 
     /// Counts as a finished survey would have them.
@@ -57,12 +69,25 @@ impl Sizes {
         Sizes {
             counts: Mutex::new(counts),
             done: AtomicBool::new(true),
+            version: AtomicU64::new(1),
         }
     }
 
     fn add(&self, group: &str, n: u64) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         *counts.entry(group.to_string()).or_default() += n;
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The survey has completed.
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    fn finish(&self) {
+        let _counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        self.done.store(true, Ordering::Release);
+        self.version.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -143,7 +168,7 @@ pub async fn survey(
             }
         })
         .await?;
-    sizes.done.store(true, Ordering::Release);
+    sizes.finish();
     Ok(())
 }
 
@@ -223,12 +248,12 @@ mod tests {
             .expect("a target");
         let pacer = Pacer::new(None, 64);
         let sizes = Sizes::default();
-        assert!(sizes.finished().is_none());
+        assert!(!sizes.is_done());
         survey(&client, &target, "", 2, &pacer, &sizes)
             .await
             .unwrap();
         server.shutdown().await;
-        let counted = sizes.finished().expect("finished");
+        let counted = sizes.since(0).filter(|c| c.whole).expect("finished").keys;
         let expected = HashMap::from([
             ("a/".to_string(), 2500),
             ("b/".to_string(), 10),
