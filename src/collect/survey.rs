@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use futures::TryStreamExt;
 
@@ -35,10 +34,15 @@ pub(crate) const MAX_GROUPS: usize = 10_000;
 /// Keys counted per first-level prefix ("group", the key up to its first `/`).
 #[derive(Default)]
 pub struct Sizes {
-    counts: Mutex<HashMap<String, u64>>,
-    done: AtomicBool,
+    tally: Mutex<Tally>,
+}
+
+#[derive(Default)]
+struct Tally {
+    counts: HashMap<String, u64>,
+    done: bool,
     /// Bumped by every count added and when the survey completes.
-    version: AtomicU64,
+    version: u64,
 }
 
 /// The survey's counts at one moment.
@@ -51,15 +55,17 @@ pub struct Counts {
 }
 
 impl Sizes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The counts so far, unless they are as they were at `seen`.
     pub fn since(&self, seen: u64) -> Option<Counts> {
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        // Read under the lock, which `add` bumps it under: the version matches the counts.
-        let version = self.version.load(Ordering::Acquire);
-        (version != seen).then(|| Counts {
-            version,
-            keys: counts.clone(),
-            whole: self.done.load(Ordering::Acquire),
+        let t = self.lock();
+        (t.version != seen).then(|| Counts {
+            version: t.version,
+            keys: t.counts.clone(),
+            whole: t.done,
         })
     }
 
@@ -67,27 +73,29 @@ impl Sizes {
     #[cfg(test)]
     pub fn known(counts: HashMap<String, u64>) -> Self {
         Sizes {
-            counts: Mutex::new(counts),
-            done: AtomicBool::new(true),
-            version: AtomicU64::new(1),
+            tally: Mutex::new(Tally {
+                counts,
+                done: true,
+                version: 1,
+            }),
         }
     }
 
     fn add(&self, group: &str, n: u64) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        *counts.entry(group.to_string()).or_default() += n;
-        self.version.fetch_add(1, Ordering::Release);
+        let mut t = self.lock();
+        *t.counts.entry(group.to_string()).or_default() += n;
+        t.version += 1;
     }
 
     /// The survey has completed.
     pub fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.lock().done
     }
 
     fn finish(&self) {
-        let _counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        self.done.store(true, Ordering::Release);
-        self.version.fetch_add(1, Ordering::Release);
+        let mut t = self.lock();
+        t.done = true;
+        t.version += 1;
     }
 }
 

@@ -339,6 +339,11 @@ mod tests {
         q.pop().expect("a part is queued").1
     }
 
+    /// Survey counts from `(group, keys)` pairs.
+    fn counts(pairs: &[(&str, u64)]) -> HashMap<String, u64> {
+        pairs.iter().map(|&(g, n)| (g.to_string(), n)).collect()
+    }
+
     fn push(q: &mut PartQueue<(String, u32)>, prefix: &str, n: u32) {
         q.push(prefix, (prefix.to_string(), n));
     }
@@ -428,11 +433,7 @@ mod tests {
 
         q.listed("big/", 1000);
         q.set_sizes(
-            HashMap::from([
-                ("big/".to_string(), 101_000),
-                ("s1/".to_string(), 1000),
-                ("s2/".to_string(), 1000),
-            ]),
+            counts(&[("big/", 101_000), ("s1/", 1000), ("s2/", 1000)]),
             true,
         );
         // 100 of the 102 pages left are big/'s: it deserves all 16 listers, and gets a
@@ -447,7 +448,7 @@ mod tests {
         // Fewer parts than its share: its rest should be cut.
         let mut lone = PartQueue::new(16);
         push(&mut lone, "big/", 0);
-        lone.set_sizes(HashMap::from([("big/".to_string(), 50_000)]), true);
+        lone.set_sizes(counts(&[("big/", 50_000)]), true);
         assert!(lone.wants_more("big/"));
         assert!(!lone.wants_more("other/"));
 
@@ -474,11 +475,11 @@ mod tests {
             q.done(g);
         }
         q.set_sizes(
-            HashMap::from([
-                ("a/".to_string(), 200_000),
-                ("b/".to_string(), 200_000),
-                ("c/".to_string(), 2_000),
-                ("d/".to_string(), 2_000),
+            counts(&[
+                ("a/", 200_000),
+                ("b/", 200_000),
+                ("c/", 2_000),
+                ("d/", 2_000),
             ]),
             true,
         );
@@ -514,18 +515,14 @@ mod tests {
             assert_eq!(turn(&mut q), g);
         }
         // So far the survey has seen 50 pages of big/ and nothing of the others.
-        q.set_sizes(HashMap::from([("big/".to_string(), 50_000)]), false);
+        q.set_sizes(counts(&[("big/", 50_000)]), false);
         assert!(!q.has_whole_sizes());
         let order: Vec<String> = (0..4).map(|_| turn(&mut q)).collect();
         assert_eq!(order, ["big/", "big/", "big/", "big/"]);
         // The whole counts: big/ has 200 pages, the others one each. Its lead, a few of
         // its 1/50 turns, is now a few 1/200 turns: still first.
         q.set_sizes(
-            HashMap::from([
-                ("big/".to_string(), 200_000),
-                ("s1/".to_string(), 1000),
-                ("s2/".to_string(), 1000),
-            ]),
+            counts(&[("big/", 200_000), ("s1/", 1000), ("s2/", 1000)]),
             true,
         );
         assert!(q.has_whole_sizes());
@@ -539,10 +536,7 @@ mod tests {
     #[test]
     fn every_part_comes_out_while_what_is_left_moves_under_the_ranks() {
         let mut q = PartQueue::new(8);
-        q.set_sizes(
-            HashMap::from([("a/".to_string(), 2000), ("b/".to_string(), 100_000)]),
-            true,
-        );
+        q.set_sizes(counts(&[("a/", 2000), ("b/", 100_000)]), true);
         for n in 0..3 {
             push(&mut q, "a/", n);
             push(&mut q, "b/", n);
