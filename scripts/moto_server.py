@@ -68,8 +68,17 @@ def _claim_stdout() -> "object":
     return os.fdopen(real_fd, "w", buffering=1, encoding="utf-8")
 
 
+_LOG_LOCK = threading.Lock()
+
+
 def _log(msg: str) -> None:
-    print(f"moto_server: {msg}", file=sys.stderr, flush=True)
+    """One whole line per message. moto serves each request on its own thread, and
+    print() writes the text and its newline in separate calls, so two requests logged at
+    once came out as one garbled line (and a test reading the log missed a request)."""
+    line = f"moto_server: {msg}\n"
+    with _LOG_LOCK:
+        sys.stderr.write(line)
+        sys.stderr.flush()
 
 
 def _disable_policy_enforcement() -> None:

@@ -72,8 +72,16 @@ impl Moto {
     }
 
     /// `(account, method, path)` of every S3 request so far (`start_logging_accounts`).
+    /// Panics on a line two of moto's request threads wrote into each other: a request in
+    /// it would be missed (or misread), so a test could fail, or pass, for the wrong reason.
     pub fn s3_accounts(&self) -> Vec<(String, String, String)> {
         let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        for line in text.lines() {
+            assert!(
+                line.matches("moto_server:").count() <= 1,
+                "moto's log interleaved two lines: {line}"
+            );
+        }
         text.lines()
             .filter_map(|l| {
                 let rest = l.strip_prefix("moto_server: s3-account ")?;
