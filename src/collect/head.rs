@@ -16,8 +16,9 @@
 //! * credentials come from the SDK's provider chain, cached until shortly before expiry;
 //! * a clock more than 4 minutes off S3's is corrected from a refused request's `Date`,
 //!   as the SDK corrects it;
-//! * hyper sends the requests over pooled keep-alive connections, with the SDK's trust
-//!   store (native roots plus `--ca-bundle`).
+//! * hyper sends the requests over keep-alive connections, with the SDK's trust store
+//!   (native roots plus `--ca-bundle`); each HEAD drives the connection it holds in its
+//!   own task ([`conns`]).
 //!
 //! Buckets whose endpoint needs another auth scheme (S3 Express directory buckets, SigV4a),
 //! and endpoints reached through an HTTP(S) proxy (`HTTPS_PROXY` and friends, which the
@@ -31,6 +32,7 @@ use anyhow::Context;
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
@@ -39,6 +41,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+mod conns;
 
 use super::clients::TransportPolicy;
 use super::credentials::CredentialCache;
@@ -85,12 +89,20 @@ pub struct HeadSse {
 pub struct HeadTarget {
     /// `scheme://authority[/path]` without a trailing slash; the key's path follows.
     base: String,
+    /// How long `scheme://authority` is in `base`: the HEADs' connections are per
+    /// endpoint, and their requests name only the path.
+    origin_len: usize,
+    /// The `Host` header: the authority without a default port (what the signer signs).
+    host: http::HeaderValue,
     signing_region: String,
     signing_name: String,
 }
 
 /// The SDK-compatible HEAD client, shared by reference by every HEAD in flight.
 pub struct HeadClient {
+    /// The HEADs' connections, each driven by the HEAD holding it ([`conns`]).
+    conns: conns::Conns,
+    /// The SSE-C probes' (ranged GETs with an error body to read).
     http: HttpsClient,
     /// Listing pages (the survey's and the scan's), on connections of their own: a connection keeps the
     /// read buffer a page of hundreds of kB grew it to, and back in the HEADs' pool of
@@ -142,9 +154,11 @@ impl HeadClient {
                 .pool_idle_timeout(Duration::from_secs(60))
                 .build(connector()?))
         };
-        let http = client(pool)?;
+        let conns = conns::Conns::new(connector()?, pool);
+        let http = client(PROBE_POOL)?;
         let listing_http = client(LISTING_POOL)?;
         Ok(HeadClient {
+            conns,
             http,
             listing_http,
             credentials: CredentialCache::new(credentials),
@@ -186,8 +200,16 @@ impl HeadClient {
             return None;
         }
         let text = |key: &str| scheme.get(key).and_then(|d| d.as_string());
+        let authority = uri.authority()?.as_str();
+        let host = match (uri.scheme_str(), uri.port_u16()) {
+            (Some("https"), Some(443)) | (Some("http"), Some(80)) => uri.host()?,
+            _ => authority,
+        };
+        let base = endpoint.url().trim_end_matches('/').to_string();
         Some(HeadTarget {
-            base: endpoint.url().trim_end_matches('/').to_string(),
+            origin_len: base.find(authority)? + authority.len(),
+            host: http::HeaderValue::from_str(host).ok()?,
+            base,
             signing_region: text("signingRegion").unwrap_or(region).to_string(),
             signing_name: text("signingName").unwrap_or("s3").to_string(),
         })
@@ -205,7 +227,7 @@ impl HeadClient {
     ) -> Result<HeadSse, CallFailure> {
         let uri = object_uri(target, key, version_id);
         self.with_retries(pacing, || async {
-            let response = self.send(Method::HEAD, target, &uri, &[]).await?;
+            let response = self.send_head(target, &uri).await?;
             let status = response.status();
             if status == StatusCode::OK {
                 return Ok(sse_of(response.headers()));
@@ -355,6 +377,46 @@ impl HeadClient {
         headers: &[(&str, &str)],
     ) -> Result<http::Response<hyper::body::Incoming>, Attempt> {
         let identity = self.credentials.get().await.map_err(Attempt::Final)?;
+        let signed = self.signed(&identity, method, target, uri, headers, false)?;
+        let response = http
+            .request(signed.request)
+            .await
+            .map_err(|e| Attempt::Transient(CallFailure::Unreachable(describe(&e))))?;
+        self.unless_skewed(response, signed.sent, signed.skew)
+    }
+
+    /// A HEAD of `uri`, signed and sent on one of the HEADs' own connections ([`conns`]).
+    async fn send_head(
+        &self,
+        target: &HeadTarget,
+        uri: &str,
+    ) -> Result<http::Response<hyper::body::Incoming>, Attempt> {
+        let identity = self.credentials.get().await.map_err(Attempt::Final)?;
+        let mut last = (SystemTime::UNIX_EPOCH, 0);
+        let origin = &target.base[..target.origin_len];
+        let response = self
+            .conns
+            .send(origin, || {
+                let signed = self.signed(&identity, Method::HEAD, target, uri, &[], true)?;
+                last = (signed.sent, signed.skew);
+                Ok(signed.request)
+            })
+            .await?;
+        self.unless_skewed(response, last.0, last.1)
+    }
+
+    /// Signs `method` on `uri` (the whole URL) as S3 wants it. `path_only`: the request
+    /// names only the path, with `Host` set, as a connection of our own sends it (hyper's
+    /// pooled client does both itself).
+    fn signed(
+        &self,
+        identity: &Identity,
+        method: Method,
+        target: &HeadTarget,
+        uri: &str,
+        headers: &[(&str, &str)],
+        path_only: bool,
+    ) -> Result<Signed, Attempt> {
         let credentials = identity.data::<Credentials>().ok_or_else(|| {
             Attempt::Final(CallFailure::Request(
                 "the credentials provider gave no access key".to_string(),
@@ -377,9 +439,15 @@ impl HeadClient {
                 shift(sent, skew),
             )
             .map_err(|e| Attempt::Final(CallFailure::Request(e.to_string())))?;
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(uri)
+        let mut builder = Request::builder().method(method);
+        builder = if path_only {
+            builder
+                .uri(&uri[target.origin_len..])
+                .header(http::header::HOST, target.host.clone())
+        } else {
+            builder.uri(uri)
+        };
+        builder = builder
             .header(http::header::USER_AGENT, USER_AGENT)
             .header("x-amz-date", signature.amz_date)
             .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)
@@ -396,11 +464,22 @@ impl HeadClient {
         let request = builder
             .body(Empty::<Bytes>::new())
             .map_err(|e| Attempt::Final(CallFailure::Request(format!("bad object URL: {e}"))))?;
+        Ok(Signed {
+            request,
+            sent,
+            skew,
+        })
+    }
 
-        let response = http
-            .request(request)
-            .await
-            .map_err(|e| Attempt::Transient(CallFailure::Unreachable(describe(&e))))?;
+    /// `response`, unless it is a 403 showing that the request (signed at `sent` with
+    /// offset `skew`) was refused for our clock: then a transient failure, so the request
+    /// is signed again with S3's time.
+    fn unless_skewed(
+        &self,
+        response: http::Response<hyper::body::Incoming>,
+        sent: SystemTime,
+        skew: i64,
+    ) -> Result<http::Response<hyper::body::Incoming>, Attempt> {
         if response.status() == StatusCode::FORBIDDEN
             && self.learn_skew(response.headers(), sent, skew)
         {
@@ -469,6 +548,13 @@ fn shift(t: SystemTime, ms: i64) -> SystemTime {
     if ms >= 0 { t + by } else { t - by }
 }
 
+/// A signed request, and the time and clock offset it was signed with.
+struct Signed {
+    request: Request<Empty<Bytes>>,
+    sent: SystemTime,
+    skew: i64,
+}
+
 /// How one attempt ended, when it did not read the object.
 enum Attempt {
     /// Worth another attempt: throttling, a 5xx, a dropped connection, a timeout.
@@ -523,6 +609,9 @@ fn bucket_uri(target: &HeadTarget, query: &str) -> String {
 pub(super) fn query_value(v: &str) -> String {
     utf8_percent_encode(v, QUERY_VALUE).to_string()
 }
+
+/// Idle connections kept for the SSE-C probes (rare: one per HEAD answered 400).
+const PROBE_POOL: usize = 16;
 
 /// Idle connections kept for listing pages: the listers' and the survey's streams.
 const LISTING_POOL: usize = 16;

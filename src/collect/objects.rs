@@ -313,26 +313,9 @@ impl ObjectScanner {
         };
         let result = match via {
             Via::Direct(client, target) => client.head(target, &obj.key, version, pacing).await,
-            Via::Sdk(s3) => {
-                // The SDK retries inside; its last answer is what the window learns.
-                let epoch = pacing.before().await;
-                let result = s3
-                    .head_object()
-                    .bucket(bucket)
-                    .key(&obj.key)
-                    .set_version_id(version.map(str::to_string))
-                    .send()
-                    .await
-                    .map(|out| HeadSse {
-                        algorithm: out.server_side_encryption().map(|s| s.as_str().to_string()),
-                        kms_key: out.ssekms_key_id().map(str::to_string),
-                        bucket_key: out.bucket_key_enabled(),
-                        customer_key: out.sse_customer_algorithm().is_some(),
-                    })
-                    .map_err(CallFailure::from_sdk);
-                pacing.after(epoch, result.as_ref().is_err_and(pace::is_throttling));
-                result
-            }
+            // Boxed, as the probe below: the SDK's futures are kilobytes, and inline they
+            // would size every HEAD task of the direct path too.
+            Via::Sdk(s3) => Box::pin(sdk_head(s3, bucket, &obj.key, version, pacing)).await,
         };
         match result {
             Ok(sse) => {
@@ -360,21 +343,9 @@ impl ObjectScanner {
             Err(CallFailure::Service { status: 400, .. }) => {
                 let probe = match via {
                     Via::Direct(client, target) => {
-                        client
-                            .probe_first_byte(target, &obj.key, version, pacing)
-                            .await
+                        Box::pin(client.probe_first_byte(target, &obj.key, version, pacing)).await
                     }
-                    Via::Sdk(s3) => s3
-                        .get_object()
-                        .bucket(bucket)
-                        .key(&obj.key)
-                        .set_version_id(version.map(str::to_string))
-                        .range("bytes=0-0")
-                        .send()
-                        .await
-                        // The body is dropped unread.
-                        .map(|_| ())
-                        .map_err(CallFailure::from_sdk),
+                    Via::Sdk(s3) => Box::pin(sdk_probe(s3, bucket, &obj.key, version)).await,
                 };
                 sse_c_probe_outcome(probe)
             }
@@ -393,6 +364,53 @@ impl ObjectScanner {
             Err(other) => Outcome::Unreadable(other.to_string()),
         }
     }
+}
+
+/// A HEAD through the SDK (`--head-via sdk`, or an endpoint the direct client cannot
+/// sign for). The SDK retries inside; its last answer is what the window learns.
+async fn sdk_head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    pacing: pace::Attempts<'_>,
+) -> Result<HeadSse, CallFailure> {
+    let epoch = pacing.before().await;
+    let result = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_string))
+        .send()
+        .await
+        .map(|out| HeadSse {
+            algorithm: out.server_side_encryption().map(|s| s.as_str().to_string()),
+            kms_key: out.ssekms_key_id().map(str::to_string),
+            bucket_key: out.bucket_key_enabled(),
+            customer_key: out.sse_customer_algorithm().is_some(),
+        })
+        .map_err(CallFailure::from_sdk);
+    pacing.after(epoch, result.as_ref().is_err_and(pace::is_throttling));
+    result
+}
+
+/// The SSE-C probe of [`sse_c_probe_outcome`] through the SDK: a ranged GET of one byte,
+/// whose body is dropped unread.
+async fn sdk_probe(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<(), CallFailure> {
+    s3.get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_string))
+        .range("bytes=0-0")
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(CallFailure::from_sdk)
 }
 
 /// Judges the ranged GET sent after a HEAD answered 400: SSE-C only when S3 says the
