@@ -103,7 +103,7 @@ pub struct HeadClient {
     /// The HEADs' connections, each driven by the HEAD holding it ([`conns`]).
     conns: conns::Conns,
     /// The SSE-C probes' (ranged GETs with an error body to read).
-    http: HttpsClient,
+    probe_http: HttpsClient,
     /// Listing pages (the survey's and the scan's), on connections of their own: a connection keeps the
     /// read buffer a page of hundreds of kB grew it to, and back in the HEADs' pool of
     /// hundreds such connections held 50–60 MB (measured on the 1M-object bench).
@@ -155,11 +155,11 @@ impl HeadClient {
                 .build(connector()?))
         };
         let conns = conns::Conns::new(connector()?, pool);
-        let http = client(PROBE_POOL)?;
+        let probe_http = client(PROBE_POOL)?;
         let listing_http = client(LISTING_POOL)?;
         Ok(HeadClient {
             conns,
-            http,
+            probe_http,
             listing_http,
             credentials: CredentialCache::new(credentials),
             use_fips: sdk.use_fips().unwrap_or(false),
@@ -200,14 +200,10 @@ impl HeadClient {
             return None;
         }
         let text = |key: &str| scheme.get(key).and_then(|d| d.as_string());
-        let authority = uri.authority()?.as_str();
-        let host = match (uri.scheme_str(), uri.port_u16()) {
-            (Some("https"), Some(443)) | (Some("http"), Some(80)) => uri.host()?,
-            _ => authority,
-        };
         let base = endpoint.url().trim_end_matches('/').to_string();
+        let (origin_len, host) = super::signer::origin_and_host(&base)?;
         Some(HeadTarget {
-            origin_len: base.find(authority)? + authority.len(),
+            origin_len,
             host: http::HeaderValue::from_str(host).ok()?,
             base,
             signing_region: text("signingRegion").unwrap_or(region).to_string(),
@@ -257,7 +253,13 @@ impl HeadClient {
         let uri = object_uri(target, key, version_id);
         self.with_retries(pacing, || async {
             let response = self
-                .send(Method::GET, target, &uri, &[("range", "bytes=0-0")])
+                .send_on(
+                    &self.probe_http,
+                    Method::GET,
+                    target,
+                    &uri,
+                    &[("range", "bytes=0-0")],
+                )
                 .await?;
             let status = response.status();
             if status.is_success() {
@@ -355,19 +357,9 @@ impl HeadClient {
         }
     }
 
-    /// Signs and sends one request; a 403 that shows our clock is off is turned into a
-    /// transient failure so the request is signed again with S3's time.
-    async fn send(
-        &self,
-        method: Method,
-        target: &HeadTarget,
-        uri: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<http::Response<hyper::body::Incoming>, Attempt> {
-        self.send_on(&self.http, method, target, uri, headers).await
-    }
-
-    /// [`Self::send`] over the connections of `http`.
+    /// Signs and sends one request over the pooled connections of `http`; a 403 that
+    /// shows our clock is off is turned into a transient failure so the request is signed
+    /// again with S3's time.
     async fn send_on(
         &self,
         http: &HttpsClient,

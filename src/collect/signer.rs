@@ -205,6 +205,14 @@ fn split_url(uri: &str) -> Option<(&str, &str, &str)> {
     (!authority.is_empty()).then_some((authority, path, query))
 }
 
+/// `url`'s `scheme://authority` length and the `host` header signed for it: the HEADs'
+/// own connections send the path alone with this `Host`, so the two cannot disagree.
+pub(super) fn origin_and_host(url: &str) -> Option<(usize, &str)> {
+    let (authority, path, query) = split_url(url)?;
+    let origin = url.len() - path.len() - if query.is_empty() { 0 } else { query.len() + 1 };
+    Some((origin, host_value(url, authority)))
+}
+
 /// The `host` header hyper sends for `uri`: the authority without a default port.
 fn host_value<'a>(uri: &str, authority: &'a str) -> &'a str {
     let default = if uri.starts_with("https://") {
