@@ -234,7 +234,8 @@ async fn worker<L: Lister, F: Feed<L::Entry>, S: Splitter + ?Sized>(
             {
                 s.sizes_seen = counts.version;
                 s.sizes_at = Some(Instant::now());
-                s.pending.set_sizes(counts.keys, counts.whole);
+                s.pending
+                    .set_sizes(counts.keys, &counts.counting, counts.whole);
             }
             match s.pending.pop() {
                 Some(taken) => Some(taken),

@@ -17,7 +17,7 @@
 //! the order of listing depends on it, never what is counted: a survey that fails or is
 //! cut short leaves the scan with what it had counted (equal turns for the rest).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use futures::TryStreamExt;
@@ -40,6 +40,9 @@ pub struct Sizes {
 #[derive(Default)]
 struct Tally {
     counts: HashMap<String, u64>,
+    /// Listings under way per prefix: their counts will grow. (Several when the scan's
+    /// own prefix is deeper than one level: its prefixes then all fall in one group.)
+    counting: HashMap<String, usize>,
     done: bool,
     /// Bumped by every count added and when the survey completes.
     version: u64,
@@ -49,6 +52,8 @@ struct Tally {
 pub struct Counts {
     pub version: u64,
     pub keys: HashMap<String, u64>,
+    /// The prefixes of `keys` whose counts are still growing (the others are whole).
+    pub counting: HashSet<String>,
     /// Every count is whole; until then each is at most what the prefix holds (a prefix
     /// not yet surveyed counts 0).
     pub whole: bool,
@@ -65,6 +70,7 @@ impl Sizes {
         (t.version != seen).then(|| Counts {
             version: t.version,
             keys: t.counts.clone(),
+            counting: t.counting.keys().cloned().collect(),
             whole: t.done,
         })
     }
@@ -75,10 +81,26 @@ impl Sizes {
         Sizes {
             tally: Mutex::new(Tally {
                 counts,
+                counting: HashMap::new(),
                 done: true,
                 version: 1,
             }),
         }
+    }
+
+    /// A listing of `group`'s keys begins (`true`) or has ended.
+    fn counting(&self, group: &str, begins: bool) {
+        let mut t = self.lock();
+        let n = t.counting.entry(group.to_string()).or_default();
+        if begins {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.counting.remove(group);
+            }
+        }
+        t.version += 1;
     }
 
     fn add(&self, group: &str, n: u64) {
@@ -155,6 +177,7 @@ pub async fn survey(
     // Keys directly under `prefix` are listed by the part of `prefix` itself.
     let root = group_of(prefix);
     let mut groups = Vec::new();
+    sizes.counting(root, true);
     list.each_page(prefix, true, |page| {
         sizes.add(root, page.keys);
         groups.extend(page.prefixes);
@@ -164,15 +187,21 @@ pub async fn survey(
         Ok(())
     })
     .await?;
+    sizes.counting(root, false);
     futures::stream::iter(groups.into_iter().map(Ok))
         .try_for_each_concurrent(streams.max(1), |group| {
             let list = &list;
             async move {
-                list.each_page(&group, false, |page| {
-                    sizes.add(group_of(&group), page.keys);
-                    Ok(())
-                })
-                .await
+                let counted = group_of(&group);
+                sizes.counting(counted, true);
+                let listed = list
+                    .each_page(&group, false, |page| {
+                        sizes.add(counted, page.keys);
+                        Ok(())
+                    })
+                    .await;
+                sizes.counting(counted, false);
+                listed
             }
         })
         .await?;
@@ -261,13 +290,30 @@ mod tests {
             .await
             .unwrap();
         server.shutdown().await;
-        let counted = sizes.since(0).filter(|c| c.whole).expect("finished").keys;
+        let counts = sizes.since(0).filter(|c| c.whole).expect("finished");
+        assert!(counts.counting.is_empty(), "{:?}", counts.counting);
+        let counted = counts.keys;
         let expected = HashMap::from([
             ("a/".to_string(), 2500),
             ("b/".to_string(), 10),
             (String::new(), 2),
         ]);
         assert_eq!(counted, expected);
+    }
+
+    #[test]
+    fn a_prefix_is_counting_while_any_listing_of_it_is_under_way() {
+        let sizes = Sizes::default();
+        sizes.counting("a/", true);
+        sizes.counting("a/", true);
+        sizes.add("a/", 1000);
+        sizes.counting("a/", false);
+        let now = sizes.since(0).expect("counts");
+        assert!(now.counting.contains("a/"), "one listing of a/ goes on");
+        sizes.counting("a/", false);
+        let now = sizes.since(now.version).expect("a change");
+        assert!(now.counting.is_empty());
+        assert_eq!(now.keys["a/"], 1000);
     }
 
     #[test]

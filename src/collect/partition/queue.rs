@@ -13,10 +13,14 @@
 //! this order:
 //!
 //! 1. no more listers at work than its share, so listers spread over prefixes;
-//! 2. been begun already, or not: every prefix is begun before any is given a second page;
-//! 3. the earliest pass (stride scheduling): each turn moves a group's pass on by one
-//!    stride, so each group gets the same turns and the big prefixes are read alongside
-//!    the small ones instead of after them;
+//! 2. been begun already, or not: every prefix is begun before any is given a second page,
+//!    except a prefix the survey has counted more than a page in (it would otherwise wait
+//!    for every small prefix's first page: 6 s of a 1M-object scan);
+//! 3. the earliest end of its next turn in virtual time (stride scheduling): each turn
+//!    moves a group's pass on by one stride, so each group gets the same turns and the big
+//!    prefixes are read alongside the small ones instead of after them. Ranked by where a
+//!    turn would end rather than begin, a group with 100 pages left, whose turns are a
+//!    hundredth of a stride, takes its turns before a group with one page gets its first;
 //! 4. the oldest part.
 //!
 //! As the survey (`collect::survey`) counts each prefix's keys (its partial counts are
@@ -31,7 +35,7 @@
 //! Ranks live in a `BTreeSet`, so taking and returning a part costs `O(log groups)`
 //! whatever the bucket's width.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use crate::collect::survey::MAX_GROUPS;
 
@@ -62,8 +66,12 @@ struct Rank {
     /// Listers at work on the group beyond its share less one: 0 while it has fewer
     /// than it deserves.
     over: usize,
+    /// Has had a turn and is not known to hold more than one page. A prefix not begun
+    /// yet is begun before such a prefix gets another turn; a prefix the survey has
+    /// counted several pages in is not held back by that rule (see [`Self::rank`]).
     begun: bool,
-    pass: u64,
+    /// When the group's next turn would end in virtual time: its pass plus one stride.
+    finish: u64,
     oldest: u64,
     group: String,
 }
@@ -119,7 +127,25 @@ impl<T> PartQueue<T> {
     /// the survey has seen that much of it, not only once the last prefix is counted
     /// (the survey of the bench's 1M objects takes 15-20 s, while the two big prefixes
     /// were read at 200/s each in equal turns).
-    pub fn set_sizes(&mut self, sizes: HashMap<String, u64>, whole: bool) {
+    ///
+    /// A prefix in `counting` is still being counted: its count is what the survey has
+    /// seen so far. Its listers list it faster than the survey's one stream counts it, so
+    /// taken as its size, a big prefix whose listers had caught up with its count looked
+    /// like a prefix with one page left (and waited for every small prefix's turn). Such
+    /// a prefix is guessed to hold twice what has been seen of it, by the survey or by
+    /// its listers, until its count is whole.
+    pub fn set_sizes(
+        &mut self,
+        mut sizes: HashMap<String, u64>,
+        counting: &HashSet<String>,
+        whole: bool,
+    ) {
+        for (group, n) in &mut sizes {
+            if counting.contains(group) {
+                let listed = self.listed.get(group).copied().unwrap_or(0);
+                *n = (*n).max(listed).saturating_mul(2);
+            }
+        }
         let names: Vec<String> = self.groups.keys().cloned().collect();
         let before: Vec<u64> = names.iter().map(|n| self.pages_left(n)).collect();
         let left = sizes
@@ -238,10 +264,11 @@ impl<T> PartQueue<T> {
     fn rank(&self, name: &str) -> Option<Rank> {
         let g = self.groups.get(name)?;
         let &(oldest, _) = g.parts.front()?;
+        let pages = self.pages_left(name);
         Some(Rank {
             over: (g.active + 1).saturating_sub(self.share(name)),
-            begun: g.begun,
-            pass: g.pass,
+            begun: g.begun && pages == 1,
+            finish: g.pass.saturating_add(STRIDE / pages),
             oldest,
             group: name.to_string(),
         })
@@ -297,7 +324,8 @@ impl<T> PartQueue<T> {
     pub fn pop(&mut self) -> Option<(String, T)> {
         let first = self.ranks.first()?;
         let name = first.group.clone();
-        self.vtime = self.vtime.max(first.pass);
+        let pass = self.groups.get(&name).map_or(0, |g| g.pass);
+        self.vtime = self.vtime.max(pass);
         // Before the survey every group has one page left: equal turns.
         let stride = STRIDE / self.pages_left(&name);
         let part = self.update(&name, |g| {
@@ -339,6 +367,26 @@ mod tests {
         q.pop().expect("a part is queued").1
     }
 
+    /// One turn by a lister done before the next takes a part: the group it went to.
+    fn turn(q: &mut PartQueue<(String, u32)>) -> String {
+        let (g, _) = pop(q);
+        q.done(&g);
+        g
+    }
+
+    /// A queue for one lister with `big` parts of big/ and one part of each of `small`
+    /// small prefixes, big/ queued first.
+    fn big_and_small(big: u32, small: usize) -> PartQueue<(String, u32)> {
+        let mut q = PartQueue::new(1);
+        for n in 0..big {
+            push(&mut q, "big/", n);
+        }
+        for i in 0..small {
+            push(&mut q, &format!("s{i}/"), 0);
+        }
+        q
+    }
+
     /// Survey counts from `(group, keys)` pairs.
     fn counts(pairs: &[(&str, u64)]) -> HashMap<String, u64> {
         pairs.iter().map(|&(g, n)| (g.to_string(), n)).collect()
@@ -373,6 +421,38 @@ mod tests {
         assert_eq!(pop(&mut q).0, "c/");
         assert_eq!(pop(&mut q), ("a/".to_string(), 1));
         assert_eq!(q.len(), 9);
+    }
+
+    /// The bench's biggest prefixes got their first page with the others, then nothing
+    /// until each of the 100 prefixes had had its first (6 s at the start of a 1M-object
+    /// scan), though the survey had already counted them at dozens of pages each.
+    #[test]
+    fn a_prefix_counted_big_is_not_held_back_until_every_prefix_is_begun() {
+        let mut q = big_and_small(6, 10);
+        assert_eq!(turn(&mut q), "big/");
+        // The survey has seen 50 pages of big/ so far and nothing of the others yet.
+        q.set_sizes(counts(&[("big/", 50_000)]), &HashSet::new(), false);
+        let order: Vec<String> = (0..5).map(|_| turn(&mut q)).collect();
+        assert_eq!(order, ["big/"; 5], "big/ waited for the prefixes not begun");
+        assert_eq!(turn(&mut q), "s0/");
+    }
+
+    /// The survey counts a prefix with one stream while up to a quarter of the listers
+    /// list it: they soon list more of it than the survey has counted.
+    #[test]
+    fn a_prefix_still_counted_is_not_taken_for_one_page_once_its_listers_catch_up() {
+        let mut q = big_and_small(6, 3);
+        assert_eq!(turn(&mut q), "big/");
+        q.listed("big/", 20_000);
+        let counting = HashSet::from(["big/".to_string()]);
+        q.set_sizes(counts(&[("big/", 10_000)]), &counting, false);
+        // Guessed at twice the 20,000 keys listed: 20 pages left, not 1.
+        assert_eq!(q.pages_left("big/"), 20);
+        let order: Vec<String> = (0..5).map(|_| turn(&mut q)).collect();
+        assert_eq!(order, ["big/"; 5]);
+        // Once whole, the count is taken as it is.
+        q.set_sizes(counts(&[("big/", 30_000)]), &HashSet::new(), false);
+        assert_eq!(q.pages_left("big/"), 10);
     }
 
     #[test]
@@ -434,6 +514,7 @@ mod tests {
         q.listed("big/", 1000);
         q.set_sizes(
             counts(&[("big/", 101_000), ("s1/", 1000), ("s2/", 1000)]),
+            &HashSet::new(),
             true,
         );
         // 100 of the 102 pages left are big/'s: it deserves all 16 listers, and gets a
@@ -448,7 +529,7 @@ mod tests {
         // Fewer parts than its share: its rest should be cut.
         let mut lone = PartQueue::new(16);
         push(&mut lone, "big/", 0);
-        lone.set_sizes(counts(&[("big/", 50_000)]), true);
+        lone.set_sizes(counts(&[("big/", 50_000)]), &HashSet::new(), true);
         assert!(lone.wants_more("big/"));
         assert!(!lone.wants_more("other/"));
 
@@ -481,10 +562,12 @@ mod tests {
                 ("c/", 2_000),
                 ("d/", 2_000),
             ]),
+            &HashSet::new(),
             true,
         );
         // a/ stands one of its own small turns ahead, not a whole equal turn: it comes
-        // back once the others have had theirs, not after b/ has had a hundred.
+        // back after one turn of b/, not after b/ has had a hundred. The two big prefixes
+        // then alternate: each of their turns ends long before a small prefix's would.
         let order: Vec<String> = (0..4)
             .map(|_| {
                 let (g, _) = pop(&mut q);
@@ -492,7 +575,7 @@ mod tests {
                 g
             })
             .collect();
-        assert_eq!(order, ["b/", "c/", "d/", "a/"]);
+        assert_eq!(order, ["b/", "a/", "b/", "a/"]);
     }
 
     /// While the survey counts, its partial counts already weigh the turns: a prefix seen
@@ -506,16 +589,11 @@ mod tests {
                 push(&mut q, g, n);
             }
         }
-        let turn = |q: &mut PartQueue<(String, u32)>| {
-            let (g, _) = pop(q);
-            q.done(&g);
-            g
-        };
         for g in ["big/", "s1/", "s2/"] {
             assert_eq!(turn(&mut q), g);
         }
         // So far the survey has seen 50 pages of big/ and nothing of the others.
-        q.set_sizes(counts(&[("big/", 50_000)]), false);
+        q.set_sizes(counts(&[("big/", 50_000)]), &HashSet::new(), false);
         assert!(!q.has_whole_sizes());
         let order: Vec<String> = (0..4).map(|_| turn(&mut q)).collect();
         assert_eq!(order, ["big/", "big/", "big/", "big/"]);
@@ -523,6 +601,7 @@ mod tests {
         // its 1/50 turns, is now a few 1/200 turns: still first.
         q.set_sizes(
             counts(&[("big/", 200_000), ("s1/", 1000), ("s2/", 1000)]),
+            &HashSet::new(),
             true,
         );
         assert!(q.has_whole_sizes());
@@ -536,18 +615,23 @@ mod tests {
     #[test]
     fn every_part_comes_out_while_what_is_left_moves_under_the_ranks() {
         let mut q = PartQueue::new(8);
-        q.set_sizes(counts(&[("a/", 2000), ("b/", 100_000)]), true);
+        q.set_sizes(
+            counts(&[("a/", 2000), ("b/", 100_000)]),
+            &HashSet::new(),
+            true,
+        );
         for n in 0..3 {
             push(&mut q, "a/", n);
             push(&mut q, "b/", n);
         }
+        // b/, fifty times a/'s size, has the earlier turn.
         let (group, _) = q.pop().expect("a part");
-        assert_eq!(group, "a/");
+        assert_eq!(group, "b/");
         assert_eq!(q.share("a/"), 1);
         // b/ is listed: a/ is now most of what is left, and its share grows.
         q.listed("b/", 99_000);
         assert!(q.share("a/") > 1);
-        q.done("a/");
+        q.done("b/");
         let mut taken = 1;
         while let Some((group, _)) = q.pop() {
             q.listed(&group, 500);
