@@ -133,7 +133,8 @@ impl<T> PartQueue<T> {
     /// taken as its size, a big prefix whose listers had caught up with its count looked
     /// like a prefix with one page left (and waited for every small prefix's turn). Such
     /// a prefix is guessed to hold twice what has been seen of it, by the survey or by
-    /// its listers, until its count is whole.
+    /// its listers, until its count is whole; so is a prefix still listed that the survey
+    /// has not reached.
     pub fn set_sizes(
         &mut self,
         mut sizes: HashMap<String, u64>,
@@ -144,6 +145,19 @@ impl<T> PartQueue<T> {
             if counting.contains(group) {
                 let listed = self.listed.get(group).copied().unwrap_or(0);
                 *n = (*n).max(listed).saturating_mul(2);
+            }
+        }
+        // A prefix still being listed that the survey has not reached yet (it counts a
+        // few prefixes at a time, in key order) is guessed the same way from its listers'
+        // count: the bench's second big prefix, 99th of 100, was otherwise held back with
+        // the small ones until the survey reached it.
+        if !whole {
+            for group in self.groups.keys() {
+                if let Some(&listed) = self.listed.get(group)
+                    && !sizes.contains_key(group)
+                {
+                    sizes.insert(group.clone(), listed.saturating_mul(2));
+                }
             }
         }
         let names: Vec<String> = self.groups.keys().cloned().collect();
@@ -453,6 +467,26 @@ mod tests {
         // Once whole, the count is taken as it is.
         q.set_sizes(counts(&[("big/", 30_000)]), &HashSet::new(), false);
         assert_eq!(q.pages_left("big/"), 10);
+    }
+
+    /// The survey counts a few prefixes at a time in key order, so a big prefix that sorts
+    /// late is listed for a while before the survey reaches it.
+    #[test]
+    fn a_prefix_the_survey_has_not_reached_is_guessed_from_what_its_listers_listed() {
+        let mut q = big_and_small(6, 3);
+        assert_eq!(turn(&mut q), "big/");
+        q.listed("big/", 5_000);
+        q.set_sizes(counts(&[("s0/", 1000)]), &HashSet::new(), false);
+        assert_eq!(q.pages_left("big/"), 5, "twice the 5,000 keys listed");
+        // Turns of a fifth of a stride: four more before s0/'s first ends.
+        let order: Vec<String> = (0..5).map(|_| turn(&mut q)).collect();
+        assert_eq!(order, ["big/", "big/", "big/", "big/", "s0/"]);
+        // Whole counts leave nothing to guess: a prefix missing from them holds nothing
+        // more than listed.
+        let mut q = big_and_small(2, 0);
+        q.listed("big/", 5_000);
+        q.set_sizes(counts(&[]), &HashSet::new(), true);
+        assert_eq!(q.pages_left("big/"), 1);
     }
 
     #[test]
