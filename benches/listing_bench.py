@@ -106,7 +106,7 @@ def main() -> int:
     p.add_argument("--list-latency-ms", type=int, default=40, help="per listing page")
     p.add_argument("--prefix-rate", type=int, default=5500, help="HEAD/s per prefix before 503 SlowDown")
     p.add_argument("--concurrency", type=int, default=256)
-    p.add_argument("--list-parallelism", type=int, default=16)
+    p.add_argument("--list-parallelism", type=int, default=8)
     p.add_argument("--skip-boto3", action="store_true")
     p.add_argument("--skip-one-stream", action="store_true",
                    help="leave out the --list-parallelism 1 run (slow at 1M objects)")

@@ -340,7 +340,7 @@ pub struct ScanArgs {
     /// biggest prefixes, which S3 reads at 5,500/s each, get more listers and are not
     /// left to the end. 1 lists each bucket as a single stream, without a survey (as
     /// --sample always does, to keep its first N keys in key order)
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Performance")]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Performance")]
     pub list_parallelism: u16,
 
     /// At most N requests per second in all (listing pages and object HEADs), for a scan
