@@ -88,19 +88,13 @@ impl Sizes {
         }
     }
 
-    /// A listing of `group`'s keys begins (`true`) or has ended.
-    fn counting(&self, group: &str, begins: bool) {
+    /// A listing of `group`'s keys begins: the group counts as still counting until the
+    /// guard is dropped, however the listing ends (done, failed or cancelled).
+    fn counting<'a>(&'a self, group: &'a str) -> Counting<'a> {
         let mut t = self.lock();
-        let n = t.counting.entry(group.to_string()).or_default();
-        if begins {
-            *n += 1;
-        } else {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                t.counting.remove(group);
-            }
-        }
+        *t.counting.entry(group.to_string()).or_default() += 1;
         t.version += 1;
+        Counting { sizes: self, group }
     }
 
     fn add(&self, group: &str, n: u64) {
@@ -117,6 +111,25 @@ impl Sizes {
     fn finish(&self) {
         let mut t = self.lock();
         t.done = true;
+        t.version += 1;
+    }
+}
+
+/// One listing of a group under way ([`Sizes::counting`]).
+struct Counting<'a> {
+    sizes: &'a Sizes,
+    group: &'a str,
+}
+
+impl Drop for Counting<'_> {
+    fn drop(&mut self) {
+        let mut t = self.sizes.lock();
+        if let Some(n) = t.counting.get_mut(self.group) {
+            *n -= 1;
+            if *n == 0 {
+                t.counting.remove(self.group);
+            }
+        }
         t.version += 1;
     }
 }
@@ -177,7 +190,7 @@ pub async fn survey(
     // Keys directly under `prefix` are listed by the part of `prefix` itself.
     let root = group_of(prefix);
     let mut groups = Vec::new();
-    sizes.counting(root, true);
+    let counting = sizes.counting(root);
     list.each_page(prefix, true, |page| {
         sizes.add(root, page.keys);
         groups.extend(page.prefixes);
@@ -187,21 +200,18 @@ pub async fn survey(
         Ok(())
     })
     .await?;
-    sizes.counting(root, false);
+    drop(counting);
     futures::stream::iter(groups.into_iter().map(Ok))
         .try_for_each_concurrent(streams.max(1), |group| {
             let list = &list;
             async move {
                 let counted = group_of(&group);
-                sizes.counting(counted, true);
-                let listed = list
-                    .each_page(&group, false, |page| {
-                        sizes.add(counted, page.keys);
-                        Ok(())
-                    })
-                    .await;
-                sizes.counting(counted, false);
-                listed
+                let _counting = sizes.counting(counted);
+                list.each_page(&group, false, |page| {
+                    sizes.add(counted, page.keys);
+                    Ok(())
+                })
+                .await
             }
         })
         .await?;
@@ -304,13 +314,13 @@ mod tests {
     #[test]
     fn a_prefix_is_counting_while_any_listing_of_it_is_under_way() {
         let sizes = Sizes::default();
-        sizes.counting("a/", true);
-        sizes.counting("a/", true);
+        let first = sizes.counting("a/");
+        let second = sizes.counting("a/");
         sizes.add("a/", 1000);
-        sizes.counting("a/", false);
+        drop(first);
         let now = sizes.since(0).expect("counts");
         assert!(now.counting.contains("a/"), "one listing of a/ goes on");
-        sizes.counting("a/", false);
+        drop(second);
         let now = sizes.since(now.version).expect("a change");
         assert!(now.counting.is_empty());
         assert_eq!(now.keys["a/"], 1000);
